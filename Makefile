@@ -1,0 +1,43 @@
+# adamant: the two commands that do everything on a fresh Debian machine are `make run` and `make test`.
+PRESET ?= release
+BUILD_DIR := build
+PYTHON := /usr/bin/python3
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps configure build test test-cpp test-python run bench golden clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+configure: deps
+	cmake --preset $(PRESET)
+
+build: configure
+	cmake --build --preset $(PRESET) -j $(JOBS)
+
+# C++ tests through CTest, then the Python tests; each runner's summary is the last thing it prints.
+test: build
+	ctest --preset $(PRESET) -j $(JOBS)
+	PYTHONPATH=$(BUILD_DIR)/python $(PYTHON) -m pytest tests/python -q -p no:cacheprovider
+
+test-cpp: build
+	ctest --preset $(PRESET) -j $(JOBS)
+
+test-python: build
+	PYTHONPATH=$(BUILD_DIR)/python $(PYTHON) -m pytest tests/python -q -p no:cacheprovider
+
+# The main job: until the training command exists, minimize a real objective with every algorithm.
+run: build
+	$(BUILD_DIR)/examples/quickstart
+
+bench:
+	@echo "make bench: the benchmark suite arrives with the fused-kernels work (see docs/performance.md)"; exit 1
+
+# Regenerates the golden trajectories from Debian's python3-torch (a reviewed change).
+golden: deps
+	$(PYTHON) tools/golden/generate.py
+
+clean:
+	rm -rf build build-*

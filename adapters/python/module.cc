@@ -1,0 +1,210 @@
+// adamant._adamant: the C++ functional layer for Python.
+//
+// The drop-ins in adamant/torch pass each param group's dict (options by PyTorch's names; other keys such
+// as 'params' or 'foreach' are ignored) and, per tensor, a tuple of raw data pointers (tensor.data_ptr()),
+// the element count, the dtype and the step. The extension does not link libtorch: it sees only memory.
+// Invalid options raise ValueError with PyTorch's message (std::invalid_argument); the GIL is released
+// while the elements are updated.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "adamant/adamant.h"
+
+namespace py = pybind11;
+
+namespace adamant::python {
+namespace {
+
+void ReadField(std::string_view key, py::handle value, double& out) {
+  try {
+    out = py::cast<double>(value);
+  } catch (const py::cast_error&) {
+    throw py::type_error(std::string(key) + " must be a number, got " +
+                         std::string(py::str(value.get_type().attr("__name__"))));
+  }
+}
+void ReadField(std::string_view key, py::handle value, bool& out) {
+  if (!py::isinstance<py::bool_>(value) && !py::isinstance<py::int_>(value)) {
+    throw py::type_error(std::string(key) + " must be a bool, got " +
+                         std::string(py::str(value.get_type().attr("__name__"))));
+  }
+  out = py::cast<bool>(value);
+}
+void ReadField(std::string_view key, py::handle value, Betas& out) {
+  py::sequence seq;
+  try {
+    seq = py::cast<py::sequence>(value);
+  } catch (const py::cast_error&) {
+    throw py::type_error(std::string(key) + " must be a pair of numbers");
+  }
+  if (py::len(seq) != 2) throw py::value_error(std::string(key) + " must be a pair of numbers");
+  ReadField(key, seq[0], out[0]);
+  ReadField(key, seq[1], out[1]);
+}
+void ReadField(std::string_view key, py::handle value, EpsMode& out) {
+  OptionFromString(key, py::cast<std::string>(py::str(value)), out);
+}
+
+// Options from a param group dict, starting from `defaults`; absent keys keep their default.
+template <class Options>
+Options ReadOptions(const py::dict& group, Options defaults) {
+  VisitOptions(defaults, [&](std::string_view key, auto& field) {
+    const py::str k(key.data(), key.size());
+    if (group.contains(k)) ReadField(key, group[k], field);
+  });
+  return defaults;
+}
+
+DType ReadDType(py::handle h) {
+  const std::string s = py::cast<std::string>(py::str(h));
+  if (s == "float32" || s == "torch.float32") return DType::kFloat32;
+  if (s == "float64" || s == "torch.float64") return DType::kFloat64;
+  throw py::type_error("unsupported dtype " + s + " (supported: float32, float64)");
+}
+
+void* Ptr(py::handle h) { return reinterpret_cast<void*>(py::cast<uintptr_t>(h)); }
+
+// (param_ptr, grad_ptr, numel, dtype, ...) -> ParamView; `rest` is the index of the first extra field.
+ParamView ReadParam(const py::tuple& t) {
+  return ParamView{Ptr(t[0]), Ptr(t[1]), py::cast<int64_t>(t[2]), ReadDType(t[3])};
+}
+
+py::tuple AsTuple(py::handle h, size_t size, const char* layout) {
+  py::tuple t = py::cast<py::tuple>(h);
+  if (t.size() != size) {
+    throw py::value_error("expected a tuple " + std::string(layout) + ", got " + std::to_string(t.size()) + " items");
+  }
+  return t;
+}
+
+template <class Tensor, class Options, class Fn>
+void Run(const std::vector<Tensor>& tensors, const Options& options, Fn fn) {
+  py::gil_scoped_release release;
+  fn(std::span<const Tensor>(tensors), options);
+}
+
+void AdamStep(const py::dict& group, const py::list& items, bool adamw) {
+  AdamOptions o = adamw ? AdamWOptions{} : AdamOptions{};
+  o = ReadOptions(group, o);
+  if (adamw) o.decoupled_weight_decay = true;
+  std::vector<functional::AdamTensor> tensors;
+  for (py::handle h : items) {
+    auto t = AsTuple(h, 8, "(param, grad, numel, dtype, exp_avg, exp_avg_sq, max_exp_avg_sq, step)");
+    tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), Ptr(t[6]), py::cast<int64_t>(t[7])});
+  }
+  Run(tensors, o, functional::Adam);
+}
+
+void AdamaxStep(const py::dict& group, const py::list& items) {
+  const auto o = ReadOptions(group, AdamaxOptions{});
+  std::vector<functional::AdamaxTensor> tensors;
+  for (py::handle h : items) {
+    auto t = AsTuple(h, 7, "(param, grad, numel, dtype, exp_avg, exp_inf, step)");
+    tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), py::cast<int64_t>(t[6])});
+  }
+  Run(tensors, o, functional::Adamax);
+}
+
+// Returns the new mu_product of each tensor.
+std::vector<double> NAdamStep(const py::dict& group, const py::list& items) {
+  const auto o = ReadOptions(group, NAdamOptions{});
+  std::vector<functional::NAdamTensor> tensors;
+  std::vector<double> mu_products;
+  mu_products.reserve(items.size());
+  for (py::handle h : items) {
+    auto t = AsTuple(h, 8, "(param, grad, numel, dtype, exp_avg, exp_avg_sq, step, mu_product)");
+    mu_products.push_back(py::cast<double>(t[7]));
+    tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), py::cast<int64_t>(t[6]), nullptr});
+  }
+  for (size_t i = 0; i < tensors.size(); ++i) tensors[i].mu_product = &mu_products[i];
+  Run(tensors, o, functional::NAdam);
+  return mu_products;
+}
+
+void RAdamStep(const py::dict& group, const py::list& items) {
+  const auto o = ReadOptions(group, RAdamOptions{});
+  std::vector<functional::RAdamTensor> tensors;
+  for (py::handle h : items) {
+    auto t = AsTuple(h, 7, "(param, grad, numel, dtype, exp_avg, exp_avg_sq, step)");
+    tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), py::cast<int64_t>(t[6])});
+  }
+  Run(tensors, o, functional::RAdam);
+}
+
+void AdagradStep(const py::dict& group, const py::list& items) {
+  const auto o = ReadOptions(group, AdagradOptions{});
+  std::vector<functional::AdagradTensor> tensors;
+  for (py::handle h : items) {
+    auto t = AsTuple(h, 6, "(param, grad, numel, dtype, sum, step)");
+    tensors.push_back({ReadParam(t), Ptr(t[4]), py::cast<int64_t>(t[5])});
+  }
+  Run(tensors, o, functional::Adagrad);
+}
+
+void RMSpropStep(const py::dict& group, const py::list& items) {
+  const auto o = ReadOptions(group, RMSpropOptions{});
+  std::vector<functional::RMSpropTensor> tensors;
+  for (py::handle h : items) {
+    auto t = AsTuple(h, 8, "(param, grad, numel, dtype, square_avg, momentum_buffer, grad_avg, step)");
+    tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), Ptr(t[6]), py::cast<int64_t>(t[7])});
+  }
+  Run(tensors, o, functional::RMSprop);
+}
+
+void AdadeltaStep(const py::dict& group, const py::list& items) {
+  const auto o = ReadOptions(group, AdadeltaOptions{});
+  std::vector<functional::AdadeltaTensor> tensors;
+  for (py::handle h : items) {
+    auto t = AsTuple(h, 7, "(param, grad, numel, dtype, square_avg, acc_delta, step)");
+    tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), py::cast<int64_t>(t[6])});
+  }
+  Run(tensors, o, functional::Adadelta);
+}
+
+void SGDStep(const py::dict& group, const py::list& items) {
+  const auto o = ReadOptions(group, SGDOptions{});
+  std::vector<functional::SGDTensor> tensors;
+  for (py::handle h : items) {
+    auto t = AsTuple(h, 6, "(param, grad, numel, dtype, momentum_buffer, momentum_buffer_initialized)");
+    tensors.push_back({ReadParam(t), Ptr(t[4]), py::cast<bool>(t[5])});
+  }
+  Run(tensors, o, functional::SGD);
+}
+
+// Validates a dict of options for `algorithm` (raises ValueError with PyTorch's message).
+void ValidateOptions(const std::string& algorithm, const py::dict& options) {
+  if (algorithm == "adam") return Validate(ReadOptions(options, AdamOptions{}));
+  if (algorithm == "adamw") return Validate(ReadOptions(options, AdamOptions(AdamWOptions{})));
+  if (algorithm == "adamax") return Validate(ReadOptions(options, AdamaxOptions{}));
+  if (algorithm == "nadam") return Validate(ReadOptions(options, NAdamOptions{}));
+  if (algorithm == "radam") return Validate(ReadOptions(options, RAdamOptions{}));
+  if (algorithm == "adagrad") return Validate(ReadOptions(options, AdagradOptions{}));
+  if (algorithm == "rmsprop") return Validate(ReadOptions(options, RMSpropOptions{}));
+  if (algorithm == "adadelta") return Validate(ReadOptions(options, AdadeltaOptions{}));
+  if (algorithm == "sgd") return Validate(ReadOptions(options, SGDOptions{}));
+  throw py::value_error("unknown algorithm '" + algorithm + "'");
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_adamant, m) {
+  m.doc() = "adamant's C++ optimizer steps (the functional layer); use adamant.torch for torch.optim drop-ins";
+  m.def("validate", &ValidateOptions, py::arg("algorithm"), py::arg("options"));
+  m.def("adam", [](const py::dict& g, const py::list& t) { AdamStep(g, t, false); }, py::arg("group"), py::arg("tensors"));
+  m.def("adamw", [](const py::dict& g, const py::list& t) { AdamStep(g, t, true); }, py::arg("group"), py::arg("tensors"));
+  m.def("adamax", &AdamaxStep, py::arg("group"), py::arg("tensors"));
+  m.def("nadam", &NAdamStep, py::arg("group"), py::arg("tensors"));
+  m.def("radam", &RAdamStep, py::arg("group"), py::arg("tensors"));
+  m.def("adagrad", &AdagradStep, py::arg("group"), py::arg("tensors"));
+  m.def("rmsprop", &RMSpropStep, py::arg("group"), py::arg("tensors"));
+  m.def("adadelta", &AdadeltaStep, py::arg("group"), py::arg("tensors"));
+  m.def("sgd", &SGDStep, py::arg("group"), py::arg("tensors"));
+  m.attr("algorithms") = py::cast(std::vector<std::string>{"adam", "adamw", "adamax", "nadam", "radam", "adagrad",
+                                                           "rmsprop", "adadelta", "sgd"});
+}
+
+}  // namespace adamant::python

@@ -1,0 +1,15 @@
+// Everything of adamant's C++ API.
+#ifndef ADAMANT_ADAMANT_H_
+#define ADAMANT_ADAMANT_H_
+
+#include "adamant/buffer.h"
+#include "adamant/dtype.h"
+#include "adamant/factory.h"
+#include "adamant/functional.h"
+#include "adamant/option_text.h"
+#include "adamant/optimizer.h"
+#include "adamant/options.h"
+#include "adamant/param.h"
+#include "adamant/state.h"
+
+#endif  // ADAMANT_ADAMANT_H_

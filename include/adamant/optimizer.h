@@ -1,0 +1,201 @@
+// Stateful optimizers: parameter groups, per-parameter state, step() and zero_grad(), as torch.optim.
+//
+//   std::vector<float> w(10), g(10);
+//   adamant::Adam opt({adamant::MakeParam(w.data(), g.data(), 10)}, {.lr = 1e-2});
+//   for (...) { compute g; opt.Step(); }
+//
+// Each optimizer validates its options when constructed and every group's options again at each step
+// (groups may be edited between steps, e.g. by a learning-rate schedule), then calls the functional layer.
+#ifndef ADAMANT_OPTIMIZER_H_
+#define ADAMANT_OPTIMIZER_H_
+
+#include <cstddef>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "adamant/option_text.h"
+#include "adamant/options.h"
+#include "adamant/param.h"
+#include "adamant/state.h"
+
+namespace adamant {
+
+template <class Options>
+struct ParamGroup {
+  std::vector<ParamView> params;
+  Options options;
+};
+
+// The interface every optimizer shares, so code can hold one built by name (see factory.h).
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+
+  // "adam", "adamw", ...: the name the factory knows it by.
+  virtual std::string_view name() const = 0;
+
+  // One update of every parameter that has a gradient.
+  virtual void Step() = 0;
+
+  // Sets every gradient to zero in place (the gradient buffers belong to the caller).
+  void ZeroGrad();
+
+  virtual size_t num_param_groups() const = 0;
+  virtual std::span<ParamView> params(size_t group) = 0;
+  virtual std::span<const ParamView> params(size_t group) const = 0;
+
+  // Every option by its PyTorch name, as text (option_text.h): read, and change between steps.
+  virtual std::vector<std::string> option_names() const = 0;
+  virtual std::string GetOption(size_t group, std::string_view key) const = 0;
+  virtual void SetOption(size_t group, std::string_view key, std::string_view value) = 0;
+
+  // The learning rate, which schedules change, without going through text.
+  virtual double lr(size_t group) const = 0;
+  virtual void set_lr(size_t group, double lr) = 0;
+
+  // State of the index-th parameter of a group (PyTorch keys state by tensor; we key it by position,
+  // which survives the caller moving or reallocating its buffers).
+  const ParamState& state(size_t group, size_t index) const;
+  ParamState& state(size_t group, size_t index);
+
+ protected:
+  void CheckGroup(size_t group) const;
+  std::vector<std::vector<ParamState>> states_;  // parallel to the groups
+};
+
+// Holds the groups of one algorithm's options; subclasses implement StepGroup().
+template <class Options>
+class OptimizerBase : public Optimizer {
+ public:
+  using OptionsType = Options;
+
+  const Options& defaults() const { return defaults_; }
+
+  // A group with the optimizer's default options.
+  void AddParamGroup(std::vector<ParamView> params) { AddParamGroup({std::move(params), defaults_}); }
+  void AddParamGroup(ParamGroup<Options> group) {
+    Validate(group.options);
+    states_.emplace_back(group.params.size());
+    groups_.push_back(std::move(group));
+  }
+
+  ParamGroup<Options>& param_group(size_t i) {
+    CheckGroup(i);
+    return groups_[i];
+  }
+  const ParamGroup<Options>& param_group(size_t i) const {
+    CheckGroup(i);
+    return groups_[i];
+  }
+
+  void Step() override {
+    for (const auto& group : groups_) Validate(group.options);  // before any group is updated
+    for (size_t g = 0; g < groups_.size(); ++g) StepGroup(groups_[g], states_[g]);
+  }
+
+  size_t num_param_groups() const override { return groups_.size(); }
+  std::span<ParamView> params(size_t group) override { return param_group(group).params; }
+  std::span<const ParamView> params(size_t group) const override { return param_group(group).params; }
+
+  std::vector<std::string> option_names() const override {
+    std::vector<std::string> names;
+    Options o = defaults_;
+    VisitOptions(o, [&](std::string_view key, auto&) { names.emplace_back(key); });
+    return names;
+  }
+  std::string GetOption(size_t group, std::string_view key) const override {
+    Options o = param_group(group).options;
+    std::string out;
+    bool found = false;
+    VisitOptions(o, [&](std::string_view k, auto& field) {
+      if (k == key) out = OptionToString(field), found = true;
+    });
+    if (!found) ThrowUnknownOption(key);
+    return out;
+  }
+  void SetOption(size_t group, std::string_view key, std::string_view value) override {
+    Options o = param_group(group).options;
+    bool found = false;
+    VisitOptions(o, [&](std::string_view k, auto& field) {
+      if (k == key) OptionFromString(k, value, field), found = true;
+    });
+    if (!found) ThrowUnknownOption(key);
+    Validate(o);
+    groups_[group].options = o;
+  }
+  double lr(size_t group) const override { return param_group(group).options.lr; }
+  void set_lr(size_t group, double lr) override { param_group(group).options.lr = lr; }
+
+ protected:
+  OptimizerBase(std::vector<ParamGroup<Options>> groups, const Options& defaults) : defaults_(defaults) {
+    Validate(defaults_);
+    for (auto& group : groups) AddParamGroup(std::move(group));
+  }
+  OptimizerBase(std::vector<ParamView> params, const Options& defaults) : defaults_(defaults) {
+    Validate(defaults_);
+    AddParamGroup(std::move(params));
+  }
+
+  // Updates the parameters of one group that have a gradient, creating their state on first use.
+  virtual void StepGroup(ParamGroup<Options>& group, std::vector<ParamState>& states) = 0;
+
+ private:
+  void ThrowUnknownOption(std::string_view key) const {
+    std::string valid;
+    for (const auto& n : option_names()) valid += (valid.empty() ? "" : ", ") + n;
+    throw std::invalid_argument("unknown option '" + std::string(key) + "' for " + std::string(name()) +
+                                " (valid: " + valid + ")");
+  }
+
+  Options defaults_;
+  std::vector<ParamGroup<Options>> groups_;
+};
+
+#define ADAMANT_DECLARE_OPTIMIZER(Class, OptionsT, kName)                                  \
+  class Class : public OptimizerBase<OptionsT> {                                          \
+   public:                                                                                \
+    explicit Class(std::vector<ParamView> params, const OptionsT& defaults = OptionsT{})   \
+        : OptimizerBase(std::move(params), defaults) {}                                   \
+    Class(std::vector<ParamGroup<OptionsT>> groups, const OptionsT& defaults = OptionsT{}) \
+        : OptimizerBase(std::move(groups), defaults) {}                                   \
+    std::string_view name() const override { return kName; }                             \
+                                                                                          \
+   protected:                                                                             \
+    void StepGroup(ParamGroup<OptionsT>& group, std::vector<ParamState>& states) override; \
+  }
+
+ADAMANT_DECLARE_OPTIMIZER(Adam, AdamOptions, "adam");
+ADAMANT_DECLARE_OPTIMIZER(Adamax, AdamaxOptions, "adamax");
+ADAMANT_DECLARE_OPTIMIZER(NAdam, NAdamOptions, "nadam");
+ADAMANT_DECLARE_OPTIMIZER(RAdam, RAdamOptions, "radam");
+ADAMANT_DECLARE_OPTIMIZER(Adagrad, AdagradOptions, "adagrad");
+ADAMANT_DECLARE_OPTIMIZER(RMSprop, RMSpropOptions, "rmsprop");
+ADAMANT_DECLARE_OPTIMIZER(Adadelta, AdadeltaOptions, "adadelta");
+ADAMANT_DECLARE_OPTIMIZER(SGD, SGDOptions, "sgd");
+
+#undef ADAMANT_DECLARE_OPTIMIZER
+
+// AdamW: Adam with decoupled weight decay (PyTorch's AdamW, weight_decay 1e-2 by default).
+class AdamW : public Adam {
+ public:
+  explicit AdamW(std::vector<ParamView> params, const AdamWOptions& defaults = AdamWOptions{})
+      : Adam(std::move(params), defaults) {}
+  // Every group is made decoupled: a group built from plain AdamOptions would otherwise silently be Adam.
+  AdamW(std::vector<ParamGroup<AdamOptions>> groups, const AdamWOptions& defaults = AdamWOptions{})
+      : Adam(Decoupled(std::move(groups)), defaults) {}
+  std::string_view name() const override { return "adamw"; }
+
+ private:
+  static std::vector<ParamGroup<AdamOptions>> Decoupled(std::vector<ParamGroup<AdamOptions>> groups) {
+    for (auto& g : groups) g.options.decoupled_weight_decay = true;
+    return groups;
+  }
+};
+
+}  // namespace adamant
+
+#endif  // ADAMANT_OPTIMIZER_H_

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that building and testing adamant need, only those missing.
+# Usage: scripts/install-deps.sh [--check]   (--check: list what is missing, install nothing)
+set -euo pipefail
+
+# Build: compiler, CMake, GoogleTest, pybind11, JSON.  Python tests: Debian's python3 with torch, numpy, pytest.
+packages=(
+  build-essential cmake pkg-config
+  libgtest-dev libgmock-dev
+  nlohmann-json3-dev
+  pybind11-dev python3-dev
+  python3 python3-numpy python3-pytest python3-torch
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+if [ "${1:-}" = "--check" ]; then
+  echo "install-deps: missing: ${missing[*]}"
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo="sudo"
+  else
+    echo "install-deps: not root and no passwordless sudo; please install these Debian packages:" >&2
+    echo "  apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine may have no package lists yet.
+$sudo apt-get update -q || echo "install-deps: apt-get update failed; trying with the lists present" >&2
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,79 @@
+#include "adamant/buffer.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+namespace adamant {
+namespace {
+
+constexpr size_t kAlignment = 64;  // a cache line, and the widest SIMD register
+
+template <typename T>
+constexpr DType DTypeOf();
+template <>
+constexpr DType DTypeOf<float>() {
+  return DType::kFloat32;
+}
+template <>
+constexpr DType DTypeOf<double>() {
+  return DType::kFloat64;
+}
+
+}  // namespace
+
+void Buffer::Free::operator()(void* p) const { std::free(p); }
+
+Buffer::Buffer(DType dtype, int64_t numel) : dtype_(dtype), numel_(numel) {
+  if (numel < 0) throw std::invalid_argument("Buffer: negative element count " + std::to_string(numel));
+  const size_t bytes = nbytes();
+  if (bytes == 0) return;
+  const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+  void* p = std::aligned_alloc(kAlignment, rounded);
+  if (p == nullptr) throw std::bad_alloc();
+  std::memset(p, 0, rounded);
+  data_.reset(p);
+}
+
+Buffer::Buffer(const Buffer& other) : Buffer(other.dtype_, other.numel_) {
+  if (other.nbytes() != 0) std::memcpy(data(), other.data(), other.nbytes());
+}
+
+Buffer& Buffer::operator=(const Buffer& other) {
+  if (this != &other) *this = Buffer(other);
+  return *this;
+}
+
+template <typename T>
+std::span<T> Buffer::as() {
+  if (dtype_ != DTypeOf<T>()) {
+    throw std::invalid_argument("Buffer holds " + std::string(DTypeName(dtype_)) + ", not " +
+                                std::string(DTypeName(DTypeOf<T>())));
+  }
+  return {static_cast<T*>(data()), static_cast<size_t>(numel_)};
+}
+
+template <typename T>
+std::span<const T> Buffer::as() const {
+  return const_cast<Buffer*>(this)->as<T>();
+}
+
+template std::span<float> Buffer::as<float>();
+template std::span<double> Buffer::as<double>();
+template std::span<const float> Buffer::as<float>() const;
+template std::span<const double> Buffer::as<double>() const;
+
+void Buffer::Fill(double value) {
+  switch (dtype_) {
+    case DType::kFloat32:
+      for (float& x : as<float>()) x = static_cast<float>(value);
+      break;
+    case DType::kFloat64:
+      for (double& x : as<double>()) x = value;
+      break;
+  }
+}
+
+}  // namespace adamant

@@ -1,0 +1,183 @@
+// The stateful optimizers: lazily created state under PyTorch's names, step counting, and one call into
+// the functional layer per group.
+#include "adamant/optimizer.h"
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "adamant/functional.h"
+
+namespace adamant {
+namespace {
+
+// The state buffer `name` for parameter `p`, created zero-filled (or filled with `init`) on first use.
+// A parameter whose size or dtype changed since its state was created is an error, not a silent reset.
+void* StateBuffer(ParamState& state, const char* name, const ParamView& p, double init = 0.0) {
+  auto it = state.buffers.find(name);
+  if (it == state.buffers.end()) {
+    Buffer b(p.dtype, p.numel);
+    if (init != 0.0) b.Fill(init);
+    it = state.buffers.emplace(name, std::move(b)).first;
+  } else if (it->second.numel() != p.numel || it->second.dtype() != p.dtype) {
+    throw std::invalid_argument(std::string("state '") + name + "' has " + std::to_string(it->second.numel()) +
+                                " elements of " + std::string(DTypeName(it->second.dtype())) +
+                                " but its parameter has " + std::to_string(p.numel) + " of " +
+                                std::string(DTypeName(p.dtype)));
+  }
+  return it->second.data();
+}
+
+// Runs `call` on the tensors of the parameters that have a gradient, then advances their step counters:
+// only after the call succeeded, so a rejected step leaves every counter as it was.
+template <class Tensor, class MakeTensor, class Call>
+void StepWithGrads(std::vector<ParamView>& params, std::vector<ParamState>& states, MakeTensor make,
+                   Call call) {
+  std::vector<Tensor> tensors;
+  std::vector<ParamState*> stepped;
+  tensors.reserve(params.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (params[i].grad == nullptr) continue;
+    tensors.push_back(make(params[i], states[i]));
+    stepped.push_back(&states[i]);
+  }
+  call(std::span<const Tensor>(tensors));
+  for (ParamState* s : stepped) ++s->step;
+}
+
+}  // namespace
+
+Buffer& ParamState::at(std::string_view name) {
+  auto it = buffers.find(name);
+  if (it == buffers.end()) throw std::out_of_range("no state named '" + std::string(name) + "'");
+  return it->second;
+}
+const Buffer& ParamState::at(std::string_view name) const { return const_cast<ParamState*>(this)->at(name); }
+
+void Optimizer::ZeroGrad() {
+  for (size_t g = 0; g < num_param_groups(); ++g) {
+    for (const ParamView& p : params(g)) {
+      if (p.grad != nullptr && p.numel > 0) std::memset(p.grad, 0, static_cast<size_t>(p.numel) * SizeOf(p.dtype));
+    }
+  }
+}
+
+void Optimizer::CheckGroup(size_t group) const {
+  if (group >= states_.size()) {
+    throw std::out_of_range("param group " + std::to_string(group) + " does not exist (there are " +
+                            std::to_string(states_.size()) + ")");
+  }
+}
+
+const ParamState& Optimizer::state(size_t group, size_t index) const {
+  return const_cast<Optimizer*>(this)->state(group, index);
+}
+
+ParamState& Optimizer::state(size_t group, size_t index) {
+  CheckGroup(group);
+  auto& states = states_[group];
+  if (index >= states.size()) {
+    throw std::out_of_range("param group " + std::to_string(group) + " has no parameter " + std::to_string(index));
+  }
+  return states[index];
+}
+
+void Adam::StepGroup(ParamGroup<AdamOptions>& group, std::vector<ParamState>& states) {
+  const AdamOptions& o = group.options;
+  StepWithGrads<functional::AdamTensor>(
+      group.params, states,
+      [&](const ParamView& p, ParamState& s) {
+        return functional::AdamTensor{p, StateBuffer(s, "exp_avg", p), StateBuffer(s, "exp_avg_sq", p),
+                                      o.amsgrad ? StateBuffer(s, "max_exp_avg_sq", p) : nullptr, s.step + 1};
+      },
+      [&](auto tensors) { functional::Adam(tensors, o); });
+}
+
+void Adamax::StepGroup(ParamGroup<AdamaxOptions>& group, std::vector<ParamState>& states) {
+  StepWithGrads<functional::AdamaxTensor>(
+      group.params, states,
+      [&](const ParamView& p, ParamState& s) {
+        return functional::AdamaxTensor{p, StateBuffer(s, "exp_avg", p), StateBuffer(s, "exp_inf", p), s.step + 1};
+      },
+      [&](auto tensors) { functional::Adamax(tensors, group.options); });
+}
+
+void NAdam::StepGroup(ParamGroup<NAdamOptions>& group, std::vector<ParamState>& states) {
+  // mu_product is advanced by the call itself; a rejected call throws before touching it.
+  StepWithGrads<functional::NAdamTensor>(
+      group.params, states,
+      [&](const ParamView& p, ParamState& s) {
+        return functional::NAdamTensor{p, StateBuffer(s, "exp_avg", p), StateBuffer(s, "exp_avg_sq", p), s.step + 1,
+                                       &s.mu_product};
+      },
+      [&](auto tensors) { functional::NAdam(tensors, group.options); });
+}
+
+void RAdam::StepGroup(ParamGroup<RAdamOptions>& group, std::vector<ParamState>& states) {
+  StepWithGrads<functional::RAdamTensor>(
+      group.params, states,
+      [&](const ParamView& p, ParamState& s) {
+        return functional::RAdamTensor{p, StateBuffer(s, "exp_avg", p), StateBuffer(s, "exp_avg_sq", p), s.step + 1};
+      },
+      [&](auto tensors) { functional::RAdam(tensors, group.options); });
+}
+
+void Adagrad::StepGroup(ParamGroup<AdagradOptions>& group, std::vector<ParamState>& states) {
+  const AdagradOptions& o = group.options;
+  StepWithGrads<functional::AdagradTensor>(
+      group.params, states,
+      [&](const ParamView& p, ParamState& s) {
+        return functional::AdagradTensor{p, StateBuffer(s, "sum", p, o.initial_accumulator_value), s.step + 1};
+      },
+      [&](auto tensors) { functional::Adagrad(tensors, o); });
+}
+
+void RMSprop::StepGroup(ParamGroup<RMSpropOptions>& group, std::vector<ParamState>& states) {
+  const RMSpropOptions& o = group.options;
+  StepWithGrads<functional::RMSpropTensor>(
+      group.params, states,
+      [&](const ParamView& p, ParamState& s) {
+        return functional::RMSpropTensor{p, StateBuffer(s, "square_avg", p),
+                                         o.momentum > 0 ? StateBuffer(s, "momentum_buffer", p) : nullptr,
+                                         o.centered ? StateBuffer(s, "grad_avg", p) : nullptr, s.step + 1};
+      },
+      [&](auto tensors) { functional::RMSprop(tensors, o); });
+}
+
+void Adadelta::StepGroup(ParamGroup<AdadeltaOptions>& group, std::vector<ParamState>& states) {
+  StepWithGrads<functional::AdadeltaTensor>(
+      group.params, states,
+      [&](const ParamView& p, ParamState& s) {
+        return functional::AdadeltaTensor{p, StateBuffer(s, "square_avg", p), StateBuffer(s, "acc_delta", p),
+                                          s.step + 1};
+      },
+      [&](auto tensors) { functional::Adadelta(tensors, group.options); });
+}
+
+void SGD::StepGroup(ParamGroup<SGDOptions>& group, std::vector<ParamState>& states) {
+  // SGD keeps no step count (as PyTorch); its only state is the momentum buffer, which does not exist
+  // until the first step and is then set to the gradient.
+  const SGDOptions& o = group.options;
+  std::vector<functional::SGDTensor> tensors;
+  std::vector<ParamState*> fresh;
+  for (size_t i = 0; i < group.params.size(); ++i) {
+    const ParamView& p = group.params[i];
+    if (p.grad == nullptr) continue;
+    ParamState& s = states[i];
+    if (o.momentum == 0) {
+      tensors.push_back({p, nullptr, false});
+      continue;
+    }
+    const bool initialized = s.has("momentum_buffer");
+    if (!initialized) fresh.push_back(&s);
+    tensors.push_back({p, StateBuffer(s, "momentum_buffer", p), initialized});
+  }
+  try {
+    functional::SGD(tensors, o);
+  } catch (...) {
+    for (ParamState* s : fresh) s->buffers.erase("momentum_buffer");  // no half-made state
+    throw;
+  }
+}
+
+}  // namespace adamant

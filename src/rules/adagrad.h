@@ -1,0 +1,33 @@
+// Adagrad (Duchi, Hazan & Singer, JMLR 2011).
+//
+// Reference: current PyTorch torch/optim/adagrad.py, _single_tensor_adagrad (dense gradients):
+//   grad = -grad if maximize;  grad = grad.add(p, alpha=wd)
+//   clr = lr / (1 + (step - 1) * lr_decay)          (host)
+//   sum.addcmul_(grad, grad, value=1);  std = sum.sqrt() + eps
+//   p.addcdiv_(grad, std, value=-clr)
+#ifndef ADAMANT_RULES_ADAGRAD_H_
+#define ADAMANT_RULES_ADAGRAD_H_
+
+#include <cmath>
+
+namespace adamant::rules {
+
+template <typename T>
+struct AdagradScalars {
+  T weight_decay;
+  T eps;
+  T neg_clr;
+};
+
+template <bool kMaximize, bool kL2, typename T>
+inline void AdagradUpdate(const AdagradScalars<T>& s, T& p, T g, T& sum) {
+  if constexpr (kMaximize) g = -g;
+  if constexpr (kL2) g = g + s.weight_decay * p;
+  sum = sum + g * g;
+  const T std_dev = std::sqrt(sum) + s.eps;
+  p = p + s.neg_clr * g / std_dev;
+}
+
+}  // namespace adamant::rules
+
+#endif  // ADAMANT_RULES_ADAGRAD_H_

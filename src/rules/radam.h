@@ -1,0 +1,53 @@
+// RAdam (Liu et al., "On the Variance of the Adaptive Learning Rate and Beyond", ICLR 2020).
+//
+// Reference: current PyTorch torch/optim/radam.py, _single_tensor_radam:
+//   grad = -grad if maximize;  p.mul_(1 - lr*wd) if decoupled, else grad = grad.add(p, alpha=wd)
+//   exp_avg.lerp_(grad, 1 - beta1);  exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+//   bias_corrected_exp_avg = exp_avg / bc1
+//   rho_t > 5 (decided on the host for the whole tensor):
+//     p.add_(bias_corrected_exp_avg * lr * (sqrt(bc2) / (sqrt(exp_avg_sq) + eps)) * rect, alpha=-1)
+//   otherwise:
+//     p.add_(bias_corrected_exp_avg * lr, alpha=-1)
+// Note that PyTorch's RAdam adds eps to the root of the uncorrected v (the "epsilon hat" placement).
+#ifndef ADAMANT_RULES_RADAM_H_
+#define ADAMANT_RULES_RADAM_H_
+
+#include <cmath>
+
+#include "rules/common.h"
+
+namespace adamant::rules {
+
+template <typename T>
+struct RAdamScalars {
+  T weight_decay;
+  T decay;
+  LerpScalars<T> lerp1;
+  T beta2;
+  T one_minus_beta2;
+  T bc1;
+  T lr;
+  T bc2_sqrt;
+  T eps;
+  T rect;
+};
+
+template <bool kMaximize, WeightDecay kWd, bool kRectified, typename T>
+inline void RAdamUpdate(const RAdamScalars<T>& s, T& p, T g, T& m, T& v) {
+  if constexpr (kMaximize) g = -g;
+  if constexpr (kWd == WeightDecay::kDecoupled) p = p * s.decay;
+  if constexpr (kWd == WeightDecay::kL2) g = g + s.weight_decay * p;
+  m = Lerp(m, g, s.lerp1);
+  v = DecaySquare(v, s.beta2, s.one_minus_beta2, g);
+  const T corrected = m / s.bc1;
+  if constexpr (kRectified) {
+    const T adaptive = s.bc2_sqrt / (std::sqrt(v) + s.eps);
+    p = p - corrected * s.lr * adaptive * s.rect;
+  } else {
+    p = p - corrected * s.lr;
+  }
+}
+
+}  // namespace adamant::rules
+
+#endif  // ADAMANT_RULES_RADAM_H_
