@@ -27,12 +27,12 @@ struct AdadeltaScalars {
 template <bool kMaximize, bool kL2, typename T>
 inline void AdadeltaUpdate(const AdadeltaScalars<T>& s, T& p, T g, T& square_avg, T& acc_delta) {
   if constexpr (kMaximize) g = -g;
-  if constexpr (kL2) g = g + s.weight_decay * p;
+  if constexpr (kL2) g = AddScaled(g, s.weight_decay, p);
   square_avg = DecaySquare(square_avg, s.rho, s.one_minus_rho, g);
   const T std_dev = std::sqrt(square_avg + s.eps);
   const T delta = std::sqrt(acc_delta + s.eps) / std_dev * g;
   acc_delta = DecaySquare(acc_delta, s.rho, s.one_minus_rho, delta);
-  p = p + s.neg_lr * delta;
+  p = AddScaled(p, s.neg_lr, delta);
 }
 
 }  // namespace adamant::rules

@@ -10,6 +10,8 @@
 
 #include <cmath>
 
+#include "rules/common.h"
+
 namespace adamant::rules {
 
 template <typename T>
@@ -22,8 +24,8 @@ struct AdagradScalars {
 template <bool kMaximize, bool kL2, typename T>
 inline void AdagradUpdate(const AdagradScalars<T>& s, T& p, T g, T& sum) {
   if constexpr (kMaximize) g = -g;
-  if constexpr (kL2) g = g + s.weight_decay * p;
-  sum = sum + g * g;
+  if constexpr (kL2) g = AddScaled(g, s.weight_decay, p);
+  sum = std::fma(g, g, sum);  // addcmul_(g, g, value=1)
   const T std_dev = std::sqrt(sum) + s.eps;
   p = p + s.neg_clr * g / std_dev;
 }

@@ -35,7 +35,7 @@ template <bool kMaximize, WeightDecay kWd, bool kAmsgrad, bool kEpsHat, typename
 inline void AdamUpdate(const AdamScalars<T>& s, T& p, T g, T& m, T& v, T& v_max) {
   if constexpr (kMaximize) g = -g;
   if constexpr (kWd == WeightDecay::kDecoupled) p = p * s.decay;
-  if constexpr (kWd == WeightDecay::kL2) g = g + s.weight_decay * p;
+  if constexpr (kWd == WeightDecay::kL2) g = AddScaled(g, s.weight_decay, p);
   m = Lerp(m, g, s.lerp1);
   v = DecaySquare(v, s.beta2, s.one_minus_beta2, g);
   T v_used = v;

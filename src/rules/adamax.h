@@ -28,7 +28,7 @@ struct AdamaxScalars {
 template <bool kMaximize, bool kL2, bool kEpsOutside, typename T>
 inline void AdamaxUpdate(const AdamaxScalars<T>& s, T& p, T g, T& m, T& u) {
   if constexpr (kMaximize) g = -g;
-  if constexpr (kL2) g = g + s.weight_decay * p;
+  if constexpr (kL2) g = AddScaled(g, s.weight_decay, p);
   m = Lerp(m, g, s.lerp1);
   if constexpr (kEpsOutside) {
     u = Maximum(u * s.beta2, std::abs(g));

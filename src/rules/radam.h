@@ -6,6 +6,7 @@
 //   bias_corrected_exp_avg = exp_avg / bc1
 //   rho_t > 5 (decided on the host for the whole tensor):
 //     p.add_(bias_corrected_exp_avg * lr * (sqrt(bc2) / (sqrt(exp_avg_sq) + eps)) * rect, alpha=-1)
+//     (p + (-1) * x is p - x exactly, fused or not)
 //   otherwise:
 //     p.add_(bias_corrected_exp_avg * lr, alpha=-1)
 // Note that PyTorch's RAdam adds eps to the root of the uncorrected v (the "epsilon hat" placement).
@@ -36,12 +37,13 @@ template <bool kMaximize, WeightDecay kWd, bool kRectified, typename T>
 inline void RAdamUpdate(const RAdamScalars<T>& s, T& p, T g, T& m, T& v) {
   if constexpr (kMaximize) g = -g;
   if constexpr (kWd == WeightDecay::kDecoupled) p = p * s.decay;
-  if constexpr (kWd == WeightDecay::kL2) g = g + s.weight_decay * p;
+  if constexpr (kWd == WeightDecay::kL2) g = AddScaled(g, s.weight_decay, p);
   m = Lerp(m, g, s.lerp1);
   v = DecaySquare(v, s.beta2, s.one_minus_beta2, g);
   const T corrected = m / s.bc1;
   if constexpr (kRectified) {
-    const T adaptive = s.bc2_sqrt / (std::sqrt(v) + s.eps);
+    // torch evaluates (scalar / tensor) as tensor.reciprocal() * scalar: two roundings.
+    const T adaptive = (T(1) / (std::sqrt(v) + s.eps)) * s.bc2_sqrt;
     p = p - corrected * s.lr * adaptive * s.rect;
   } else {
     p = p - corrected * s.lr;

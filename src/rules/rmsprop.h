@@ -30,19 +30,19 @@ struct RMSpropScalars {
 template <bool kMaximize, bool kL2, bool kCentered, bool kMomentum, typename T>
 inline void RMSpropUpdate(const RMSpropScalars<T>& s, T& p, T g, T& square_avg, T& buf, T& grad_avg) {
   if constexpr (kMaximize) g = -g;
-  if constexpr (kL2) g = g + s.weight_decay * p;
+  if constexpr (kL2) g = AddScaled(g, s.weight_decay, p);
   square_avg = DecaySquare(square_avg, s.alpha, s.one_minus_alpha, g);
   T avg;
   if constexpr (kCentered) {
     grad_avg = Lerp(grad_avg, g, s.lerp);
-    avg = std::sqrt(square_avg - grad_avg * grad_avg);
+    avg = std::sqrt(std::fma(-grad_avg, grad_avg, square_avg));  // addcmul(ga, ga, value=-1)
   } else {
     avg = std::sqrt(square_avg);
   }
   avg = avg + s.eps;
   if constexpr (kMomentum) {
     buf = buf * s.momentum + g / avg;
-    p = p + s.neg_lr * buf;
+    p = AddScaled(p, s.neg_lr, buf);
   } else {
     p = p + s.neg_lr * g / avg;
   }

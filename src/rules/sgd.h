@@ -8,6 +8,8 @@
 #ifndef ADAMANT_RULES_SGD_H_
 #define ADAMANT_RULES_SGD_H_
 
+#include "rules/common.h"
+
 namespace adamant::rules {
 
 template <typename T>
@@ -22,20 +24,20 @@ struct SGDScalars {
 template <bool kMaximize, bool kL2, bool kMomentum, bool kFirst, bool kNesterov, typename T>
 inline void SGDUpdate(const SGDScalars<T>& s, T& p, T g, T& buf) {
   if constexpr (kMaximize) g = -g;
-  if constexpr (kL2) g = g + s.weight_decay * p;
+  if constexpr (kL2) g = AddScaled(g, s.weight_decay, p);
   if constexpr (kMomentum) {
     if constexpr (kFirst) {
       buf = g;
     } else {
-      buf = buf * s.momentum + s.one_minus_dampening * g;
+      buf = AddScaled(buf * s.momentum, s.one_minus_dampening, g);
     }
     if constexpr (kNesterov) {
-      g = g + s.momentum * buf;
+      g = AddScaled(g, s.momentum, buf);
     } else {
       g = buf;
     }
   }
-  p = p + s.neg_lr * g;
+  p = AddScaled(p, s.neg_lr, g);
 }
 
 }  // namespace adamant::rules
