@@ -22,7 +22,8 @@ def _sh_blocks(section):
 def test_cpp_quick_start_compiles_and_converges(tmp_path):
     (block,) = _sh_blocks(_section("## C++ quick start"))
     # Run from a copy of the repository root's view: the snippet uses relative paths include/ and build/.
-    script = block.replace("hello_adamant", str(tmp_path / "hello_adamant"))
+    exe = str(tmp_path / "hello_adamant")
+    script = re.sub(r"(\./)?hello_adamant", exe, block)
     out = subprocess.run(["bash", "-e", "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "adam:  w[0] = 3.0000 after 500 steps" in out.stdout

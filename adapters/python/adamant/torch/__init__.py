@@ -1,0 +1,24 @@
+"""Drop-in replacements for torch.optim's optimizers whose step runs in adamant's C++.
+
+    import adamant.torch
+    opt = adamant.torch.AdamW(model.parameters(), lr=1e-3)   # instead of torch.optim.AdamW
+
+The classes subclass ``torch.optim.Optimizer`` and take current PyTorch's constructor arguments and
+defaults (plus adamant's keyword-only ``bias_correction`` and ``eps_mode`` where they apply). Param
+groups, ``add_param_group``, ``zero_grad``, ``step(closure)``, ``state_dict`` and ``load_state_dict`` work
+as in torch.optim, with torch's state names and layout: state dicts load both ways between these classes
+and torch.optim's. Parameters must be float32 or float64 CPU tensors whose memory is one dense block
+(contiguous, or e.g. channels_last or transposed); each step updates them in place.
+"""
+
+from adamant.torch._base import Optimizer
+from adamant.torch.adadelta import Adadelta
+from adamant.torch.adagrad import Adagrad
+from adamant.torch.adam import Adam, AdamW
+from adamant.torch.adamax import Adamax
+from adamant.torch.nadam import NAdam
+from adamant.torch.radam import RAdam
+from adamant.torch.rmsprop import RMSprop
+from adamant.torch.sgd import SGD
+
+__all__ = ["Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "NAdam", "Optimizer", "RAdam", "RMSprop", "SGD"]

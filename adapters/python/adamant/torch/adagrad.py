@@ -1,0 +1,67 @@
+"""Adagrad."""
+
+from typing import Optional
+
+import torch
+
+from adamant.torch import _base
+from adamant.torch._base import new_step, state_ptr, step_of
+
+
+def _init_state(state, p, group):
+    state["step"] = new_step()
+    init = group["initial_accumulator_value"]
+    state["sum"] = torch.full_like(p, float(init), memory_format=torch.preserve_format)
+
+
+@_base.drop_in("adagrad")
+class Adagrad(_base.Optimizer):
+    """torch.optim.Adagrad, stepped by adamant in C++ (CPU, float32 and float64 tensors).
+
+    Arguments as current PyTorch's ``torch.optim.Adagrad`` (``foreach`` and ``fused`` have no effect;
+    ``differentiable`` must stay False). As in torch, ``sum`` and ``step`` are created for every parameter
+    when it joins the optimizer (also through ``add_param_group``). Sparse gradients, which torch.optim's
+    Adagrad accepts, are refused.
+    """
+
+    _torch_handles_sparse = True
+
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
+                 foreach: Optional[bool] = None, *, maximize: bool = False, differentiable: bool = False,
+                 fused: Optional[bool] = None):
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value, foreach=foreach,
+                                      maximize=maximize, differentiable=differentiable, fused=fused))
+
+    def add_param_group(self, param_group):
+        super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        for p in group["params"]:
+            state = self.state[p]
+            if not state:
+                _init_state(state, p, group)
+
+    def share_memory(self):
+        for group in self.param_groups:
+            for p in group["params"]:
+                self.state[p]["sum"].share_memory_()
+
+    def _prepare(self, group, gi):
+        state_of = self.state
+        items = []
+        steps = []
+        keep = []
+        for i, p in enumerate(group["params"]):
+            g = p.grad
+            if g is None:
+                continue
+            dtype, g, dense = self._checked(p, g, gi, i)
+            keep.append(g)
+            state = state_of[p]
+            if not state:  # e.g. state cleared by hand
+                _init_state(state, p, group)
+            st, step = step_of(state)
+            step += 1
+            items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype, state_ptr(state, "sum", p, dense), step))
+            steps.append((st, step))
+        return items, steps, keep, None

@@ -1,0 +1,46 @@
+"""Adamax: Adam with the infinity norm."""
+
+from typing import Optional
+
+from adamant.torch import _base
+from adamant.torch._base import new_step, state_ptr, step_of, zeros
+
+
+@_base.drop_in("adamax")
+class Adamax(_base.Optimizer):
+    """torch.optim.Adamax, stepped by adamant in C++ (CPU, float32 and float64 tensors).
+
+    Arguments as current PyTorch's ``torch.optim.Adamax`` (``foreach`` has no effect; ``capturable`` and
+    ``differentiable`` must stay False), plus adamant's ``bias_correction`` (default True) and ``eps_mode``
+    ("pytorch": eps inside the max, as PyTorch; "tensorflow": after it, as Keras).
+    """
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 foreach: Optional[bool] = None, *, maximize: bool = False, differentiable: bool = False,
+                 capturable: bool = False, bias_correction: bool = True, eps_mode: str = "pytorch"):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
+                                      maximize=maximize, differentiable=differentiable, capturable=capturable,
+                                      bias_correction=bias_correction, eps_mode=eps_mode))
+
+    def _prepare(self, group, gi):
+        state_of = self.state
+        items = []
+        steps = []
+        keep = []
+        for i, p in enumerate(group["params"]):
+            g = p.grad
+            if g is None:
+                continue
+            dtype, g, dense = self._checked(p, g, gi, i)
+            keep.append(g)
+            state = state_of[p]
+            if not state:
+                state["step"] = new_step()
+                state["exp_avg"] = zeros(p)
+                state["exp_inf"] = zeros(p)
+            st, step = step_of(state)
+            step += 1
+            items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype, state_ptr(state, "exp_avg", p, dense),
+                          state_ptr(state, "exp_inf", p, dense), step))
+            steps.append((st, step))
+        return items, steps, keep, None

@@ -1,0 +1,96 @@
+"""NAdam: Adam with Nesterov momentum (current PyTorch's, without torch 1.13's mu_product bug)."""
+
+from itertools import chain
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+from adamant.torch import _base
+from adamant.torch._base import new_step, state_ptr, step_of, zeros
+
+_MU_DTYPE = torch.float64
+
+
+def _mu_product_of(state):
+    """(the mu_product tensor, its value); the tensor is float64 0-dim (torch's float32 one is converted)."""
+    mu = state["mu_product"]
+    if mu.__class__ is Tensor and mu.dtype is _MU_DTYPE and mu.dim() == 0 and mu.is_cpu:
+        return mu, mu.item()
+    value = float(mu)
+    mu = torch.tensor(value, dtype=_MU_DTYPE)
+    state["mu_product"] = mu
+    return mu, value
+
+
+@_base.drop_in("nadam")
+class NAdam(_base.Optimizer):
+    """torch.optim.NAdam, stepped by adamant in C++ (CPU, float32 and float64 tensors).
+
+    Arguments as current PyTorch's ``torch.optim.NAdam`` (``decoupled_weight_decay`` and ``maximize``
+    included; ``foreach`` has no effect; ``capturable`` and ``differentiable`` must stay False), plus
+    adamant's ``bias_correction`` (default True) and ``eps_mode`` ("pytorch" or "tensorflow").
+
+    The state's ``mu_product`` is kept as a float64 0-dim tensor (PyTorch keeps float32); a float32 one,
+    e.g. from a torch state dict, is accepted. Unlike torch 1.13, the step follows current PyTorch:
+    ``mu_product_next = mu_product * mu_next`` (1.13 multiplied ``mu`` in twice).
+    """
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
+                 decoupled_weight_decay: bool = False, *, foreach: Optional[bool] = None, maximize: bool = False,
+                 capturable: bool = False, differentiable: bool = False, bias_correction: bool = True,
+                 eps_mode: str = "pytorch"):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay,
+                                      foreach=foreach, maximize=maximize, capturable=capturable,
+                                      differentiable=differentiable, bias_correction=bias_correction,
+                                      eps_mode=eps_mode))
+
+    def load_state_dict(self, state_dict):
+        """torch.optim's load_state_dict, except that ``mu_product`` keeps its precision.
+
+        torch casts every floating state tensor but ``step`` to the parameter's dtype, which would round
+        a float64 ``mu_product`` to float32 for float32 parameters; it is restored here, so that resuming
+        from a checkpoint repeats the uninterrupted run exactly.
+        """
+        saved = {key: s["mu_product"] for key, s in state_dict["state"].items()
+                 if isinstance(s, dict) and "mu_product" in s}
+        super().load_state_dict(state_dict)
+        if not saved:
+            return
+        ids = chain.from_iterable(g["params"] for g in state_dict["param_groups"])
+        params = chain.from_iterable(g["params"] for g in self.param_groups)
+        for key, p in zip(ids, params):
+            if key in saved and p in self.state:
+                self.state[p]["mu_product"] = torch.tensor(float(saved[key]), dtype=_MU_DTYPE)
+
+    def _prepare(self, group, gi):
+        state_of = self.state
+        items = []
+        steps = []
+        keep = []
+        mus = []
+        for i, p in enumerate(group["params"]):
+            g = p.grad
+            if g is None:
+                continue
+            dtype, g, dense = self._checked(p, g, gi, i)
+            keep.append(g)
+            state = state_of[p]
+            if not state:
+                state["step"] = new_step()
+                state["mu_product"] = torch.tensor(1.0, dtype=_MU_DTYPE)
+                state["exp_avg"] = zeros(p)
+                state["exp_avg_sq"] = zeros(p)
+            st, step = step_of(state)
+            mu, mu_product = _mu_product_of(state)
+            step += 1
+            items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype, state_ptr(state, "exp_avg", p, dense),
+                          state_ptr(state, "exp_avg_sq", p, dense), step, mu_product))
+            steps.append((st, step))
+            mus.append(mu)
+        return items, steps, keep, mus
+
+    def _finish(self, mus, mu_products):
+        for mu, value in zip(mus, mu_products):
+            mu.fill_(value)

@@ -1,0 +1,47 @@
+"""RAdam: Adam with the variance of the adaptive learning rate rectified."""
+
+from typing import Optional
+
+from adamant.torch import _base
+from adamant.torch._base import new_step, state_ptr, step_of, zeros
+
+
+@_base.drop_in("radam")
+class RAdam(_base.Optimizer):
+    """torch.optim.RAdam, stepped by adamant in C++ (CPU, float32 and float64 tensors).
+
+    Arguments as current PyTorch's ``torch.optim.RAdam`` (``decoupled_weight_decay`` and ``maximize``
+    included; ``foreach`` has no effect; ``capturable`` and ``differentiable`` must stay False), plus
+    adamant's ``bias_correction`` (default True).
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 decoupled_weight_decay: bool = False, *, foreach: Optional[bool] = None, maximize: bool = False,
+                 capturable: bool = False, differentiable: bool = False, bias_correction: bool = True):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
+                                      maximize=maximize, capturable=capturable, differentiable=differentiable,
+                                      decoupled_weight_decay=decoupled_weight_decay,
+                                      bias_correction=bias_correction))
+
+    def _prepare(self, group, gi):
+        state_of = self.state
+        items = []
+        steps = []
+        keep = []
+        for i, p in enumerate(group["params"]):
+            g = p.grad
+            if g is None:
+                continue
+            dtype, g, dense = self._checked(p, g, gi, i)
+            keep.append(g)
+            state = state_of[p]
+            if not state:
+                state["step"] = new_step()
+                state["exp_avg"] = zeros(p)
+                state["exp_avg_sq"] = zeros(p)
+            st, step = step_of(state)
+            step += 1
+            items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype, state_ptr(state, "exp_avg", p, dense),
+                          state_ptr(state, "exp_avg_sq", p, dense), step))
+            steps.append((st, step))
+        return items, steps, keep, None

@@ -1,0 +1,57 @@
+"""SGD with optional momentum, dampening and Nesterov momentum."""
+
+from typing import Optional
+
+import torch
+
+from adamant.torch import _base
+from adamant.torch._base import state_ptr
+
+
+@_base.drop_in("sgd")
+class SGD(_base.Optimizer):
+    """torch.optim.SGD, stepped by adamant in C++ (CPU, float32 and float64 tensors).
+
+    Arguments as current PyTorch's ``torch.optim.SGD`` (lr defaults to 1e-3; ``foreach`` and ``fused``
+    have no effect; ``differentiable`` must stay False). As in current PyTorch, state (``momentum_buffer``)
+    exists only when momentum != 0; the buffer is set to the first gradient. Sparse gradients, which
+    torch.optim's SGD accepts, are refused.
+    """
+
+    _torch_handles_sparse = True
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
+                 maximize: bool = False, foreach: Optional[bool] = None, differentiable: bool = False,
+                 fused: Optional[bool] = None):
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                                      nesterov=nesterov, maximize=maximize, foreach=foreach,
+                                      differentiable=differentiable, fused=fused))
+
+    def _prepare(self, group, gi):
+        momentum = group["momentum"] != 0
+        state_of = self.state
+        items = []
+        keep = []
+        fresh = []  # (state, buffer) pairs stored once the step has run
+        for i, p in enumerate(group["params"]):
+            g = p.grad
+            if g is None:
+                continue
+            dtype, g, dense = self._checked(p, g, gi, i)
+            keep.append(g)
+            if not momentum:
+                items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype, 0, False))
+                continue
+            state = state_of[p]
+            if state.get("momentum_buffer") is None:  # torch 1.13 stores None without momentum
+                buf = torch.empty_like(p, memory_format=torch.preserve_format)  # the step sets it to the gradient
+                fresh.append((state, buf))
+                items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype, buf.data_ptr(), False))
+            else:
+                items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype,
+                              state_ptr(state, "momentum_buffer", p, dense), True))
+        return items, (), keep, fresh
+
+    def _finish(self, fresh, result):
+        for state, buf in fresh:
+            state["momentum_buffer"] = buf

@@ -1,0 +1,314 @@
+"""The torch.optim API of adamant.torch: signatures, param groups, zero_grad, closures, schedulers, lr
+tensors, parameter layouts, skipped parameters."""
+
+import inspect
+
+import pytest
+import torch
+
+import adamant.torch as at
+from conftest import (ALGORITHMS, assert_close, assert_same_state, clone_params, default_reference, make_reference,
+                      set_grads)
+
+P, K = inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY
+ADAM_EXTRAS = [("bias_correction", True, K), ("eps_mode", "pytorch", K)]
+
+# Current PyTorch's signatures (torch/optim/*.py), then adamant's extra keyword-only options.
+SIGNATURES = {
+    "Adam": [("lr", 1e-3, P), ("betas", (0.9, 0.999), P), ("eps", 1e-8, P), ("weight_decay", 0, P),
+             ("amsgrad", False, P), ("foreach", None, K), ("maximize", False, K), ("capturable", False, K),
+             ("differentiable", False, K), ("fused", None, K), ("decoupled_weight_decay", False, K)] + ADAM_EXTRAS,
+    "AdamW": [("lr", 1e-3, P), ("betas", (0.9, 0.999), P), ("eps", 1e-8, P), ("weight_decay", 1e-2, P),
+              ("amsgrad", False, P), ("maximize", False, K), ("foreach", None, K), ("capturable", False, K),
+              ("differentiable", False, K), ("fused", None, K)] + ADAM_EXTRAS,
+    "Adamax": [("lr", 2e-3, P), ("betas", (0.9, 0.999), P), ("eps", 1e-8, P), ("weight_decay", 0, P),
+               ("foreach", None, P), ("maximize", False, K), ("differentiable", False, K),
+               ("capturable", False, K)] + ADAM_EXTRAS,
+    "NAdam": [("lr", 2e-3, P), ("betas", (0.9, 0.999), P), ("eps", 1e-8, P), ("weight_decay", 0, P),
+              ("momentum_decay", 4e-3, P), ("decoupled_weight_decay", False, P), ("foreach", None, K),
+              ("maximize", False, K), ("capturable", False, K), ("differentiable", False, K)] + ADAM_EXTRAS,
+    "RAdam": [("lr", 1e-3, P), ("betas", (0.9, 0.999), P), ("eps", 1e-8, P), ("weight_decay", 0, P),
+              ("decoupled_weight_decay", False, P), ("foreach", None, K), ("maximize", False, K),
+              ("capturable", False, K), ("differentiable", False, K), ("bias_correction", True, K)],
+    "Adagrad": [("lr", 1e-2, P), ("lr_decay", 0, P), ("weight_decay", 0, P), ("initial_accumulator_value", 0, P),
+                ("eps", 1e-10, P), ("foreach", None, P), ("maximize", False, K), ("differentiable", False, K),
+                ("fused", None, K)],
+    "RMSprop": [("lr", 1e-2, P), ("alpha", 0.99, P), ("eps", 1e-8, P), ("weight_decay", 0, P), ("momentum", 0, P),
+                ("centered", False, P), ("capturable", False, P), ("foreach", None, P), ("maximize", False, P),
+                ("differentiable", False, P)],
+    "Adadelta": [("lr", 1.0, P), ("rho", 0.9, P), ("eps", 1e-6, P), ("weight_decay", 0, P), ("foreach", None, P),
+                 ("capturable", False, K), ("maximize", False, K), ("differentiable", False, K)],
+    "SGD": [("lr", 1e-3, P), ("momentum", 0, P), ("dampening", 0, P), ("weight_decay", 0, P), ("nesterov", False, P),
+            ("maximize", False, K), ("foreach", None, K), ("differentiable", False, K), ("fused", None, K)],
+}
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_signature_is_current_pytorchs(algorithm):
+    cls = getattr(at, algorithm)
+    params = list(inspect.signature(cls).parameters.values())
+    assert params[0].name == "params" and params[0].default is inspect.Parameter.empty
+    assert [(p.name, p.default, p.kind) for p in params[1:]] == SIGNATURES[algorithm]
+    assert issubclass(cls, torch.optim.Optimizer)
+    opt = cls([torch.zeros(2, requires_grad=True)])
+    expected = {name: default for name, default, _ in SIGNATURES[algorithm]}
+    if algorithm == "AdamW":
+        expected["decoupled_weight_decay"] = True
+    assert opt.defaults == expected
+
+
+def test_adamw_is_an_adam():
+    assert issubclass(at.AdamW, at.Adam)  # as in current PyTorch
+
+
+def _trajectory(make, steps=5, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    params = [torch.randn(4, 3, generator=gen, requires_grad=True), torch.randn(5, generator=gen, requires_grad=True)]
+    opt = make(params)
+    for _ in range(steps):
+        for p in params:
+            p.grad = torch.randn(p.shape, generator=gen)
+        opt.step()
+    return params, opt
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_foreach_and_fused_are_accepted_and_ignored(algorithm):
+    cls = getattr(at, algorithm)
+    names = {name for name, _, _ in SIGNATURES[algorithm]}
+    flags = {k: True for k in ("foreach", "fused") if k in names}
+    plain, _ = _trajectory(lambda ps: cls(ps, lr=1e-2))
+    flagged, _ = _trajectory(lambda ps: cls(ps, lr=1e-2, **flags))
+    for a, b in zip(plain, flagged):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_zero_grad(algorithm):
+    p = torch.zeros(3, requires_grad=True)
+    opt = getattr(at, algorithm)([p])
+    p.grad = torch.ones(3)
+    grad = p.grad
+    opt.zero_grad(set_to_none=False)
+    assert p.grad is grad and torch.equal(grad, torch.zeros(3))
+    opt.zero_grad(set_to_none=True)
+    assert p.grad is None
+    p.grad = torch.ones(3)
+    opt.zero_grad()  # current PyTorch's default: set_to_none=True
+    assert p.grad is None
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_add_param_group(algorithm):
+    """A group added after some steps trains with its own options, as in torch.optim."""
+    gen = torch.Generator().manual_seed(3)
+    first = [torch.randn(4, 3, dtype=torch.float64, generator=gen)]
+    second = [torch.randn(6, dtype=torch.float64, generator=gen), torch.randn(2, 2, dtype=torch.float64, generator=gen)]
+    grads = [[torch.randn(p.shape, dtype=p.dtype, generator=gen) for p in first + second] for _ in range(10)]
+    a1, a2, r1, r2 = clone_params(first), clone_params(second), clone_params(first), clone_params(second)
+    opt = getattr(at, algorithm)(a1, lr=1e-2)
+    cls = default_reference(algorithm)
+    ref = make_reference(cls, r1, lr=1e-2)
+    for step, row in enumerate(grads):
+        if step == 5:
+            opt.add_param_group({"params": a2, "lr": 0.1, "weight_decay": 0.01})
+            ref.add_param_group({"params": r2, "lr": 0.1, "weight_decay": 0.01})
+            if algorithm == "Adagrad":  # torch creates Adagrad's state in __init__ only
+                assert all(len(opt.state[p]) == 2 for p in a2)
+                for p in r2:
+                    ref.state[p].update(step=torch.tensor(0.0), sum=torch.zeros_like(p))
+        pa, pr = (a1, r1) if step < 5 else (a1 + a2, r1 + r2)
+        set_grads(pa, row)
+        set_grads(pr, row)
+        opt.step()
+        ref.step()
+        assert_same_state(opt, ref, pa, pr, f"{algorithm} step {step + 1}")
+    assert opt.param_groups[1]["lr"] == 0.1 and opt.param_groups[1]["maximize"] is False
+
+
+@pytest.mark.parametrize("algorithm", ["Adam", "SGD", "RMSprop", "NAdam"])
+def test_closure(algorithm):
+    """step(closure) evaluates the closure with gradients enabled and returns its loss; the trajectory of
+    a small regression equals torch.optim's."""
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(16, 3, dtype=torch.float64, generator=gen)
+    y = torch.randn(16, 1, dtype=torch.float64, generator=gen)
+    models = [torch.nn.Linear(3, 1).double() for _ in range(2)]
+    models[1].load_state_dict(models[0].state_dict())
+    options = dict(lr=1e-2, momentum=0.9) if algorithm in ("SGD", "RMSprop") else dict(lr=1e-2)
+    opt = getattr(at, algorithm)(models[0].parameters(), **options)
+    cls = default_reference(algorithm)
+    ref = make_reference(cls, models[1].parameters(), **options)
+
+    def closure_for(model, optimizer):
+        def closure():
+            optimizer.zero_grad()
+            loss = torch.nn.functional.mse_loss(model(x), y)
+            loss.backward()
+            return loss
+        return closure
+
+    for _ in range(15):
+        with torch.no_grad():  # the closure must still get gradients
+            loss = opt.step(closure_for(models[0], opt))
+        expected = closure_for(models[1], ref)()
+        ref.step()
+        assert isinstance(loss, torch.Tensor) and loss.requires_grad
+        assert_close(loss.detach(), expected.detach(), "loss")
+    for a, b in zip(models[0].parameters(), models[1].parameters()):
+        assert_close(a.detach(), b.detach(), "parameter")
+    assert opt.step() is None  # no closure: no loss
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_lr_changed_between_steps(algorithm):
+    """group['lr'] set between steps (by hand, and by torch's StepLR) takes effect as in torch.optim."""
+    gen = torch.Generator().manual_seed(5)
+    init = [torch.randn(7, 3, dtype=torch.float64, generator=gen)]
+    grads = [[torch.randn(7, 3, dtype=torch.float64, generator=gen)] for _ in range(12)]
+    pa, pr = clone_params(init), clone_params(init)
+    opt = getattr(at, algorithm)(pa, lr=0.05)
+    cls = default_reference(algorithm)
+    ref = make_reference(cls, pr, lr=0.05)
+    schedulers = [torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5) for o in (opt, ref)]
+    for step, row in enumerate(grads):
+        if step == 7:
+            for o in (opt, ref):
+                o.param_groups[0]["lr"] *= 3
+        set_grads(pa, row)
+        set_grads(pr, row)
+        opt.step()
+        ref.step()
+        for s in schedulers:
+            s.step()
+        assert opt.param_groups[0]["lr"] == ref.param_groups[0]["lr"]
+        assert_same_state(opt, ref, pa, pr, f"{algorithm} step {step + 1}")
+
+
+def test_lr_tensor():
+    """A one-element tensor lr is accepted (read as a float at each step, so in-place changes count)."""
+    plain, _ = _trajectory(lambda ps: at.Adam(ps, lr=0.01))
+    tensor, opt = _trajectory(lambda ps: at.Adam(ps, lr=torch.tensor(0.01)))
+    for a, b in zip(plain, tensor):
+        assert torch.equal(a, b)
+    before = [p.detach().clone() for p in tensor]
+    opt.param_groups[0]["lr"].fill_(0.0)
+    for p in tensor:
+        p.grad = torch.ones_like(p)
+    opt.step()
+    for a, b in zip(before, tensor):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="^Tensor lr must be 1-element$"):
+        at.Adam(plain, lr=torch.tensor([0.1, 0.2]))
+    with pytest.raises(ValueError, match=r"^Invalid learning rate: -1\.0$"):
+        at.SGD(plain, lr=torch.tensor(-1.0))
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_parameter_without_grad_is_skipped(algorithm):
+    a = torch.zeros(3, requires_grad=True)
+    b = torch.zeros(3, requires_grad=True)
+    opt = getattr(at, algorithm)([a, b], lr=0.1, **({"momentum": 0.5} if algorithm == "SGD" else {}))
+    a.grad = torch.ones(3)
+    opt.step()
+    b_state = dict(opt.state.get(b, {}))
+    if algorithm == "Adagrad":  # created up front, as torch does
+        assert b_state["step"].item() == 0
+    else:
+        assert not b_state
+    assert torch.equal(b, torch.zeros(3))
+    a_before = a.detach().clone()
+    a.grad = None
+    b.grad = torch.ones(3)
+    opt.step()
+    assert torch.equal(a, a_before)
+    if "step" in opt.state[a]:
+        assert opt.state[a]["step"].item() == 1
+    assert opt.step() is None  # nothing with a gradient changes nothing either
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("layout", ["transposed", "channels_last", "transposed-contiguous-grad"])
+def test_dense_non_contiguous_params_are_updated_in_place(algorithm, layout):
+    gen = torch.Generator().manual_seed(6)
+    if layout.startswith("transposed"):
+        init = [torch.randn(5, 8, generator=gen).t()]
+    else:
+        init = [torch.randn(2, 3, 4, 4, generator=gen).contiguous(memory_format=torch.channels_last)]
+    assert not init[0].is_contiguous()
+    pa, pr = clone_params(init), clone_params(init)
+    options = {"momentum": 0.9} if algorithm in ("SGD", "RMSprop") else {}
+    opt = getattr(at, algorithm)(pa, lr=1e-2, **options)
+    cls = default_reference(algorithm)
+    ref = make_reference(cls, pr, lr=1e-2, **options)
+    ptr, stride = pa[0].data_ptr(), pa[0].stride()
+    for step in range(6):
+        g = torch.randn(init[0].shape, generator=gen)
+        if layout != "transposed-contiguous-grad":
+            g = torch.empty_like(init[0]).copy_(g)  # laid out like the parameter
+        set_grads(pa, [g])
+        set_grads(pr, [g])
+        opt.step()
+        ref.step()
+        assert_same_state(opt, ref, pa, pr, f"{algorithm} {layout} step {step + 1}")
+    assert pa[0].data_ptr() == ptr and pa[0].stride() == stride
+    for key, value in opt.state[pa[0]].items():
+        if isinstance(value, torch.Tensor) and value.dim():
+            assert value.stride() == stride, key
+
+
+def test_state_of_another_layout_or_dtype_is_converted_once():
+    """State tensors that do not match the parameter (e.g. edited by hand) are converted and stored back."""
+    p = torch.randn(5, 8).t().requires_grad_()
+    q = clone_params([p])[0]
+    opt, ref = at.Adam([p], lr=1e-2), torch.optim.Adam([q], lr=1e-2, foreach=False)
+    for o, x in ((opt, p), (ref, q)):
+        x.grad = torch.ones(8, 5)
+        o.step()
+    opt.state[p]["exp_avg"] = opt.state[p]["exp_avg"].contiguous()  # other strides
+    opt.state[p]["exp_avg_sq"] = opt.state[p]["exp_avg_sq"].double()  # other dtype
+    for o, x in ((opt, p), (ref, q)):
+        x.grad = torch.full((8, 5), -0.5)
+        o.step()
+    assert_same_state(opt, ref, [p], [q], "converted state")
+    assert opt.state[p]["exp_avg"].stride() == p.stride() and opt.state[p]["exp_avg_sq"].dtype == torch.float32
+    exp_avg = opt.state[p]["exp_avg"]
+    opt.step()
+    assert opt.state[p]["exp_avg"] is exp_avg  # converted once, then used in place
+
+
+def test_failed_step_changes_nothing():
+    """Every group is checked before any is updated."""
+    a = torch.zeros(3, requires_grad=True)
+    b = torch.zeros(3, requires_grad=True)
+    opt = at.Adam([{"params": [a]}, {"params": [b]}], lr=0.1)
+    a.grad, b.grad = torch.ones(3), torch.ones(3)
+    opt.step()
+    saved = {k: v.clone() for k, v in opt.state[a].items()}
+    a_before = a.detach().clone()
+    opt.param_groups[1]["lr"] = -1.0
+    with pytest.raises(ValueError, match=r"^Invalid learning rate: -1\.0$"):
+        opt.step()
+    assert torch.equal(a, a_before)
+    for k, v in saved.items():
+        assert torch.equal(opt.state[a][k], v), k
+
+
+def test_adagrad_group_initial_accumulator_value():
+    """Each group's sum starts at the group's initial_accumulator_value (torch 1.13 used the constructor's
+    value for every group)."""
+    a = torch.zeros(2, requires_grad=True)
+    b = torch.zeros(2, requires_grad=True)
+    opt = at.Adagrad([{"params": [a]}, {"params": [b], "initial_accumulator_value": 0.5}],
+                     initial_accumulator_value=0.25)
+    assert torch.equal(opt.state[a]["sum"], torch.full((2,), 0.25))
+    assert torch.equal(opt.state[b]["sum"], torch.full((2,), 0.5))
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_optimizer_pickles(algorithm):
+    import pickle
+    params, opt = _trajectory(lambda ps: getattr(at, algorithm)(ps, lr=1e-2), steps=2)
+    clone = pickle.loads(pickle.dumps(opt))
+    assert type(clone) is type(opt) and clone.param_groups[0]["lr"] == 1e-2
+    assert len(clone.state) == len(opt.state)
