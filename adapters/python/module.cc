@@ -84,7 +84,7 @@ py::tuple AsTuple(py::handle h, size_t size, const char* layout) {
 template <class Tensor, class Options, class Fn>
 void Run(const std::vector<Tensor>& tensors, const Options& options, Fn fn) {
   py::gil_scoped_release release;
-  fn(std::span<const Tensor>(tensors), options);
+  fn(std::span<const Tensor>(tensors), options, Precision{});
 }
 
 void AdamStep(const py::dict& group, const py::list& items, bool adamw) {

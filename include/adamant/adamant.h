@@ -10,6 +10,8 @@
 #include "adamant/optimizer.h"
 #include "adamant/options.h"
 #include "adamant/param.h"
+#include "adamant/precision.h"
 #include "adamant/state.h"
+#include "adamant/threads.h"
 
 #endif  // ADAMANT_ADAMANT_H_

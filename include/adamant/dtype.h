@@ -10,12 +10,18 @@ namespace adamant {
 enum class DType {
   kFloat32,
   kFloat64,
+  kBFloat16,  // stored as the upper 16 bits of a float32 (uint16_t); computed in float32
+  kFloat16,   // IEEE binary16 (uint16_t); computed in float32
 };
+
+// The element type of an optimizer's state for a parameter of `dtype`: float64 for float64 parameters,
+// float32 for all others (bf16 and fp16 parameters keep fp32 state).
+DType StateDType(DType dtype);
 
 // Bytes per element.
 size_t SizeOf(DType dtype);
 
-// "float32", "float64": the names torch uses for these dtypes.
+// "float32", "float64", "bfloat16", "float16": the names torch uses for these dtypes.
 std::string_view DTypeName(DType dtype);
 
 }  // namespace adamant

@@ -2,11 +2,21 @@
 // buffers and step counts. The optimizers and every adapter (Python, libtorch) are built on it, in the way
 // torch.optim's classes are built on torch.optim's functional API.
 //
-// Every pointer refers to `param.numel` contiguous elements of `param.dtype` (state has the parameter's
-// dtype, as in PyTorch). `step` is the step being taken for that tensor: 1 on its first update; callers
-// increment their counters before the call, as PyTorch does. The options are validated and each tensor is
-// checked (non-null pointers, supported dtype) before any element is touched; a failed check throws
+// Every pointer refers to `param.numel` contiguous elements: parameter and gradient of `param.dtype`,
+// state of StateDType(param.dtype) (float64 for float64 parameters, float32 for float32, bfloat16 and
+// float16 ones). `step` is the step being taken for that tensor: 1 on its first update; callers increment
+// their counters before the call, as PyTorch does. The options are validated and each tensor is checked
+// (non-null pointers, supported dtype) before any element is touched; a failed check throws
 // std::invalid_argument and changes nothing.
+//
+// One call is one fused pass: the elements of all tensors are split between threads (threads.h), each
+// element read and written once, on the best SIMD target of the CPU. Results are bitwise identical for
+// every thread count and target.
+//
+// bf16/fp16 parameters: the rule runs in float32 on the widened values and the result is rounded back to
+// nearest even, or stochastically (Precision::rounding). With `master` (float32, numel elements) the rule
+// updates the master copy instead and the parameter receives its rounding, so the trajectory of the
+// master copy is exactly that of a float32 parameter.
 #ifndef ADAMANT_FUNCTIONAL_H_
 #define ADAMANT_FUNCTIONAL_H_
 
@@ -14,9 +24,14 @@
 #include <span>
 
 #include "adamant/options.h"
+#include "adamant/precision.h"
 #include "adamant/param.h"
 
 namespace adamant::functional {
+
+// `precision` says how bf16/fp16 parameters without a master pointer are written back (precision.h;
+// master_weights is ignored here: pass `master` pointers). Stochastic rounding is keyed by (seed, step,
+// position of the tensor in the call, element); SGD has no step, so vary the seed between its calls.
 
 struct AdamTensor {
   ParamView param;  // grad required
@@ -24,17 +39,19 @@ struct AdamTensor {
   void* exp_avg_sq = nullptr;
   void* max_exp_avg_sq = nullptr;  // required when amsgrad
   int64_t step = 1;
+  float* master = nullptr;  // bf16/fp16 parameters only: fp32 master weights (optional)
 };
 // Adam, and AdamW (pass options with decoupled_weight_decay = true).
-void Adam(std::span<const AdamTensor> tensors, const AdamOptions& options);
+void Adam(std::span<const AdamTensor> tensors, const AdamOptions& options, const Precision& precision = {});
 
 struct AdamaxTensor {
   ParamView param;
   void* exp_avg = nullptr;
   void* exp_inf = nullptr;
   int64_t step = 1;
+  float* master = nullptr;  // bf16/fp16 parameters only: fp32 master weights (optional)
 };
-void Adamax(std::span<const AdamaxTensor> tensors, const AdamaxOptions& options);
+void Adamax(std::span<const AdamaxTensor> tensors, const AdamaxOptions& options, const Precision& precision = {});
 
 struct NAdamTensor {
   ParamView param;
@@ -44,23 +61,26 @@ struct NAdamTensor {
   // In: the product of the momentum coefficients mu_1 .. mu_{step-1} (1 before the first step).
   // Out: multiplied by mu_step. Kept in double (PyTorch keeps a float32 tensor).
   double* mu_product = nullptr;
+  float* master = nullptr;  // bf16/fp16 parameters only: fp32 master weights (optional)
 };
-void NAdam(std::span<const NAdamTensor> tensors, const NAdamOptions& options);
+void NAdam(std::span<const NAdamTensor> tensors, const NAdamOptions& options, const Precision& precision = {});
 
 struct RAdamTensor {
   ParamView param;
   void* exp_avg = nullptr;
   void* exp_avg_sq = nullptr;
   int64_t step = 1;
+  float* master = nullptr;  // bf16/fp16 parameters only: fp32 master weights (optional)
 };
-void RAdam(std::span<const RAdamTensor> tensors, const RAdamOptions& options);
+void RAdam(std::span<const RAdamTensor> tensors, const RAdamOptions& options, const Precision& precision = {});
 
 struct AdagradTensor {
   ParamView param;
   void* sum = nullptr;  // starts at initial_accumulator_value
   int64_t step = 1;
+  float* master = nullptr;  // bf16/fp16 parameters only: fp32 master weights (optional)
 };
-void Adagrad(std::span<const AdagradTensor> tensors, const AdagradOptions& options);
+void Adagrad(std::span<const AdagradTensor> tensors, const AdagradOptions& options, const Precision& precision = {});
 
 struct RMSpropTensor {
   ParamView param;
@@ -68,16 +88,18 @@ struct RMSpropTensor {
   void* momentum_buffer = nullptr;  // required when momentum > 0
   void* grad_avg = nullptr;         // required when centered
   int64_t step = 1;
+  float* master = nullptr;  // bf16/fp16 parameters only: fp32 master weights (optional)
 };
-void RMSprop(std::span<const RMSpropTensor> tensors, const RMSpropOptions& options);
+void RMSprop(std::span<const RMSpropTensor> tensors, const RMSpropOptions& options, const Precision& precision = {});
 
 struct AdadeltaTensor {
   ParamView param;
   void* square_avg = nullptr;
   void* acc_delta = nullptr;
   int64_t step = 1;
+  float* master = nullptr;  // bf16/fp16 parameters only: fp32 master weights (optional)
 };
-void Adadelta(std::span<const AdadeltaTensor> tensors, const AdadeltaOptions& options);
+void Adadelta(std::span<const AdadeltaTensor> tensors, const AdadeltaOptions& options, const Precision& precision = {});
 
 struct SGDTensor {
   ParamView param;
@@ -85,8 +107,9 @@ struct SGDTensor {
   // False on the first step with momentum: the buffer is then set to the gradient (PyTorch's
   // `momentum_buffer is None`) rather than decayed.
   bool momentum_buffer_initialized = false;
+  float* master = nullptr;  // bf16/fp16 parameters only: fp32 master weights (optional)
 };
-void SGD(std::span<const SGDTensor> tensors, const SGDOptions& options);
+void SGD(std::span<const SGDTensor> tensors, const SGDOptions& options, const Precision& precision = {});
 
 }  // namespace adamant::functional
 

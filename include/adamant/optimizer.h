@@ -20,6 +20,7 @@
 #include "adamant/option_text.h"
 #include "adamant/options.h"
 #include "adamant/param.h"
+#include "adamant/precision.h"
 #include "adamant/state.h"
 
 namespace adamant {
@@ -62,9 +63,20 @@ class Optimizer {
   const ParamState& state(size_t group, size_t index) const;
   ParamState& state(size_t group, size_t index);
 
+  // How bf16/fp16 parameters are updated (precision.h). Set it before the first step: switching master
+  // weights on later creates the master copies from the parameters as they are then.
+  void set_precision(const Precision& precision) { precision_ = precision; }
+  const Precision& precision() const { return precision_; }
+
  protected:
   void CheckGroup(size_t group) const;
+  // The precision for the next step: the seed is mixed with the number of steps taken, so stochastic
+  // rounding draws new bits every step (SGD keeps no step count of its own).
+  Precision NextStepPrecision();
+
   std::vector<std::vector<ParamState>> states_;  // parallel to the groups
+  Precision precision_;
+  uint64_t steps_taken_ = 0;
 };
 
 // Holds the groups of one algorithm's options; subclasses implement StepGroup().
@@ -94,7 +106,8 @@ class OptimizerBase : public Optimizer {
 
   void Step() override {
     for (const auto& group : groups_) Validate(group.options);  // before any group is updated
-    for (size_t g = 0; g < groups_.size(); ++g) StepGroup(groups_[g], states_[g]);
+    const Precision precision = NextStepPrecision();
+    for (size_t g = 0; g < groups_.size(); ++g) StepGroup(groups_[g], states_[g], precision);
   }
 
   size_t num_param_groups() const override { return groups_.size(); }
@@ -141,7 +154,8 @@ class OptimizerBase : public Optimizer {
   }
 
   // Updates the parameters of one group that have a gradient, creating their state on first use.
-  virtual void StepGroup(ParamGroup<Options>& group, std::vector<ParamState>& states) = 0;
+  virtual void StepGroup(ParamGroup<Options>& group, std::vector<ParamState>& states,
+                         const Precision& precision) = 0;
 
  private:
   void ThrowUnknownOption(std::string_view key) const {
@@ -165,7 +179,8 @@ class OptimizerBase : public Optimizer {
     std::string_view name() const override { return kName; }                             \
                                                                                           \
    protected:                                                                             \
-    void StepGroup(ParamGroup<OptionsT>& group, std::vector<ParamState>& states) override; \
+    void StepGroup(ParamGroup<OptionsT>& group, std::vector<ParamState>& states,        \
+                   const Precision& precision) override;                                  \
   }
 
 ADAMANT_DECLARE_OPTIMIZER(Adam, AdamOptions, "adam");

@@ -19,7 +19,7 @@ struct ParamView {
   DType dtype = DType::kFloat32;
 };
 
-// Convenience constructors for the two supported element types.
+// Convenience constructors (bf16/fp16 parameters: fill in the struct with the dtype and uint16_t data).
 inline ParamView MakeParam(float* data, float* grad, int64_t numel) {
   return {data, grad, numel, DType::kFloat32};
 }

@@ -14,8 +14,10 @@ namespace adamant {
 
 // What PyTorch keeps in `optimizer.state[p]`. Element buffers by name: exp_avg, exp_avg_sq,
 // max_exp_avg_sq (Adam/AdamW with amsgrad), exp_inf (Adamax), sum (Adagrad), square_avg, grad_avg,
-// momentum_buffer (RMSprop, SGD), acc_delta (Adadelta). Scalars: `step` (every algorithm but SGD) and
-// `mu_product` (NAdam). A state is empty until the parameter's first step with a gradient.
+// momentum_buffer (RMSprop, SGD), acc_delta (Adadelta), and master_param (the float32 master copy of a
+// bf16/fp16 parameter, with Precision::master_weights). Buffers are float64 for float64 parameters and
+// float32 otherwise. Scalars: `step` (every algorithm but SGD) and `mu_product` (NAdam). A state is empty
+// until the parameter's first step with a gradient.
 struct ParamState {
   int64_t step = 0;
   double mu_product = 1.0;

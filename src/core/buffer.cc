@@ -73,6 +73,9 @@ void Buffer::Fill(double value) {
     case DType::kFloat64:
       for (double& x : as<double>()) x = value;
       break;
+    case DType::kBFloat16:
+    case DType::kFloat16:
+      throw std::invalid_argument("Buffer::Fill: state buffers are float32 or float64");
   }
 }
 

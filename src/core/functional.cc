@@ -1,28 +1,49 @@
-// The stateless layer: checks its input, computes each step's scalars in double on the host, rounds them
-// once to the element type, and hands each tensor to its kernel.
+// The stateless layer: checks its input, computes each step's scalars in double on the host (rounded once
+// to the compute type), describes each tensor as a kernel Slot, and runs one fused pass over all of them.
 #include "adamant/functional.h"
 
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
+#include "core/parallel.h"
 #include "kernels/kernels.h"
+#include "rules/adadelta.h"
+#include "rules/adagrad.h"
+#include "rules/adam.h"
+#include "rules/adamax.h"
+#include "rules/nadam.h"
+#include "rules/radam.h"
+#include "rules/rmsprop.h"
+#include "rules/sgd.h"
 
 namespace adamant::functional {
 namespace {
-
-using rules::WeightDecay;
 
 [[noreturn]] void Fail(std::string_view algorithm, size_t index, const std::string& what) {
   throw std::invalid_argument(std::string(algorithm) + ": tensor " + std::to_string(index) + ": " + what);
 }
 
+bool IsHalf(DType d) { return d == DType::kBFloat16 || d == DType::kFloat16; }
+
 // The checks every algorithm shares; `state` lists the buffers the call will touch.
-void CheckTensor(std::string_view algorithm, size_t index, const ParamView& p,
+void CheckTensor(std::string_view algorithm, size_t index, const ParamView& p, const float* master,
                  std::initializer_list<std::pair<const char*, const void*>> state) {
   if (p.numel < 0) Fail(algorithm, index, "negative element count " + std::to_string(p.numel));
-  if (p.dtype != DType::kFloat32 && p.dtype != DType::kFloat64) {
-    Fail(algorithm, index, "unsupported dtype (supported: float32, float64)");
+  switch (p.dtype) {
+    case DType::kFloat32:
+    case DType::kFloat64:
+    case DType::kBFloat16:
+    case DType::kFloat16:
+      break;
+    default:
+      Fail(algorithm, index, "unsupported dtype (supported: float32, float64, bfloat16, float16)");
+  }
+  if (master != nullptr && !IsHalf(p.dtype)) {
+    Fail(algorithm, index, "master weights are for bfloat16 and float16 parameters, not " +
+                               std::string(DTypeName(p.dtype)));
   }
   if (p.numel == 0) return;
   if (p.data == nullptr) Fail(algorithm, index, "param data is null");
@@ -36,133 +57,230 @@ void CheckStep(std::string_view algorithm, size_t index, int64_t step) {
   if (step < 1) Fail(algorithm, index, "step must be >= 1, got " + std::to_string(step));
 }
 
-WeightDecay WeightDecayMode(double weight_decay, bool decoupled) {
-  if (weight_decay == 0) return WeightDecay::kNone;
-  return decoupled ? WeightDecay::kDecoupled : WeightDecay::kL2;
-}
-
-// Calls f(T{}) with T the element type of `dtype`.
-template <class F>
-void ForDType(DType dtype, F&& f) {
-  if (dtype == DType::kFloat64) {
-    f(double{});
-  } else {
-    f(float{});
+kernels::Storage StorageOf(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat64:
+      return kernels::Storage::kFloat64;
+    case DType::kBFloat16:
+      return kernels::Storage::kBFloat16;
+    case DType::kFloat16:
+      return kernels::Storage::kFloat16;
+    case DType::kFloat32:
+      break;
   }
+  return kernels::Storage::kFloat32;
 }
 
-template <typename T>
-T* Ptr(void* p) {
-  return static_cast<T*>(p);
+// splitmix64's finalizer: decorrelates the streams of (seed, step, tensor).
+uint64_t Mix(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+// Per-tensor scalars, computed once per distinct (step, compute type) in a row: a call over thousands of
+// tensors at the same step computes them once. Reserved up front so the pointers in the slots stay valid.
+template <template <class> class Scalars>
+class ScalarTable {
+ public:
+  explicit ScalarTable(size_t n) {
+    f_.reserve(n);
+    d_.reserve(n);
+  }
+  // make(T{}) returns Scalars<T>; `key` identifies what the scalars depend on (the step).
+  template <class Make>
+  const void* Get(DType dtype, int64_t key, bool cacheable, Make make) {
+    if (dtype == DType::kFloat64) return Add(d_, last_d_, key, cacheable, [&] { return make(double{}); });
+    return Add(f_, last_f_, key, cacheable, [&] { return make(float{}); });
+  }
+
+ private:
+  template <class T, class Make>
+  static const void* Add(std::vector<T>& v, int64_t& last, int64_t key, bool cacheable, Make make) {
+    if (cacheable && !v.empty() && last == key) return &v.back();
+    v.push_back(make());
+    last = cacheable ? key : std::numeric_limits<int64_t>::min();
+    return &v.back();
+  }
+  std::vector<Scalars<float>> f_;
+  std::vector<Scalars<double>> d_;
+  int64_t last_f_ = std::numeric_limits<int64_t>::min();
+  int64_t last_d_ = std::numeric_limits<int64_t>::min();
+};
+
+template <class Tensor>
+kernels::Slot BaseSlot(const Tensor& t, size_t position, uint64_t step, const Precision& precision) {
+  kernels::Slot slot;
+  slot.param = t.param.data;
+  slot.grad = t.param.grad;
+  slot.master = t.master;
+  slot.numel = t.param.numel;
+  slot.storage = StorageOf(t.param.dtype);
+  slot.rounding = precision.rounding == Rounding::kStochastic ? kernels::Rounding::kStochastic
+                                                               : kernels::Rounding::kNearestEven;
+  // With a master copy the parameter is its nearest rounding; stochastic rounding applies without one.
+  if (precision.rounding == Rounding::kStochastic) {
+    slot.random_stream = Mix(precision.seed ^ Mix(step ^ Mix(position)));
+  }
+  return slot;
+}
+
+void Run(kernels::KernelFn fn, const void* modes, const std::vector<kernels::Slot>& slots) {
+  core::ForEachPiece(fn, modes, slots);
 }
 
 double BiasCorrection(double beta, int64_t step, bool enabled) {
   return enabled ? 1.0 - std::pow(beta, static_cast<double>(step)) : 1.0;
 }
 
+template <typename T>
+T Sign(bool maximize) {
+  return maximize ? T(-1) : T(1);
+}
+
 }  // namespace
 
-void Adam(std::span<const AdamTensor> tensors, const AdamOptions& o) {
+void Adam(std::span<const AdamTensor> tensors, const AdamOptions& o, const Precision& precision) {
   Validate(o);
   for (size_t i = 0; i < tensors.size(); ++i) {
     const AdamTensor& t = tensors[i];
-    CheckTensor("adam", i, t.param,
+    CheckTensor("adam", i, t.param, t.master,
                 {{"exp_avg", t.exp_avg},
                  {"exp_avg_sq", t.exp_avg_sq},
                  {"max_exp_avg_sq", o.amsgrad ? t.max_exp_avg_sq : t.exp_avg_sq}});
     CheckStep("adam", i, t.step);
   }
-  const kernels::AdamModes modes{o.maximize, WeightDecayMode(o.weight_decay, o.decoupled_weight_decay),
-                                 o.amsgrad, o.eps_mode == EpsMode::kTensorFlow};
-  for (const AdamTensor& t : tensors) {
-    if (t.param.numel == 0) continue;
-    const double bc1 = BiasCorrection(o.betas[0], t.step, o.bias_correction);
-    const double bc2 = BiasCorrection(o.betas[1], t.step, o.bias_correction);
-    const double bc2_sqrt = std::sqrt(bc2);
-    const double step_size = modes.eps_hat ? o.lr * bc2_sqrt / bc1 : o.lr / bc1;
-    ForDType(t.param.dtype, [&](auto zero) {
+  const bool decoupled = o.decoupled_weight_decay && o.weight_decay != 0;
+  const kernels::AdamModes modes{!o.decoupled_weight_decay && o.weight_decay != 0, o.amsgrad,
+                                 o.eps_mode == EpsMode::kTensorFlow};
+  ScalarTable<rules::AdamScalars> scalars(tensors.size());
+  std::vector<kernels::Slot> slots;
+  slots.reserve(tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const AdamTensor& t = tensors[i];
+    kernels::Slot slot = BaseSlot(t, i, static_cast<uint64_t>(t.step), precision);
+    slot.state[0] = t.exp_avg;
+    slot.state[1] = t.exp_avg_sq;
+    slot.state[2] = t.max_exp_avg_sq;
+    slot.scalars = scalars.Get(t.param.dtype, t.step, true, [&](auto zero) {
       using T = decltype(zero);
-      const rules::AdamScalars<T> s{
-          static_cast<T>(o.weight_decay), static_cast<T>(1.0 - o.lr * o.weight_decay),
-          rules::MakeLerp<T>(1.0 - o.betas[0]), static_cast<T>(o.betas[1]), static_cast<T>(1.0 - o.betas[1]),
-          static_cast<T>(bc2_sqrt), static_cast<T>(-step_size), static_cast<T>(o.eps)};
-      kernels::AdamKernel<T>(modes, s, t.param.numel, Ptr<T>(t.param.data), Ptr<T>(t.param.grad),
-                             Ptr<T>(t.exp_avg), Ptr<T>(t.exp_avg_sq), Ptr<T>(t.max_exp_avg_sq));
+      const double bc1 = BiasCorrection(o.betas[0], t.step, o.bias_correction);
+      const double bc2 = BiasCorrection(o.betas[1], t.step, o.bias_correction);
+      const double bc2_sqrt = std::sqrt(bc2);
+      const double step_size = modes.eps_hat ? o.lr * bc2_sqrt / bc1 : o.lr / bc1;
+      return rules::AdamScalars<T>{Sign<T>(o.maximize),
+                                   static_cast<T>(o.weight_decay),
+                                   static_cast<T>(decoupled ? 1.0 - o.lr * o.weight_decay : 1.0),
+                                   rules::MakeLerp<T>(1.0 - o.betas[0]),
+                                   static_cast<T>(o.betas[1]),
+                                   static_cast<T>(1.0 - o.betas[1]),
+                                   static_cast<T>(bc2_sqrt),
+                                   static_cast<T>(-step_size),
+                                   static_cast<T>(o.eps)};
     });
+    slots.push_back(slot);
   }
+  Run(kernels::Active().adam, &modes, slots);
 }
 
-void Adamax(std::span<const AdamaxTensor> tensors, const AdamaxOptions& o) {
+void Adamax(std::span<const AdamaxTensor> tensors, const AdamaxOptions& o, const Precision& precision) {
   Validate(o);
   for (size_t i = 0; i < tensors.size(); ++i) {
-    CheckTensor("adamax", i, tensors[i].param, {{"exp_avg", tensors[i].exp_avg}, {"exp_inf", tensors[i].exp_inf}});
+    CheckTensor("adamax", i, tensors[i].param, tensors[i].master,
+                {{"exp_avg", tensors[i].exp_avg}, {"exp_inf", tensors[i].exp_inf}});
     CheckStep("adamax", i, tensors[i].step);
   }
-  const kernels::AdamaxModes modes{o.maximize, o.weight_decay != 0, o.eps_mode == EpsMode::kTensorFlow};
-  for (const AdamaxTensor& t : tensors) {
-    if (t.param.numel == 0) continue;
-    const double clr = o.lr / BiasCorrection(o.betas[0], t.step, o.bias_correction);
-    ForDType(t.param.dtype, [&](auto zero) {
+  const kernels::AdamaxModes modes{o.weight_decay != 0, o.eps_mode == EpsMode::kTensorFlow};
+  ScalarTable<rules::AdamaxScalars> scalars(tensors.size());
+  std::vector<kernels::Slot> slots;
+  slots.reserve(tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const AdamaxTensor& t = tensors[i];
+    kernels::Slot slot = BaseSlot(t, i, static_cast<uint64_t>(t.step), precision);
+    slot.state[0] = t.exp_avg;
+    slot.state[1] = t.exp_inf;
+    slot.scalars = scalars.Get(t.param.dtype, t.step, true, [&](auto zero) {
       using T = decltype(zero);
-      const rules::AdamaxScalars<T> s{static_cast<T>(o.weight_decay), rules::MakeLerp<T>(1.0 - o.betas[0]),
-                                      static_cast<T>(o.betas[1]), static_cast<T>(o.eps), static_cast<T>(-clr)};
-      kernels::AdamaxKernel<T>(modes, s, t.param.numel, Ptr<T>(t.param.data), Ptr<T>(t.param.grad),
-                               Ptr<T>(t.exp_avg), Ptr<T>(t.exp_inf));
+      const double clr = o.lr / BiasCorrection(o.betas[0], t.step, o.bias_correction);
+      return rules::AdamaxScalars<T>{Sign<T>(o.maximize), static_cast<T>(o.weight_decay),
+                                     rules::MakeLerp<T>(1.0 - o.betas[0]), static_cast<T>(o.betas[1]),
+                                     static_cast<T>(o.eps), static_cast<T>(-clr)};
     });
+    slots.push_back(slot);
   }
+  Run(kernels::Active().adamax, &modes, slots);
 }
 
-void NAdam(std::span<const NAdamTensor> tensors, const NAdamOptions& o) {
+void NAdam(std::span<const NAdamTensor> tensors, const NAdamOptions& o, const Precision& precision) {
   Validate(o);
   for (size_t i = 0; i < tensors.size(); ++i) {
     const NAdamTensor& t = tensors[i];
-    CheckTensor("nadam", i, t.param, {{"exp_avg", t.exp_avg}, {"exp_avg_sq", t.exp_avg_sq}});
+    CheckTensor("nadam", i, t.param, t.master, {{"exp_avg", t.exp_avg}, {"exp_avg_sq", t.exp_avg_sq}});
     CheckStep("nadam", i, t.step);
     if (t.mu_product == nullptr) Fail("nadam", i, "mu_product is null");
   }
-  const kernels::NAdamModes modes{o.maximize, WeightDecayMode(o.weight_decay, o.decoupled_weight_decay),
+  const bool decoupled = o.decoupled_weight_decay && o.weight_decay != 0;
+  const kernels::NAdamModes modes{!o.decoupled_weight_decay && o.weight_decay != 0,
                                   o.eps_mode == EpsMode::kTensorFlow};
-  for (const NAdamTensor& t : tensors) {
+  // mu_product differs between tensors that took different paths: no caching by step.
+  ScalarTable<rules::NAdamScalars> scalars(tensors.size());
+  std::vector<kernels::Slot> slots;
+  slots.reserve(tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const NAdamTensor& t = tensors[i];
     const double step = static_cast<double>(t.step);
     const double beta1 = o.betas[0];
     const double mu = beta1 * (1.0 - 0.5 * std::pow(0.96, step * o.momentum_decay));
     const double mu_next = beta1 * (1.0 - 0.5 * std::pow(0.96, (step + 1.0) * o.momentum_decay));
     const double mu_product = *t.mu_product * mu;
     *t.mu_product = mu_product;  // the state advances even for an empty tensor, as in PyTorch
-    if (t.param.numel == 0) continue;
-    const double bc2 = BiasCorrection(o.betas[1], t.step, o.bias_correction);
-    double grad_coeff = -o.lr * (1.0 - mu);
-    double avg_coeff = -o.lr * mu_next;
-    if (o.bias_correction) {
-      grad_coeff /= 1.0 - mu_product;
-      avg_coeff /= 1.0 - mu_product * mu_next;
-    }
-    if (modes.eps_hat) {
-      grad_coeff *= std::sqrt(bc2);
-      avg_coeff *= std::sqrt(bc2);
-    }
-    ForDType(t.param.dtype, [&](auto zero) {
+    kernels::Slot slot = BaseSlot(t, i, static_cast<uint64_t>(t.step), precision);
+    slot.state[0] = t.exp_avg;
+    slot.state[1] = t.exp_avg_sq;
+    slot.scalars = scalars.Get(t.param.dtype, t.step, false, [&](auto zero) {
       using T = decltype(zero);
-      const rules::NAdamScalars<T> s{
-          static_cast<T>(o.weight_decay), static_cast<T>(1.0 - o.lr * o.weight_decay),
-          rules::MakeLerp<T>(1.0 - beta1), static_cast<T>(o.betas[1]), static_cast<T>(1.0 - o.betas[1]),
-          static_cast<T>(bc2), static_cast<T>(o.eps), static_cast<T>(grad_coeff), static_cast<T>(avg_coeff)};
-      kernels::NAdamKernel<T>(modes, s, t.param.numel, Ptr<T>(t.param.data), Ptr<T>(t.param.grad),
-                              Ptr<T>(t.exp_avg), Ptr<T>(t.exp_avg_sq));
+      const double bc2 = BiasCorrection(o.betas[1], t.step, o.bias_correction);
+      double grad_coeff = -o.lr * (1.0 - mu);
+      double avg_coeff = -o.lr * mu_next;
+      if (o.bias_correction) {
+        grad_coeff /= 1.0 - mu_product;
+        avg_coeff /= 1.0 - mu_product * mu_next;
+      }
+      if (modes.eps_hat) {
+        grad_coeff *= std::sqrt(bc2);
+        avg_coeff *= std::sqrt(bc2);
+      }
+      return rules::NAdamScalars<T>{Sign<T>(o.maximize),
+                                    static_cast<T>(o.weight_decay),
+                                    static_cast<T>(decoupled ? 1.0 - o.lr * o.weight_decay : 1.0),
+                                    rules::MakeLerp<T>(1.0 - beta1),
+                                    static_cast<T>(o.betas[1]),
+                                    static_cast<T>(1.0 - o.betas[1]),
+                                    static_cast<T>(bc2),
+                                    static_cast<T>(o.eps),
+                                    static_cast<T>(grad_coeff),
+                                    static_cast<T>(avg_coeff)};
     });
+    slots.push_back(slot);
   }
+  Run(kernels::Active().nadam, &modes, slots);
 }
 
-void RAdam(std::span<const RAdamTensor> tensors, const RAdamOptions& o) {
+void RAdam(std::span<const RAdamTensor> tensors, const RAdamOptions& o, const Precision& precision) {
   Validate(o);
   for (size_t i = 0; i < tensors.size(); ++i) {
-    CheckTensor("radam", i, tensors[i].param,
+    CheckTensor("radam", i, tensors[i].param, tensors[i].master,
                 {{"exp_avg", tensors[i].exp_avg}, {"exp_avg_sq", tensors[i].exp_avg_sq}});
     CheckStep("radam", i, tensors[i].step);
   }
-  const WeightDecay wd = WeightDecayMode(o.weight_decay, o.decoupled_weight_decay);
-  for (const RAdamTensor& t : tensors) {
-    if (t.param.numel == 0) continue;
+  const bool decoupled = o.decoupled_weight_decay && o.weight_decay != 0;
+  const kernels::RAdamModes modes{!o.decoupled_weight_decay && o.weight_decay != 0};
+  ScalarTable<rules::RAdamScalars> scalars(tensors.size());
+  std::vector<kernels::Slot> slots;
+  slots.reserve(tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const RAdamTensor& t = tensors[i];
     const double step = static_cast<double>(t.step);
     const double beta2 = o.betas[1];
     const double bc2 = 1.0 - std::pow(beta2, step);
@@ -170,109 +288,144 @@ void RAdam(std::span<const RAdamTensor> tensors, const RAdamOptions& o) {
     // variance is tractable enough to rectify (PyTorch: rho_t > 5).
     const double rho_inf = 2.0 / (1.0 - beta2) - 1.0;
     const double rho_t = rho_inf - 2.0 * step * std::pow(beta2, step) / bc2;
-    const bool rectified = rho_t > 5.0;
-    const double rect =
-        rectified ? std::sqrt((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
-                  : 0.0;
-    const double bc1 = BiasCorrection(o.betas[0], t.step, o.bias_correction);
-    const double bc2_sqrt = o.bias_correction ? std::sqrt(bc2) : 1.0;
-    const kernels::RAdamModes modes{o.maximize, wd, rectified};
-    ForDType(t.param.dtype, [&](auto zero) {
+    kernels::Slot slot = BaseSlot(t, i, static_cast<uint64_t>(t.step), precision);
+    slot.state[0] = t.exp_avg;
+    slot.state[1] = t.exp_avg_sq;
+    slot.flag = rho_t > 5.0;
+    slot.scalars = scalars.Get(t.param.dtype, t.step, true, [&](auto zero) {
       using T = decltype(zero);
-      const rules::RAdamScalars<T> s{static_cast<T>(o.weight_decay), static_cast<T>(1.0 - o.lr * o.weight_decay),
-                                     rules::MakeLerp<T>(1.0 - o.betas[0]), static_cast<T>(beta2),
-                                     static_cast<T>(1.0 - beta2), static_cast<T>(bc1), static_cast<T>(o.lr),
-                                     static_cast<T>(bc2_sqrt), static_cast<T>(o.eps), static_cast<T>(rect)};
-      kernels::RAdamKernel<T>(modes, s, t.param.numel, Ptr<T>(t.param.data), Ptr<T>(t.param.grad),
-                              Ptr<T>(t.exp_avg), Ptr<T>(t.exp_avg_sq));
+      const double rect =
+          slot.flag ? std::sqrt((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
+                    : 0.0;
+      const double bc1 = BiasCorrection(o.betas[0], t.step, o.bias_correction);
+      const double bc2_sqrt = o.bias_correction ? std::sqrt(bc2) : 1.0;
+      return rules::RAdamScalars<T>{Sign<T>(o.maximize),
+                                    static_cast<T>(o.weight_decay),
+                                    static_cast<T>(decoupled ? 1.0 - o.lr * o.weight_decay : 1.0),
+                                    rules::MakeLerp<T>(1.0 - o.betas[0]),
+                                    static_cast<T>(beta2),
+                                    static_cast<T>(1.0 - beta2),
+                                    static_cast<T>(bc1),
+                                    static_cast<T>(o.lr),
+                                    static_cast<T>(bc2_sqrt),
+                                    static_cast<T>(o.eps),
+                                    static_cast<T>(rect)};
     });
+    slots.push_back(slot);
   }
+  Run(kernels::Active().radam, &modes, slots);
 }
 
-void Adagrad(std::span<const AdagradTensor> tensors, const AdagradOptions& o) {
+void Adagrad(std::span<const AdagradTensor> tensors, const AdagradOptions& o, const Precision& precision) {
   Validate(o);
   for (size_t i = 0; i < tensors.size(); ++i) {
-    CheckTensor("adagrad", i, tensors[i].param, {{"sum", tensors[i].sum}});
+    CheckTensor("adagrad", i, tensors[i].param, tensors[i].master, {{"sum", tensors[i].sum}});
     CheckStep("adagrad", i, tensors[i].step);
   }
-  const kernels::AdagradModes modes{o.maximize, o.weight_decay != 0};
-  for (const AdagradTensor& t : tensors) {
-    if (t.param.numel == 0) continue;
-    const double clr = o.lr / (1.0 + (static_cast<double>(t.step) - 1.0) * o.lr_decay);
-    ForDType(t.param.dtype, [&](auto zero) {
+  const kernels::AdagradModes modes{o.weight_decay != 0};
+  ScalarTable<rules::AdagradScalars> scalars(tensors.size());
+  std::vector<kernels::Slot> slots;
+  slots.reserve(tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const AdagradTensor& t = tensors[i];
+    kernels::Slot slot = BaseSlot(t, i, static_cast<uint64_t>(t.step), precision);
+    slot.state[0] = t.sum;
+    slot.scalars = scalars.Get(t.param.dtype, t.step, true, [&](auto zero) {
       using T = decltype(zero);
-      const rules::AdagradScalars<T> s{static_cast<T>(o.weight_decay), static_cast<T>(o.eps), static_cast<T>(-clr)};
-      kernels::AdagradKernel<T>(modes, s, t.param.numel, Ptr<T>(t.param.data), Ptr<T>(t.param.grad),
-                                Ptr<T>(t.sum));
+      const double clr = o.lr / (1.0 + (static_cast<double>(t.step) - 1.0) * o.lr_decay);
+      return rules::AdagradScalars<T>{Sign<T>(o.maximize), static_cast<T>(o.weight_decay), static_cast<T>(o.eps),
+                                      static_cast<T>(-clr)};
     });
+    slots.push_back(slot);
   }
+  Run(kernels::Active().adagrad, &modes, slots);
 }
 
-void RMSprop(std::span<const RMSpropTensor> tensors, const RMSpropOptions& o) {
+void RMSprop(std::span<const RMSpropTensor> tensors, const RMSpropOptions& o, const Precision& precision) {
   Validate(o);
   const bool momentum = o.momentum > 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
     const RMSpropTensor& t = tensors[i];
-    CheckTensor("rmsprop", i, t.param,
+    CheckTensor("rmsprop", i, t.param, t.master,
                 {{"square_avg", t.square_avg},
                  {"momentum_buffer", momentum ? t.momentum_buffer : t.square_avg},
                  {"grad_avg", o.centered ? t.grad_avg : t.square_avg}});
     CheckStep("rmsprop", i, t.step);
   }
-  const kernels::RMSpropModes modes{o.maximize, o.weight_decay != 0, o.centered, momentum};
-  for (const RMSpropTensor& t : tensors) {
-    if (t.param.numel == 0) continue;
-    ForDType(t.param.dtype, [&](auto zero) {
+  const kernels::RMSpropModes modes{o.weight_decay != 0, o.centered, momentum};
+  ScalarTable<rules::RMSpropScalars> scalars(tensors.size());
+  std::vector<kernels::Slot> slots;
+  slots.reserve(tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const RMSpropTensor& t = tensors[i];
+    kernels::Slot slot = BaseSlot(t, i, static_cast<uint64_t>(t.step), precision);
+    slot.state[0] = t.square_avg;
+    slot.state[1] = t.momentum_buffer;
+    slot.state[2] = t.grad_avg;
+    slot.scalars = scalars.Get(t.param.dtype, 0, true, [&](auto zero) {  // nothing depends on the step
       using T = decltype(zero);
-      const rules::RMSpropScalars<T> s{static_cast<T>(o.weight_decay), static_cast<T>(o.alpha),
-                                       static_cast<T>(1.0 - o.alpha),  rules::MakeLerp<T>(1.0 - o.alpha),
-                                       static_cast<T>(o.eps),          static_cast<T>(o.momentum),
-                                       static_cast<T>(-o.lr)};
-      kernels::RMSpropKernel<T>(modes, s, t.param.numel, Ptr<T>(t.param.data), Ptr<T>(t.param.grad),
-                                Ptr<T>(t.square_avg), Ptr<T>(t.momentum_buffer), Ptr<T>(t.grad_avg));
+      return rules::RMSpropScalars<T>{Sign<T>(o.maximize),        static_cast<T>(o.weight_decay),
+                                      static_cast<T>(o.alpha),        static_cast<T>(1.0 - o.alpha),
+                                      rules::MakeLerp<T>(1.0 - o.alpha), static_cast<T>(o.eps),
+                                      static_cast<T>(o.momentum),     static_cast<T>(-o.lr)};
     });
+    slots.push_back(slot);
   }
+  Run(kernels::Active().rmsprop, &modes, slots);
 }
 
-void Adadelta(std::span<const AdadeltaTensor> tensors, const AdadeltaOptions& o) {
+void Adadelta(std::span<const AdadeltaTensor> tensors, const AdadeltaOptions& o, const Precision& precision) {
   Validate(o);
   for (size_t i = 0; i < tensors.size(); ++i) {
-    CheckTensor("adadelta", i, tensors[i].param,
+    CheckTensor("adadelta", i, tensors[i].param, tensors[i].master,
                 {{"square_avg", tensors[i].square_avg}, {"acc_delta", tensors[i].acc_delta}});
     CheckStep("adadelta", i, tensors[i].step);
   }
-  const kernels::AdadeltaModes modes{o.maximize, o.weight_decay != 0};
-  for (const AdadeltaTensor& t : tensors) {
-    if (t.param.numel == 0) continue;
-    ForDType(t.param.dtype, [&](auto zero) {
+  const kernels::AdadeltaModes modes{o.weight_decay != 0};
+  ScalarTable<rules::AdadeltaScalars> scalars(tensors.size());
+  std::vector<kernels::Slot> slots;
+  slots.reserve(tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const AdadeltaTensor& t = tensors[i];
+    kernels::Slot slot = BaseSlot(t, i, static_cast<uint64_t>(t.step), precision);
+    slot.state[0] = t.square_avg;
+    slot.state[1] = t.acc_delta;
+    slot.scalars = scalars.Get(t.param.dtype, 0, true, [&](auto zero) {
       using T = decltype(zero);
-      const rules::AdadeltaScalars<T> s{static_cast<T>(o.weight_decay), static_cast<T>(o.rho),
-                                        static_cast<T>(1.0 - o.rho), static_cast<T>(o.eps), static_cast<T>(-o.lr)};
-      kernels::AdadeltaKernel<T>(modes, s, t.param.numel, Ptr<T>(t.param.data), Ptr<T>(t.param.grad),
-                                 Ptr<T>(t.square_avg), Ptr<T>(t.acc_delta));
+      return rules::AdadeltaScalars<T>{Sign<T>(o.maximize), static_cast<T>(o.weight_decay), static_cast<T>(o.rho),
+                                       static_cast<T>(1.0 - o.rho), static_cast<T>(o.eps), static_cast<T>(-o.lr)};
     });
+    slots.push_back(slot);
   }
+  Run(kernels::Active().adadelta, &modes, slots);
 }
 
-void SGD(std::span<const SGDTensor> tensors, const SGDOptions& o) {
+void SGD(std::span<const SGDTensor> tensors, const SGDOptions& o, const Precision& precision) {
   Validate(o);
   const bool momentum = o.momentum != 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
-    CheckTensor("sgd", i, tensors[i].param,
+    CheckTensor("sgd", i, tensors[i].param, tensors[i].master,
                 {{"momentum_buffer", momentum ? tensors[i].momentum_buffer : tensors[i].param.data}});
   }
-  for (const SGDTensor& t : tensors) {
-    if (t.param.numel == 0) continue;
-    const kernels::SGDModes modes{o.maximize, o.weight_decay != 0, momentum, !t.momentum_buffer_initialized,
-                                  o.nesterov};
-    ForDType(t.param.dtype, [&](auto zero) {
+  const kernels::SGDModes modes{o.weight_decay != 0, momentum, o.nesterov};
+  ScalarTable<rules::SGDScalars> scalars(tensors.size());
+  std::vector<kernels::Slot> slots;
+  slots.reserve(tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const SGDTensor& t = tensors[i];
+    // SGD has no step count; the stochastic-rounding stream still needs to change between steps, which the
+    // caller's seed must provide.
+    kernels::Slot slot = BaseSlot(t, i, 0, precision);
+    slot.state[0] = t.momentum_buffer;
+    slot.flag = !t.momentum_buffer_initialized;
+    slot.scalars = scalars.Get(t.param.dtype, 0, true, [&](auto zero) {
       using T = decltype(zero);
-      const rules::SGDScalars<T> s{static_cast<T>(o.weight_decay), static_cast<T>(o.momentum),
-                                   static_cast<T>(1.0 - o.dampening), static_cast<T>(-o.lr)};
-      kernels::SGDKernel<T>(modes, s, t.param.numel, Ptr<T>(t.param.data), Ptr<T>(t.param.grad),
-                            Ptr<T>(t.momentum_buffer));
+      return rules::SGDScalars<T>{Sign<T>(o.maximize), static_cast<T>(o.weight_decay), static_cast<T>(o.momentum),
+                                  static_cast<T>(1.0 - o.dampening), static_cast<T>(-o.lr)};
     });
+    slots.push_back(slot);
   }
+  Run(kernels::Active().sgd, &modes, slots);
 }
 
 }  // namespace adamant::functional

@@ -7,42 +7,73 @@
 #include <string>
 
 #include "adamant/functional.h"
+#include "kernels/storage.h"
 
 namespace adamant {
 namespace {
 
-// The state buffer `name` for parameter `p`, created zero-filled (or filled with `init`) on first use.
-// A parameter whose size or dtype changed since its state was created is an error, not a silent reset.
+// The state buffer `name` for parameter `p`, created zero-filled (or filled with `init`) on first use, in
+// StateDType(p.dtype). A parameter whose size or dtype changed since its state was created is an error,
+// not a silent reset.
 void* StateBuffer(ParamState& state, const char* name, const ParamView& p, double init = 0.0) {
+  const DType dtype = StateDType(p.dtype);
   auto it = state.buffers.find(name);
   if (it == state.buffers.end()) {
-    Buffer b(p.dtype, p.numel);
+    Buffer b(dtype, p.numel);
     if (init != 0.0) b.Fill(init);
     it = state.buffers.emplace(name, std::move(b)).first;
-  } else if (it->second.numel() != p.numel || it->second.dtype() != p.dtype) {
+  } else if (it->second.numel() != p.numel || it->second.dtype() != dtype) {
     throw std::invalid_argument(std::string("state '") + name + "' has " + std::to_string(it->second.numel()) +
-                                " elements of " + std::string(DTypeName(it->second.dtype())) +
-                                " but its parameter has " + std::to_string(p.numel) + " of " +
-                                std::string(DTypeName(p.dtype)));
+                                " elements of " + std::string(DTypeName(it->second.dtype())) + " but its " +
+                                std::string(DTypeName(p.dtype)) + " parameter needs " + std::to_string(p.numel) +
+                                " of " + std::string(DTypeName(dtype)));
   }
   return it->second.data();
+}
+
+// The float32 master copy of a bf16/fp16 parameter, made from the parameter on first use; nullptr for
+// other parameters or without master weights.
+float* MasterWeights(ParamState& state, const ParamView& p, const Precision& precision) {
+  const bool half = p.dtype == DType::kBFloat16 || p.dtype == DType::kFloat16;
+  if (!half || !precision.master_weights) return nullptr;
+  if (!state.has("master_param") && p.numel > 0 && p.data != nullptr) {
+    Buffer b(DType::kFloat32, p.numel);
+    const auto* bits = static_cast<const uint16_t*>(p.data);
+    float* out = b.as<float>().data();
+    for (int64_t i = 0; i < p.numel; ++i) {
+      out[i] = p.dtype == DType::kBFloat16 ? kernels::BFloat16ToFloat(bits[i]) : kernels::Float16ToFloat(bits[i]);
+    }
+    state.buffers.emplace("master_param", std::move(b));
+  }
+  return static_cast<float*>(StateBuffer(state, "master_param", p));
 }
 
 // Runs `call` on the tensors of the parameters that have a gradient, then advances their step counters:
 // only after the call succeeded, so a rejected step leaves every counter as it was.
 template <class Tensor, class MakeTensor, class Call>
-void StepWithGrads(std::vector<ParamView>& params, std::vector<ParamState>& states, MakeTensor make,
-                   Call call) {
+void StepWithGrads(std::vector<ParamView>& params, std::vector<ParamState>& states, const Precision& precision,
+                   MakeTensor make, Call call) {
   std::vector<Tensor> tensors;
   std::vector<ParamState*> stepped;
   tensors.reserve(params.size());
+  stepped.reserve(params.size());
   for (size_t i = 0; i < params.size(); ++i) {
     if (params[i].grad == nullptr) continue;
-    tensors.push_back(make(params[i], states[i]));
+    Tensor t = make(params[i], states[i]);
+    t.master = MasterWeights(states[i], params[i], precision);
+    tensors.push_back(t);
     stepped.push_back(&states[i]);
   }
   call(std::span<const Tensor>(tensors));
   for (ParamState* s : stepped) ++s->step;
+}
+
+// splitmix64's finalizer.
+uint64_t Mix(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
 }
 
 }  // namespace
@@ -60,6 +91,12 @@ void Optimizer::ZeroGrad() {
       if (p.grad != nullptr && p.numel > 0) std::memset(p.grad, 0, static_cast<size_t>(p.numel) * SizeOf(p.dtype));
     }
   }
+}
+
+Precision Optimizer::NextStepPrecision() {
+  Precision p = precision_;
+  p.seed = Mix(p.seed ^ Mix(steps_taken_++));
+  return p;
 }
 
 void Optimizer::CheckGroup(size_t group) const {
@@ -82,79 +119,79 @@ ParamState& Optimizer::state(size_t group, size_t index) {
   return states[index];
 }
 
-void Adam::StepGroup(ParamGroup<AdamOptions>& group, std::vector<ParamState>& states) {
+void Adam::StepGroup(ParamGroup<AdamOptions>& group, std::vector<ParamState>& states, const Precision& precision) {
   const AdamOptions& o = group.options;
   StepWithGrads<functional::AdamTensor>(
-      group.params, states,
+      group.params, states, precision,
       [&](const ParamView& p, ParamState& s) {
         return functional::AdamTensor{p, StateBuffer(s, "exp_avg", p), StateBuffer(s, "exp_avg_sq", p),
                                       o.amsgrad ? StateBuffer(s, "max_exp_avg_sq", p) : nullptr, s.step + 1};
       },
-      [&](auto tensors) { functional::Adam(tensors, o); });
+      [&](auto tensors) { functional::Adam(tensors, o, precision); });
 }
 
-void Adamax::StepGroup(ParamGroup<AdamaxOptions>& group, std::vector<ParamState>& states) {
+void Adamax::StepGroup(ParamGroup<AdamaxOptions>& group, std::vector<ParamState>& states, const Precision& precision) {
   StepWithGrads<functional::AdamaxTensor>(
-      group.params, states,
+      group.params, states, precision,
       [&](const ParamView& p, ParamState& s) {
         return functional::AdamaxTensor{p, StateBuffer(s, "exp_avg", p), StateBuffer(s, "exp_inf", p), s.step + 1};
       },
-      [&](auto tensors) { functional::Adamax(tensors, group.options); });
+      [&](auto tensors) { functional::Adamax(tensors, group.options, precision); });
 }
 
-void NAdam::StepGroup(ParamGroup<NAdamOptions>& group, std::vector<ParamState>& states) {
+void NAdam::StepGroup(ParamGroup<NAdamOptions>& group, std::vector<ParamState>& states, const Precision& precision) {
   // mu_product is advanced by the call itself; a rejected call throws before touching it.
   StepWithGrads<functional::NAdamTensor>(
-      group.params, states,
+      group.params, states, precision,
       [&](const ParamView& p, ParamState& s) {
         return functional::NAdamTensor{p, StateBuffer(s, "exp_avg", p), StateBuffer(s, "exp_avg_sq", p), s.step + 1,
                                        &s.mu_product};
       },
-      [&](auto tensors) { functional::NAdam(tensors, group.options); });
+      [&](auto tensors) { functional::NAdam(tensors, group.options, precision); });
 }
 
-void RAdam::StepGroup(ParamGroup<RAdamOptions>& group, std::vector<ParamState>& states) {
+void RAdam::StepGroup(ParamGroup<RAdamOptions>& group, std::vector<ParamState>& states, const Precision& precision) {
   StepWithGrads<functional::RAdamTensor>(
-      group.params, states,
+      group.params, states, precision,
       [&](const ParamView& p, ParamState& s) {
         return functional::RAdamTensor{p, StateBuffer(s, "exp_avg", p), StateBuffer(s, "exp_avg_sq", p), s.step + 1};
       },
-      [&](auto tensors) { functional::RAdam(tensors, group.options); });
+      [&](auto tensors) { functional::RAdam(tensors, group.options, precision); });
 }
 
-void Adagrad::StepGroup(ParamGroup<AdagradOptions>& group, std::vector<ParamState>& states) {
+void Adagrad::StepGroup(ParamGroup<AdagradOptions>& group, std::vector<ParamState>& states, const Precision& precision) {
   const AdagradOptions& o = group.options;
   StepWithGrads<functional::AdagradTensor>(
-      group.params, states,
+      group.params, states, precision,
       [&](const ParamView& p, ParamState& s) {
         return functional::AdagradTensor{p, StateBuffer(s, "sum", p, o.initial_accumulator_value), s.step + 1};
       },
-      [&](auto tensors) { functional::Adagrad(tensors, o); });
+      [&](auto tensors) { functional::Adagrad(tensors, o, precision); });
 }
 
-void RMSprop::StepGroup(ParamGroup<RMSpropOptions>& group, std::vector<ParamState>& states) {
+void RMSprop::StepGroup(ParamGroup<RMSpropOptions>& group, std::vector<ParamState>& states, const Precision& precision) {
   const RMSpropOptions& o = group.options;
   StepWithGrads<functional::RMSpropTensor>(
-      group.params, states,
+      group.params, states, precision,
       [&](const ParamView& p, ParamState& s) {
         return functional::RMSpropTensor{p, StateBuffer(s, "square_avg", p),
                                          o.momentum > 0 ? StateBuffer(s, "momentum_buffer", p) : nullptr,
                                          o.centered ? StateBuffer(s, "grad_avg", p) : nullptr, s.step + 1};
       },
-      [&](auto tensors) { functional::RMSprop(tensors, o); });
+      [&](auto tensors) { functional::RMSprop(tensors, o, precision); });
 }
 
-void Adadelta::StepGroup(ParamGroup<AdadeltaOptions>& group, std::vector<ParamState>& states) {
+void Adadelta::StepGroup(ParamGroup<AdadeltaOptions>& group, std::vector<ParamState>& states, const Precision& precision) {
   StepWithGrads<functional::AdadeltaTensor>(
-      group.params, states,
+      group.params, states, precision,
       [&](const ParamView& p, ParamState& s) {
         return functional::AdadeltaTensor{p, StateBuffer(s, "square_avg", p), StateBuffer(s, "acc_delta", p),
                                           s.step + 1};
       },
-      [&](auto tensors) { functional::Adadelta(tensors, group.options); });
+      [&](auto tensors) { functional::Adadelta(tensors, group.options, precision); });
 }
 
-void SGD::StepGroup(ParamGroup<SGDOptions>& group, std::vector<ParamState>& states) {
+void SGD::StepGroup(ParamGroup<SGDOptions>& group, std::vector<ParamState>& states, const Precision& precision) {
   // SGD keeps no step count (as PyTorch); its only state is the momentum buffer, which does not exist
   // until the first step and is then set to the gradient.
   const SGDOptions& o = group.options;
@@ -164,16 +201,17 @@ void SGD::StepGroup(ParamGroup<SGDOptions>& group, std::vector<ParamState>& stat
     const ParamView& p = group.params[i];
     if (p.grad == nullptr) continue;
     ParamState& s = states[i];
+    float* master = MasterWeights(s, p, precision);
     if (o.momentum == 0) {
-      tensors.push_back({p, nullptr, false});
+      tensors.push_back({p, nullptr, false, master});
       continue;
     }
     const bool initialized = s.has("momentum_buffer");
     if (!initialized) fresh.push_back(&s);
-    tensors.push_back({p, StateBuffer(s, "momentum_buffer", p), initialized});
+    tensors.push_back({p, StateBuffer(s, "momentum_buffer", p), initialized, master});
   }
   try {
-    functional::SGD(tensors, o);
+    functional::SGD(tensors, o, precision);
   } catch (...) {
     for (ParamState* s : fresh) s->buffers.erase("momentum_buffer");  // no half-made state
     throw;

@@ -1,23 +1,24 @@
-#include "kernels/dispatch.h"
-#include "kernels/kernels.h"
+#include "kernels/loop.h"
+#include "kernels/target.h"
+#include "rules/adadelta.h"
 
-namespace adamant::kernels {
+namespace adamant::kernels::ADAMANT_TARGET {
 
-template <typename T>
-void AdadeltaKernel(const AdadeltaModes& modes, const rules::AdadeltaScalars<T>& s, int64_t n, T* p,
-                    const T* g, T* square_avg, T* acc_delta) {
+// state: square_avg, acc_delta.
+void Adadelta(const void* modes_ptr, const Slot& slot, int64_t begin, int64_t end) {
+  const auto& modes = *static_cast<const AdadeltaModes*>(modes_ptr);
   DispatchBools(
-      [&](auto maximize, auto l2) {
-        for (int64_t i = 0; i < n; ++i) {
-          rules::AdadeltaUpdate<maximize(), l2()>(s, p[i], g[i], square_avg[i], acc_delta[i]);
-        }
+      [&](auto l2) {
+        ForVariant(slot, [&](auto v) {
+          using V = decltype(v);
+          using S = typename V::Compute;
+          const auto s = ScalarsOf<rules::AdadeltaScalars, V>(slot);
+          Loop<V>(
+              slot, begin, end, [&](S& p, S g, S& sq, S& acc) { rules::AdadeltaUpdate<l2()>(s, p, g, sq, acc); },
+              StatePtr<V>(slot, 0), StatePtr<V>(slot, 1));
+        });
       },
-      modes.maximize, modes.l2);
+      modes.l2);
 }
 
-template void AdadeltaKernel<float>(const AdadeltaModes&, const rules::AdadeltaScalars<float>&, int64_t,
-                                    float*, const float*, float*, float*);
-template void AdadeltaKernel<double>(const AdadeltaModes&, const rules::AdadeltaScalars<double>&, int64_t,
-                                     double*, const double*, double*, double*);
-
-}  // namespace adamant::kernels
+}  // namespace adamant::kernels::ADAMANT_TARGET

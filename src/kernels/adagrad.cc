@@ -1,21 +1,24 @@
-#include "kernels/dispatch.h"
-#include "kernels/kernels.h"
+#include "kernels/loop.h"
+#include "kernels/target.h"
+#include "rules/adagrad.h"
 
-namespace adamant::kernels {
+namespace adamant::kernels::ADAMANT_TARGET {
 
-template <typename T>
-void AdagradKernel(const AdagradModes& modes, const rules::AdagradScalars<T>& s, int64_t n, T* p, const T* g,
-                   T* sum) {
+// state: sum.
+void Adagrad(const void* modes_ptr, const Slot& slot, int64_t begin, int64_t end) {
+  const auto& modes = *static_cast<const AdagradModes*>(modes_ptr);
   DispatchBools(
-      [&](auto maximize, auto l2) {
-        for (int64_t i = 0; i < n; ++i) rules::AdagradUpdate<maximize(), l2()>(s, p[i], g[i], sum[i]);
+      [&](auto l2) {
+        ForVariant(slot, [&](auto v) {
+          using V = decltype(v);
+          using S = typename V::Compute;
+          const auto s = ScalarsOf<rules::AdagradScalars, V>(slot);
+          Loop<V>(
+              slot, begin, end, [&](S& p, S g, S& sum) { rules::AdagradUpdate<l2()>(s, p, g, sum); },
+              StatePtr<V>(slot, 0));
+        });
       },
-      modes.maximize, modes.l2);
+      modes.l2);
 }
 
-template void AdagradKernel<float>(const AdagradModes&, const rules::AdagradScalars<float>&, int64_t, float*,
-                                   const float*, float*);
-template void AdagradKernel<double>(const AdagradModes&, const rules::AdagradScalars<double>&, int64_t,
-                                    double*, const double*, double*);
-
-}  // namespace adamant::kernels
+}  // namespace adamant::kernels::ADAMANT_TARGET

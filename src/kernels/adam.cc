@@ -1,27 +1,37 @@
-#include "kernels/dispatch.h"
-#include "kernels/kernels.h"
+#include "kernels/loop.h"
+#include "kernels/target.h"
+#include "rules/adam.h"
 
-namespace adamant::kernels {
+namespace adamant::kernels::ADAMANT_TARGET {
 
-template <typename T>
-void AdamKernel(const AdamModes& modes, const rules::AdamScalars<T>& s, int64_t n, T* p, const T* g, T* m,
-                T* v, T* v_max) {
-  DispatchWeightDecay(modes.weight_decay, [&](auto wd) {
-    DispatchBools(
-        [&](auto maximize, auto amsgrad, auto eps_hat) {
-          for (int64_t i = 0; i < n; ++i) {
-            T unused{};
-            T& vm = amsgrad() ? v_max[i] : unused;
-            rules::AdamUpdate<maximize(), wd(), amsgrad(), eps_hat()>(s, p[i], g[i], m[i], v[i], vm);
+// state: exp_avg, exp_avg_sq, max_exp_avg_sq (amsgrad only).
+void Adam(const void* modes_ptr, const Slot& slot, int64_t begin, int64_t end) {
+  const auto& modes = *static_cast<const AdamModes*>(modes_ptr);
+  DispatchBools(
+      [&](auto l2, auto amsgrad, auto eps_hat) {
+        ForVariant(slot, [&](auto v) {
+          using V = decltype(v);
+          using S = typename V::Compute;
+          const auto s = ScalarsOf<rules::AdamScalars, V>(slot);  // a local copy: provably not aliased by the stores
+          if constexpr (amsgrad()) {
+            Loop<V>(
+                slot, begin, end,
+                [&](S& p, S g, S& m, S& sq, S& max_sq) {
+                  rules::AdamUpdate<l2(), true, eps_hat()>(s, p, g, m, sq, max_sq);
+                },
+                StatePtr<V>(slot, 0), StatePtr<V>(slot, 1), StatePtr<V>(slot, 2));
+          } else {
+            Loop<V>(
+                slot, begin, end,
+                [&](S& p, S g, S& m, S& sq) {
+                  S unused{};
+                  rules::AdamUpdate<l2(), false, eps_hat()>(s, p, g, m, sq, unused);
+                },
+                StatePtr<V>(slot, 0), StatePtr<V>(slot, 1));
           }
-        },
-        modes.maximize, modes.amsgrad, modes.eps_hat);
-  });
+        });
+      },
+      modes.l2, modes.amsgrad, modes.eps_hat);
 }
 
-template void AdamKernel<float>(const AdamModes&, const rules::AdamScalars<float>&, int64_t, float*,
-                                const float*, float*, float*, float*);
-template void AdamKernel<double>(const AdamModes&, const rules::AdamScalars<double>&, int64_t, double*,
-                                 const double*, double*, double*, double*);
-
-}  // namespace adamant::kernels
+}  // namespace adamant::kernels::ADAMANT_TARGET

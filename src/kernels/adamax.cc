@@ -1,23 +1,25 @@
-#include "kernels/dispatch.h"
-#include "kernels/kernels.h"
+#include "kernels/loop.h"
+#include "kernels/target.h"
+#include "rules/adamax.h"
 
-namespace adamant::kernels {
+namespace adamant::kernels::ADAMANT_TARGET {
 
-template <typename T>
-void AdamaxKernel(const AdamaxModes& modes, const rules::AdamaxScalars<T>& s, int64_t n, T* p, const T* g,
-                  T* m, T* u) {
+// state: exp_avg, exp_inf.
+void Adamax(const void* modes_ptr, const Slot& slot, int64_t begin, int64_t end) {
+  const auto& modes = *static_cast<const AdamaxModes*>(modes_ptr);
   DispatchBools(
-      [&](auto maximize, auto l2, auto eps_outside) {
-        for (int64_t i = 0; i < n; ++i) {
-          rules::AdamaxUpdate<maximize(), l2(), eps_outside()>(s, p[i], g[i], m[i], u[i]);
-        }
+      [&](auto l2, auto eps_outside) {
+        ForVariant(slot, [&](auto v) {
+          using V = decltype(v);
+          using S = typename V::Compute;
+          const auto s = ScalarsOf<rules::AdamaxScalars, V>(slot);  // a local copy: not aliased by the stores
+          Loop<V>(
+              slot, begin, end,
+              [&](S& p, S g, S& m, S& u) { rules::AdamaxUpdate<l2(), eps_outside()>(s, p, g, m, u); },
+              StatePtr<V>(slot, 0), StatePtr<V>(slot, 1));
+        });
       },
-      modes.maximize, modes.l2, modes.eps_outside);
+      modes.l2, modes.eps_outside);
 }
 
-template void AdamaxKernel<float>(const AdamaxModes&, const rules::AdamaxScalars<float>&, int64_t, float*,
-                                  const float*, float*, float*);
-template void AdamaxKernel<double>(const AdamaxModes&, const rules::AdamaxScalars<double>&, int64_t, double*,
-                                   const double*, double*, double*);
-
-}  // namespace adamant::kernels
+}  // namespace adamant::kernels::ADAMANT_TARGET

@@ -1,98 +1,72 @@
-// Kernels: apply one algorithm's rule to every element of one contiguous tensor and its state.
+// Kernels: apply one algorithm's rule to a range of one tensor's elements, for every storage type, on the
+// best SIMD target of the machine.
 //
-// The kernels assume valid input (the core layer checks it): every pointer is non-null where its mode
-// needs it and covers n elements; state has the parameter's element type. Modes are runtime flags here and
-// compile-time parameters of the rules (dispatch.h). Compiled with -ffp-contract=off: no fused multiply-add,
-// so the result does not depend on the compiler or the target.
+// The core layer describes each tensor as a Slot (pointers, storage type, its step's scalars) and calls
+// the algorithm's kernel on element ranges, from as many threads as it likes (threads live in core, not
+// here). Kernels assume valid input: the core layer has checked every pointer and size.
+//
+// Each kernel source is compiled once per target (kernels/target.h) with -ffp-contract=off; the rules use
+// fma only where PyTorch fuses and IEEE operations elsewhere, so every target gives the same bits.
 #ifndef ADAMANT_KERNELS_KERNELS_H_
 #define ADAMANT_KERNELS_KERNELS_H_
 
 #include <cstdint>
-
-#include "rules/adadelta.h"
-#include "rules/adagrad.h"
-#include "rules/adam.h"
-#include "rules/adamax.h"
-#include "rules/common.h"
-#include "rules/nadam.h"
-#include "rules/radam.h"
-#include "rules/rmsprop.h"
-#include "rules/sgd.h"
+#include <string_view>
 
 namespace adamant::kernels {
 
-struct AdamModes {
-  bool maximize = false;
-  rules::WeightDecay weight_decay = rules::WeightDecay::kNone;
-  bool amsgrad = false;
-  bool eps_hat = false;  // EpsMode::kTensorFlow
-};
-template <typename T>
-void AdamKernel(const AdamModes& modes, const rules::AdamScalars<T>& s, int64_t n, T* p, const T* g, T* m,
-                T* v, T* v_max);
+// How a tensor's parameter and gradient are stored. State is float for every storage but kFloat64.
+enum class Storage : uint8_t { kFloat32, kFloat64, kBFloat16, kFloat16 };
 
-struct AdamaxModes {
-  bool maximize = false;
-  bool l2 = false;
-  bool eps_outside = false;  // EpsMode::kTensorFlow
+// How a bf16/fp16 parameter is written back.
+enum class Rounding : uint8_t {
+  kNearestEven,
+  kStochastic,  // seeded, reproducible; see storage.h
 };
-template <typename T>
-void AdamaxKernel(const AdamaxModes& modes, const rules::AdamaxScalars<T>& s, int64_t n, T* p, const T* g,
-                  T* m, T* u);
 
-struct NAdamModes {
-  bool maximize = false;
-  rules::WeightDecay weight_decay = rules::WeightDecay::kNone;
-  bool eps_hat = false;
+// One tensor's share of a step.
+struct Slot {
+  void* param = nullptr;
+  const void* grad = nullptr;
+  void* state[3] = {nullptr, nullptr, nullptr};  // the algorithm's buffers, in the order its kernel documents
+  float* master = nullptr;  // bf16/fp16 only: fp32 master weights; the rule updates these, param = round(master)
+  const void* scalars = nullptr;  // rules::<Algo>Scalars<float>, or <double> for kFloat64
+  uint64_t random_stream = 0;     // stochastic rounding: mixes seed, step and tensor
+  int64_t numel = 0;
+  Storage storage = Storage::kFloat32;
+  Rounding rounding = Rounding::kNearestEven;
+  bool flag = false;  // per-tensor mode: RAdam's rectification, SGD's first step (buffer := gradient)
 };
-template <typename T>
-void NAdamKernel(const NAdamModes& modes, const rules::NAdamScalars<T>& s, int64_t n, T* p, const T* g, T* m,
-                 T* v);
 
-struct RAdamModes {
-  bool maximize = false;
-  rules::WeightDecay weight_decay = rules::WeightDecay::kNone;
-  bool rectified = false;
-};
-template <typename T>
-void RAdamKernel(const RAdamModes& modes, const rules::RAdamScalars<T>& s, int64_t n, T* p, const T* g, T* m,
-                 T* v);
+// Call-wide modes of each algorithm (the same for every tensor of a call).
+struct AdamModes { bool l2, amsgrad, eps_hat; };          // state: exp_avg, exp_avg_sq, max_exp_avg_sq
+struct AdamaxModes { bool l2, eps_outside; };             // state: exp_avg, exp_inf
+struct NAdamModes { bool l2, eps_hat; };                  // state: exp_avg, exp_avg_sq
+struct RAdamModes { bool l2; };                           // state: exp_avg, exp_avg_sq; flag: rectified
+struct AdagradModes { bool l2; };                         // state: sum
+struct RMSpropModes { bool l2, centered, momentum; };     // state: square_avg, momentum_buffer, grad_avg
+struct AdadeltaModes { bool l2; };                        // state: square_avg, acc_delta
+struct SGDModes { bool l2, momentum, nesterov; };         // state: momentum_buffer; flag: first step
 
-struct AdagradModes {
-  bool maximize = false;
-  bool l2 = false;
-};
-template <typename T>
-void AdagradKernel(const AdagradModes& modes, const rules::AdagradScalars<T>& s, int64_t n, T* p, const T* g,
-                   T* sum);
+// Updates elements [begin, end) of the slot's tensor. `modes` points at the algorithm's *Modes struct.
+using KernelFn = void (*)(const void* modes, const Slot& slot, int64_t begin, int64_t end);
 
-struct RMSpropModes {
-  bool maximize = false;
-  bool l2 = false;
-  bool centered = false;
-  bool momentum = false;
+struct KernelTable {
+  std::string_view target;  // "avx512", "avx2", "baseline"
+  KernelFn adam, adamax, nadam, radam, adagrad, rmsprop, adadelta, sgd;
 };
-template <typename T>
-void RMSpropKernel(const RMSpropModes& modes, const rules::RMSpropScalars<T>& s, int64_t n, T* p, const T* g,
-                   T* square_avg, T* momentum_buffer, T* grad_avg);
 
-struct AdadeltaModes {
-  bool maximize = false;
-  bool l2 = false;
-};
-template <typename T>
-void AdadeltaKernel(const AdadeltaModes& modes, const rules::AdadeltaScalars<T>& s, int64_t n, T* p,
-                    const T* g, T* square_avg, T* acc_delta);
+// The table for the best target this CPU supports, or the one forced with SetTarget() or the
+// ADAMANT_TARGET environment variable (read once).
+const KernelTable& Active();
 
-struct SGDModes {
-  bool maximize = false;
-  bool l2 = false;
-  bool momentum = false;
-  bool first = false;  // the momentum buffer is set to the gradient
-  bool nesterov = false;
-};
-template <typename T>
-void SGDKernel(const SGDModes& modes, const rules::SGDScalars<T>& s, int64_t n, T* p, const T* g, T* buf);
+// Targets compiled into this build and supported by this CPU, best first.
+int NumAvailableTargets();
+const KernelTable& AvailableTarget(int i);
+
+// Forces a target by name ("" restores automatic choice). Throws std::invalid_argument if it is not
+// available on this machine.
+void SetTarget(std::string_view name);
 
 }  // namespace adamant::kernels
 

@@ -1,25 +1,24 @@
-#include "kernels/dispatch.h"
-#include "kernels/kernels.h"
+#include "kernels/loop.h"
+#include "kernels/target.h"
+#include "rules/nadam.h"
 
-namespace adamant::kernels {
+namespace adamant::kernels::ADAMANT_TARGET {
 
-template <typename T>
-void NAdamKernel(const NAdamModes& modes, const rules::NAdamScalars<T>& s, int64_t n, T* p, const T* g, T* m,
-                 T* v) {
-  DispatchWeightDecay(modes.weight_decay, [&](auto wd) {
-    DispatchBools(
-        [&](auto maximize, auto eps_hat) {
-          for (int64_t i = 0; i < n; ++i) {
-            rules::NAdamUpdate<maximize(), wd(), eps_hat()>(s, p[i], g[i], m[i], v[i]);
-          }
-        },
-        modes.maximize, modes.eps_hat);
-  });
+// state: exp_avg, exp_avg_sq.
+void NAdam(const void* modes_ptr, const Slot& slot, int64_t begin, int64_t end) {
+  const auto& modes = *static_cast<const NAdamModes*>(modes_ptr);
+  DispatchBools(
+      [&](auto l2, auto eps_hat) {
+        ForVariant(slot, [&](auto v) {
+          using V = decltype(v);
+          using S = typename V::Compute;
+          const auto s = ScalarsOf<rules::NAdamScalars, V>(slot);
+          Loop<V>(
+              slot, begin, end, [&](S& p, S g, S& m, S& sq) { rules::NAdamUpdate<l2(), eps_hat()>(s, p, g, m, sq); },
+              StatePtr<V>(slot, 0), StatePtr<V>(slot, 1));
+        });
+      },
+      modes.l2, modes.eps_hat);
 }
 
-template void NAdamKernel<float>(const NAdamModes&, const rules::NAdamScalars<float>&, int64_t, float*,
-                                 const float*, float*, float*);
-template void NAdamKernel<double>(const NAdamModes&, const rules::NAdamScalars<double>&, int64_t, double*,
-                                  const double*, double*, double*);
-
-}  // namespace adamant::kernels
+}  // namespace adamant::kernels::ADAMANT_TARGET

@@ -1,25 +1,25 @@
-#include "kernels/dispatch.h"
-#include "kernels/kernels.h"
+#include "kernels/loop.h"
+#include "kernels/target.h"
+#include "rules/radam.h"
 
-namespace adamant::kernels {
+namespace adamant::kernels::ADAMANT_TARGET {
 
-template <typename T>
-void RAdamKernel(const RAdamModes& modes, const rules::RAdamScalars<T>& s, int64_t n, T* p, const T* g, T* m,
-                 T* v) {
-  DispatchWeightDecay(modes.weight_decay, [&](auto wd) {
-    DispatchBools(
-        [&](auto maximize, auto rectified) {
-          for (int64_t i = 0; i < n; ++i) {
-            rules::RAdamUpdate<maximize(), wd(), rectified()>(s, p[i], g[i], m[i], v[i]);
-          }
-        },
-        modes.maximize, modes.rectified);
-  });
+// state: exp_avg, exp_avg_sq; slot.flag: rho_t > 5 (rectified update) for this tensor's step.
+void RAdam(const void* modes_ptr, const Slot& slot, int64_t begin, int64_t end) {
+  const auto& modes = *static_cast<const RAdamModes*>(modes_ptr);
+  DispatchBools(
+      [&](auto l2, auto rectified) {
+        ForVariant(slot, [&](auto v) {
+          using V = decltype(v);
+          using S = typename V::Compute;
+          const auto s = ScalarsOf<rules::RAdamScalars, V>(slot);
+          Loop<V>(
+              slot, begin, end,
+              [&](S& p, S g, S& m, S& sq) { rules::RAdamUpdate<l2(), rectified()>(s, p, g, m, sq); },
+              StatePtr<V>(slot, 0), StatePtr<V>(slot, 1));
+        });
+      },
+      modes.l2, slot.flag);
 }
 
-template void RAdamKernel<float>(const RAdamModes&, const rules::RAdamScalars<float>&, int64_t, float*,
-                                 const float*, float*, float*);
-template void RAdamKernel<double>(const RAdamModes&, const rules::RAdamScalars<double>&, int64_t, double*,
-                                  const double*, double*, double*);
-
-}  // namespace adamant::kernels
+}  // namespace adamant::kernels::ADAMANT_TARGET

@@ -1,26 +1,37 @@
-#include "kernels/dispatch.h"
-#include "kernels/kernels.h"
+#include "kernels/loop.h"
+#include "kernels/target.h"
+#include "rules/rmsprop.h"
 
-namespace adamant::kernels {
+namespace adamant::kernels::ADAMANT_TARGET {
 
-template <typename T>
-void RMSpropKernel(const RMSpropModes& modes, const rules::RMSpropScalars<T>& s, int64_t n, T* p, const T* g,
-                   T* square_avg, T* momentum_buffer, T* grad_avg) {
+// state: square_avg, momentum_buffer (momentum > 0), grad_avg (centered).
+void RMSprop(const void* modes_ptr, const Slot& slot, int64_t begin, int64_t end) {
+  const auto& modes = *static_cast<const RMSpropModes*>(modes_ptr);
   DispatchBools(
-      [&](auto maximize, auto l2, auto centered, auto momentum) {
-        for (int64_t i = 0; i < n; ++i) {
-          T unused_buf{}, unused_avg{};
-          T& buf = momentum() ? momentum_buffer[i] : unused_buf;
-          T& avg = centered() ? grad_avg[i] : unused_avg;
-          rules::RMSpropUpdate<maximize(), l2(), centered(), momentum()>(s, p[i], g[i], square_avg[i], buf, avg);
-        }
+      [&](auto l2, auto centered, auto momentum) {
+        ForVariant(slot, [&](auto v) {
+          using V = decltype(v);
+          using S = typename V::Compute;
+          const auto s = ScalarsOf<rules::RMSpropScalars, V>(slot);
+          S* sq = StatePtr<V>(slot, 0);
+          S* buf = StatePtr<V>(slot, 1);
+          S* avg = StatePtr<V>(slot, 2);
+          auto rule = [&](S& p, S g, S& square_avg, S& b, S& a) {
+            rules::RMSpropUpdate<l2(), centered(), momentum()>(s, p, g, square_avg, b, a);
+          };
+          // Pass only the buffers the mode uses: absent ones are null and must not be indexed.
+          if constexpr (centered() && momentum()) {
+            Loop<V>(slot, begin, end, rule, sq, buf, avg);
+          } else if constexpr (centered()) {
+            Loop<V>(slot, begin, end, [&](S& p, S g, S& q, S& a) { S b{}; rule(p, g, q, b, a); }, sq, avg);
+          } else if constexpr (momentum()) {
+            Loop<V>(slot, begin, end, [&](S& p, S g, S& q, S& b) { S a{}; rule(p, g, q, b, a); }, sq, buf);
+          } else {
+            Loop<V>(slot, begin, end, [&](S& p, S g, S& q) { S a{}, b{}; rule(p, g, q, b, a); }, sq);
+          }
+        });
       },
-      modes.maximize, modes.l2, modes.centered, modes.momentum);
+      modes.l2, modes.centered, modes.momentum);
 }
 
-template void RMSpropKernel<float>(const RMSpropModes&, const rules::RMSpropScalars<float>&, int64_t, float*,
-                                   const float*, float*, float*, float*);
-template void RMSpropKernel<double>(const RMSpropModes&, const rules::RMSpropScalars<double>&, int64_t,
-                                    double*, const double*, double*, double*, double*);
-
-}  // namespace adamant::kernels
+}  // namespace adamant::kernels::ADAMANT_TARGET

@@ -1,24 +1,32 @@
-#include "kernels/dispatch.h"
-#include "kernels/kernels.h"
+#include "kernels/loop.h"
+#include "kernels/target.h"
+#include "rules/sgd.h"
 
-namespace adamant::kernels {
+namespace adamant::kernels::ADAMANT_TARGET {
 
-template <typename T>
-void SGDKernel(const SGDModes& modes, const rules::SGDScalars<T>& s, int64_t n, T* p, const T* g, T* buf) {
+// state: momentum_buffer (momentum != 0); slot.flag: first step (the buffer is set to the gradient).
+void SGD(const void* modes_ptr, const Slot& slot, int64_t begin, int64_t end) {
+  const auto& modes = *static_cast<const SGDModes*>(modes_ptr);
   DispatchBools(
-      [&](auto maximize, auto l2, auto momentum, auto first, auto nesterov) {
-        for (int64_t i = 0; i < n; ++i) {
-          T unused{};
-          T& b = momentum() ? buf[i] : unused;
-          rules::SGDUpdate<maximize(), l2(), momentum(), first(), nesterov()>(s, p[i], g[i], b);
-        }
+      [&](auto l2, auto momentum, auto first, auto nesterov) {
+        ForVariant(slot, [&](auto v) {
+          using V = decltype(v);
+          using S = typename V::Compute;
+          const auto s = ScalarsOf<rules::SGDScalars, V>(slot);
+          if constexpr (momentum()) {
+            Loop<V>(
+                slot, begin, end,
+                [&](S& p, S g, S& buf) { rules::SGDUpdate<l2(), true, first(), nesterov()>(s, p, g, buf); },
+                StatePtr<V>(slot, 0));
+          } else if constexpr (!first() && !nesterov()) {  // without momentum, first/nesterov do not apply
+            Loop<V>(slot, begin, end, [&](S& p, S g) {
+              S unused{};
+              rules::SGDUpdate<l2(), false, false, false>(s, p, g, unused);
+            });
+          }
+        });
       },
-      modes.maximize, modes.l2, modes.momentum, modes.first, modes.nesterov);
+      modes.l2, modes.momentum, modes.momentum && slot.flag, modes.momentum && modes.nesterov);
 }
 
-template void SGDKernel<float>(const SGDModes&, const rules::SGDScalars<float>&, int64_t, float*, const float*,
-                               float*);
-template void SGDKernel<double>(const SGDModes&, const rules::SGDScalars<double>&, int64_t, double*,
-                                const double*, double*);
-
-}  // namespace adamant::kernels
+}  // namespace adamant::kernels::ADAMANT_TARGET

@@ -17,6 +17,7 @@ namespace adamant::rules {
 
 template <typename T>
 struct AdadeltaScalars {
+  T grad_sign;
   T weight_decay;
   T rho;
   T one_minus_rho;
@@ -24,9 +25,9 @@ struct AdadeltaScalars {
   T neg_lr;
 };
 
-template <bool kMaximize, bool kL2, typename T>
+template <bool kL2, typename T>
 inline void AdadeltaUpdate(const AdadeltaScalars<T>& s, T& p, T g, T& square_avg, T& acc_delta) {
-  if constexpr (kMaximize) g = -g;
+  g = g * s.grad_sign;
   if constexpr (kL2) g = AddScaled(g, s.weight_decay, p);
   square_avg = DecaySquare(square_avg, s.rho, s.one_minus_rho, g);
   const T std_dev = std::sqrt(square_avg + s.eps);

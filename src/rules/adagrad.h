@@ -16,14 +16,15 @@ namespace adamant::rules {
 
 template <typename T>
 struct AdagradScalars {
+  T grad_sign;
   T weight_decay;
   T eps;
   T neg_clr;
 };
 
-template <bool kMaximize, bool kL2, typename T>
+template <bool kL2, typename T>
 inline void AdagradUpdate(const AdagradScalars<T>& s, T& p, T g, T& sum) {
-  if constexpr (kMaximize) g = -g;
+  g = g * s.grad_sign;
   if constexpr (kL2) g = AddScaled(g, s.weight_decay, p);
   sum = std::fma(g, g, sum);  // addcmul_(g, g, value=1)
   const T std_dev = std::sqrt(sum) + s.eps;

@@ -21,8 +21,9 @@ namespace adamant::rules {
 // Everything that depends on the step but not on the element, computed in double and rounded once.
 template <typename T>
 struct AdamScalars {
+  T grad_sign;         // -1 with maximize, else +1
   T weight_decay;      // L2 coefficient
-  T decay;             // 1 - lr * weight_decay (decoupled)
+  T decay;             // 1 - lr * weight_decay when decoupled, else 1
   LerpScalars<T> lerp1;
   T beta2;
   T one_minus_beta2;
@@ -31,11 +32,11 @@ struct AdamScalars {
   T eps;
 };
 
-template <bool kMaximize, WeightDecay kWd, bool kAmsgrad, bool kEpsHat, typename T>
+template <bool kL2, bool kAmsgrad, bool kEpsHat, typename T>
 inline void AdamUpdate(const AdamScalars<T>& s, T& p, T g, T& m, T& v, T& v_max) {
-  if constexpr (kMaximize) g = -g;
-  if constexpr (kWd == WeightDecay::kDecoupled) p = p * s.decay;
-  if constexpr (kWd == WeightDecay::kL2) g = AddScaled(g, s.weight_decay, p);
+  g = g * s.grad_sign;
+  p = p * s.decay;
+  if constexpr (kL2) g = AddScaled(g, s.weight_decay, p);
   m = Lerp(m, g, s.lerp1);
   v = DecaySquare(v, s.beta2, s.one_minus_beta2, g);
   T v_used = v;

@@ -18,6 +18,7 @@ namespace adamant::rules {
 
 template <typename T>
 struct AdamaxScalars {
+  T grad_sign;
   T weight_decay;
   LerpScalars<T> lerp1;
   T beta2;
@@ -25,9 +26,9 @@ struct AdamaxScalars {
   T neg_clr;  // -lr / bc1
 };
 
-template <bool kMaximize, bool kL2, bool kEpsOutside, typename T>
+template <bool kL2, bool kEpsOutside, typename T>
 inline void AdamaxUpdate(const AdamaxScalars<T>& s, T& p, T g, T& m, T& u) {
-  if constexpr (kMaximize) g = -g;
+  g = g * s.grad_sign;
   if constexpr (kL2) g = AddScaled(g, s.weight_decay, p);
   m = Lerp(m, g, s.lerp1);
   if constexpr (kEpsOutside) {

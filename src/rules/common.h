@@ -13,12 +13,13 @@
 
 namespace adamant::rules {
 
-// How weight decay enters an update; chosen per call on the host, never per element.
-enum class WeightDecay {
-  kNone,
-  kL2,         // g += wd * p (torch: grad.add(param, alpha=wd))
-  kDecoupled,  // p *= 1 - lr * wd before the update (AdamW)
-};
+// Modes. A mode that changes the operations is a template parameter of the rule (amsgrad, L2 weight decay,
+// centered, nesterov...), never a per-element branch, and never switched off with a constant that is not
+// an exact identity: g + 0*p is NaN when p is inf, so L2 decay is a template flag. Two modes are scalars
+// because their "off" value is exact for every input, NaN and inf included:
+//   maximize:        g * grad_sign with grad_sign = -1 (exactly -g) or +1 (exactly g);
+//   decoupled decay: p * decay with decay = 1 - lr*wd, or exactly 1.0 when off (p * 1 is p).
+// This keeps the number of compiled loops small (each is compiled for several SIMD targets and dtypes).
 
 // torch.lerp(start, end, weight) with a scalar weight, as ATen computes it: for |w| < 0.5,
 // start + w * (end - start); otherwise end - (end - start) * (1 - w). ATen's vector kernel folds both
@@ -26,20 +27,21 @@ enum class WeightDecay {
 // element code has no branch on the weight.
 template <typename T>
 struct LerpScalars {
-  T coeff;                // w, or -(1 - w)
-  bool from_start;        // |w| < 0.5: base is start, else end
+  T coeff;       // w, or -(1 - w)
+  T from_start;  // 1 if |w| < 0.5 (base is start), else 0 (base is end). A T, not a bool: a bool field
+                 // in the loop keeps GCC from vectorizing loops that mix 16- and 32-bit types.
 };
 
 template <typename T>
 LerpScalars<T> MakeLerp(double weight) {
   const T w = static_cast<T>(weight);
-  if (std::abs(w) < T(0.5)) return {w, true};
-  return {-(T(1) - w), false};
+  if (std::abs(w) < T(0.5)) return {w, T(1)};
+  return {-(T(1) - w), T(0)};
 }
 
 template <typename T>
 inline T Lerp(T start, T end, const LerpScalars<T>& s) {
-  const T base = s.from_start ? start : end;
+  const T base = s.from_start != T(0) ? start : end;
   return std::fma(s.coeff, end - start, base);
 }
 

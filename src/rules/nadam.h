@@ -20,8 +20,9 @@ namespace adamant::rules {
 
 template <typename T>
 struct NAdamScalars {
+  T grad_sign;
   T weight_decay;
-  T decay;
+  T decay;        // 1 - lr * weight_decay when decoupled, else 1
   LerpScalars<T> lerp1;
   T beta2;
   T one_minus_beta2;
@@ -31,11 +32,11 @@ struct NAdamScalars {
   T avg_coeff;    // -lr * mu_{t+1} / (1 - mu_product * mu_{t+1})
 };
 
-template <bool kMaximize, WeightDecay kWd, bool kEpsHat, typename T>
+template <bool kL2, bool kEpsHat, typename T>
 inline void NAdamUpdate(const NAdamScalars<T>& s, T& p, T g, T& m, T& v) {
-  if constexpr (kMaximize) g = -g;
-  if constexpr (kWd == WeightDecay::kDecoupled) p = p * s.decay;
-  if constexpr (kWd == WeightDecay::kL2) g = AddScaled(g, s.weight_decay, p);
+  g = g * s.grad_sign;
+  p = p * s.decay;
+  if constexpr (kL2) g = AddScaled(g, s.weight_decay, p);
   m = Lerp(m, g, s.lerp1);
   v = DecaySquare(v, s.beta2, s.one_minus_beta2, g);
   T denom;

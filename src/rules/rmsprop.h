@@ -18,6 +18,7 @@ namespace adamant::rules {
 
 template <typename T>
 struct RMSpropScalars {
+  T grad_sign;
   T weight_decay;
   T alpha;
   T one_minus_alpha;
@@ -27,9 +28,9 @@ struct RMSpropScalars {
   T neg_lr;
 };
 
-template <bool kMaximize, bool kL2, bool kCentered, bool kMomentum, typename T>
+template <bool kL2, bool kCentered, bool kMomentum, typename T>
 inline void RMSpropUpdate(const RMSpropScalars<T>& s, T& p, T g, T& square_avg, T& buf, T& grad_avg) {
-  if constexpr (kMaximize) g = -g;
+  g = g * s.grad_sign;
   if constexpr (kL2) g = AddScaled(g, s.weight_decay, p);
   square_avg = DecaySquare(square_avg, s.alpha, s.one_minus_alpha, g);
   T avg;

@@ -14,6 +14,7 @@ namespace adamant::rules {
 
 template <typename T>
 struct SGDScalars {
+  T grad_sign;
   T weight_decay;
   T momentum;
   T one_minus_dampening;
@@ -21,9 +22,9 @@ struct SGDScalars {
 };
 
 // kMomentum: momentum != 0; kFirst: the buffer does not exist yet and is set to the gradient.
-template <bool kMaximize, bool kL2, bool kMomentum, bool kFirst, bool kNesterov, typename T>
+template <bool kL2, bool kMomentum, bool kFirst, bool kNesterov, typename T>
 inline void SGDUpdate(const SGDScalars<T>& s, T& p, T g, T& buf) {
-  if constexpr (kMaximize) g = -g;
+  g = g * s.grad_sign;
   if constexpr (kL2) g = AddScaled(g, s.weight_decay, p);
   if constexpr (kMomentum) {
     if constexpr (kFirst) {

@@ -1,0 +1,20 @@
+// Threads: a step's elements, all tensors concatenated, split evenly between threads.
+#ifndef ADAMANT_CORE_PARALLEL_H_
+#define ADAMANT_CORE_PARALLEL_H_
+
+#include <span>
+
+#include "kernels/kernels.h"
+
+namespace adamant::core {
+
+// Calls fn(modes, slot, begin, end) on pieces that together cover every element of every slot exactly
+// once. Each thread gets an equal share of the concatenated elements, whatever the tensor sizes (one huge
+// tensor or thousands of small ones); boundaries inside a tensor fall on 64-byte multiples so that no two
+// threads write the same cache line. The result does not depend on the split: every element's update
+// depends only on that element.
+void ForEachPiece(kernels::KernelFn fn, const void* modes, std::span<const kernels::Slot> slots);
+
+}  // namespace adamant::core
+
+#endif  // ADAMANT_CORE_PARALLEL_H_

@@ -1,0 +1,135 @@
+// The one element loop every kernel uses: load each storage type, convert to the compute type, apply the
+// rule, round back, store. Compiled per target (target.h); the compiler vectorizes it.
+#ifndef ADAMANT_KERNELS_LOOP_H_
+#define ADAMANT_KERNELS_LOOP_H_
+
+#include <cstdint>
+#include <type_traits>
+
+#include "kernels/kernels.h"
+#include "kernels/storage.h"
+
+namespace adamant::kernels {
+
+// P: how the parameter and gradient are stored (float, double, or the 16-bit pattern of bf16/fp16);
+// S: the compute and state type. kFormat says which 16-bit format P holds. kMaster: the rule updates the
+// fp32 master copy and the parameter is its rounding; kStochastic: the parameter is rounded
+// stochastically (without a master copy).
+template <class P, class S, Storage kFormat, bool kMaster = false, bool kStochastic = false>
+struct Variant {
+  using Param = P;
+  using Compute = S;
+  static constexpr Storage kStorage = kFormat;
+  static constexpr bool kUsesMaster = kMaster;
+  static constexpr bool kUsesStochastic = kStochastic;
+};
+
+// Calls f(Variant<...>{}) for the slot's storage and rounding.
+template <class F>
+inline void ForVariant(const Slot& slot, F&& f) {
+  switch (slot.storage) {
+    case Storage::kFloat32:
+      return f(Variant<float, float, Storage::kFloat32>{});
+    case Storage::kFloat64:
+      return f(Variant<double, double, Storage::kFloat64>{});
+    case Storage::kBFloat16:
+      if (slot.master != nullptr) return f(Variant<Half16, float, Storage::kBFloat16, true>{});
+      if (slot.rounding == Rounding::kStochastic) return f(Variant<Half16, float, Storage::kBFloat16, false, true>{});
+      return f(Variant<Half16, float, Storage::kBFloat16>{});
+    case Storage::kFloat16:
+      if (slot.master != nullptr) return f(Variant<Half16, float, Storage::kFloat16, true>{});
+      if (slot.rounding == Rounding::kStochastic) return f(Variant<Half16, float, Storage::kFloat16, false, true>{});
+      return f(Variant<Half16, float, Storage::kFloat16>{});
+  }
+}
+
+template <Storage kFormat>
+inline float Load(Half16 x) {
+  if constexpr (kFormat == Storage::kBFloat16) {
+    return BFloat16ToFloat(x);
+  } else {
+    return Float16ToFloat(x);
+  }
+}
+template <Storage kFormat>
+inline Half16 Round(float x) {
+  if constexpr (kFormat == Storage::kBFloat16) {
+    return FloatToBFloat16(x);
+  } else {
+    return FloatToFloat16(x);
+  }
+}
+template <Storage kFormat>
+inline Half16 RoundStochastic(float x, uint32_t random) {
+  if constexpr (kFormat == Storage::kBFloat16) {
+    return FloatToBFloat16Stochastic(x, random);
+  } else {
+    return FloatToFloat16Stochastic(x, random);
+  }
+}
+
+// update(S& param, S grad, S& state...) for every element of [begin, end).
+template <class V, class Update, class... State>
+inline void Loop(const Slot& slot, int64_t begin, int64_t end, Update update, State* __restrict... state) {
+  using P = typename V::Param;
+  using S = typename V::Compute;
+  P* __restrict p = static_cast<P*>(slot.param);
+  const P* __restrict g = static_cast<const P*>(slot.grad);
+  if constexpr (V::kUsesMaster) {
+    float* __restrict master = slot.master;
+    for (int64_t i = begin; i < end; ++i) {
+      S x = master[i];
+      update(x, Load<V::kStorage>(g[i]), state[i]...);
+      master[i] = x;
+      p[i] = Round<V::kStorage>(x);
+    }
+  } else if constexpr (std::is_same_v<P, S>) {
+    for (int64_t i = begin; i < end; ++i) {
+      S x = p[i];
+      update(x, g[i], state[i]...);
+      p[i] = x;
+    }
+  } else if constexpr (V::kUsesStochastic) {
+    const uint64_t stream = slot.random_stream;
+    for (int64_t i = begin; i < end; ++i) {
+      S x = Load<V::kStorage>(p[i]);
+      update(x, Load<V::kStorage>(g[i]), state[i]...);
+      p[i] = RoundStochastic<V::kStorage>(x, RandomBits(stream, static_cast<uint64_t>(i)));
+    }
+  } else {
+    for (int64_t i = begin; i < end; ++i) {
+      S x = Load<V::kStorage>(p[i]);
+      update(x, Load<V::kStorage>(g[i]), state[i]...);
+      p[i] = Round<V::kStorage>(x);
+    }
+  }
+}
+
+// The state buffer i of a slot, typed for the variant.
+template <class V>
+inline typename V::Compute* StatePtr(const Slot& slot, int i) {
+  return static_cast<typename V::Compute*>(slot.state[i]);
+}
+
+template <template <class> class Scalars, class V>
+inline const Scalars<typename V::Compute>& ScalarsOf(const Slot& slot) {
+  return *static_cast<const Scalars<typename V::Compute>*>(slot.scalars);
+}
+
+// f(Bool<b1>, Bool<b2>, ...) for the runtime values b1, b2, ...: each combination of modes is its own loop.
+template <class F>
+inline void DispatchBools(F&& f) {
+  f();
+}
+template <class F, class... Rest>
+inline void DispatchBools(F&& f, bool b, Rest... rest) {
+  if (b) {
+    DispatchBools([&](auto... k) { f(std::true_type{}, k...); }, rest...);
+  } else {
+    DispatchBools([&](auto... k) { f(std::false_type{}, k...); }, rest...);
+  }
+}
+
+}  // namespace adamant::kernels
+
+#endif  // ADAMANT_KERNELS_LOOP_H_
