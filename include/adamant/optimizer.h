@@ -70,6 +70,9 @@ class Optimizer {
 
  protected:
   void CheckGroup(size_t group) const;
+  // Checks the parameters of a group that have a gradient (size, dtype, pointers) and that their existing
+  // state fits them, so that creating state and updating cannot fail halfway.
+  void CheckParams(size_t group, std::span<const ParamView> params) const;
   // The precision for the next step: the seed is mixed with the number of steps taken, so stochastic
   // rounding draws new bits every step (SGD keeps no step count of its own).
   Precision NextStepPrecision();
@@ -89,7 +92,7 @@ class OptimizerBase : public Optimizer {
 
   // A group with the optimizer's default options.
   void AddParamGroup(std::vector<ParamView> params) { AddParamGroup({std::move(params), defaults_}); }
-  void AddParamGroup(ParamGroup<Options> group) {
+  virtual void AddParamGroup(ParamGroup<Options> group) {
     Validate(group.options);
     states_.emplace_back(group.params.size());
     groups_.push_back(std::move(group));
@@ -104,8 +107,12 @@ class OptimizerBase : public Optimizer {
     return groups_[i];
   }
 
+  // Every check of every group happens before any group is updated: a rejected step changes nothing.
   void Step() override {
-    for (const auto& group : groups_) Validate(group.options);  // before any group is updated
+    for (size_t g = 0; g < groups_.size(); ++g) {
+      Validate(groups_[g].options);
+      CheckParams(g, groups_[g].params);
+    }
     const Precision precision = NextStepPrecision();
     for (size_t g = 0; g < groups_.size(); ++g) StepGroup(groups_[g], states_[g], precision);
   }
@@ -153,11 +160,6 @@ class OptimizerBase : public Optimizer {
     AddParamGroup(std::move(params));
   }
 
-  // Updates the parameters of one group that have a gradient, creating their state on first use.
-  virtual void StepGroup(ParamGroup<Options>& group, std::vector<ParamState>& states,
-                         const Precision& precision) = 0;
-
- private:
   void ThrowUnknownOption(std::string_view key) const {
     std::string valid;
     for (const auto& n : option_names()) valid += (valid.empty() ? "" : ", ") + n;
@@ -165,6 +167,11 @@ class OptimizerBase : public Optimizer {
                                 " (valid: " + valid + ")");
   }
 
+  // Updates the parameters of one group that have a gradient, creating their state on first use.
+  virtual void StepGroup(ParamGroup<Options>& group, std::vector<ParamState>& states,
+                         const Precision& precision) = 0;
+
+ private:
   Options defaults_;
   std::vector<ParamGroup<Options>> groups_;
 };
@@ -203,6 +210,16 @@ class AdamW : public Adam {
   AdamW(std::vector<ParamGroup<AdamOptions>> groups, const AdamWOptions& defaults = AdamWOptions{})
       : Adam(Decoupled(std::move(groups)), defaults) {}
   std::string_view name() const override { return "adamw"; }
+
+  using Adam::AddParamGroup;
+  void AddParamGroup(ParamGroup<AdamOptions> group) override {
+    group.options.decoupled_weight_decay = true;
+    Adam::AddParamGroup(std::move(group));
+  }
+  // AdamW always decouples: the option is not offered (as PyTorch's AdamW has no such argument).
+  std::vector<std::string> option_names() const override;
+  std::string GetOption(size_t group, std::string_view key) const override;
+  void SetOption(size_t group, std::string_view key, std::string_view value) override;
 
  private:
   static std::vector<ParamGroup<AdamOptions>> Decoupled(std::vector<ParamGroup<AdamOptions>> groups) {

@@ -99,6 +99,32 @@ Precision Optimizer::NextStepPrecision() {
   return p;
 }
 
+void Optimizer::CheckParams(size_t group, std::span<const ParamView> params) const {
+  const auto fail = [&](size_t i, const std::string& what) {
+    throw std::invalid_argument(std::string(name()) + ": param group " + std::to_string(group) + ", parameter " +
+                                std::to_string(i) + ": " + what);
+  };
+  const std::vector<ParamState>& states = states_[group];
+  for (size_t i = 0; i < params.size(); ++i) {
+    const ParamView& p = params[i];
+    if (p.grad == nullptr) continue;
+    if (p.numel < 0) fail(i, "negative element count " + std::to_string(p.numel));
+    if (p.dtype != DType::kFloat32 && p.dtype != DType::kFloat64 && p.dtype != DType::kBFloat16 &&
+        p.dtype != DType::kFloat16) {
+      fail(i, "unsupported dtype (supported: float32, float64, bfloat16, float16)");
+    }
+    if (p.numel > 0 && p.data == nullptr) fail(i, "param data is null");
+    const DType state_dtype = StateDType(p.dtype);
+    for (const auto& [buffer_name, buffer] : states[i].buffers) {
+      if (buffer.numel() != p.numel || buffer.dtype() != state_dtype) {
+        fail(i, "state '" + buffer_name + "' has " + std::to_string(buffer.numel()) + " elements of " +
+                    std::string(DTypeName(buffer.dtype())) + " but the " + std::string(DTypeName(p.dtype)) +
+                    " parameter needs " + std::to_string(p.numel) + " of " + std::string(DTypeName(state_dtype)));
+      }
+    }
+  }
+}
+
 void Optimizer::CheckGroup(size_t group) const {
   if (group >= states_.size()) {
     throw std::out_of_range("param group " + std::to_string(group) + " does not exist (there are " +
@@ -216,6 +242,25 @@ void SGD::StepGroup(ParamGroup<SGDOptions>& group, std::vector<ParamState>& stat
     for (ParamState* s : fresh) s->buffers.erase("momentum_buffer");  // no half-made state
     throw;
   }
+}
+
+std::vector<std::string> AdamW::option_names() const {
+  std::vector<std::string> names = Adam::option_names();
+  std::erase(names, "decoupled_weight_decay");
+  return names;
+}
+
+std::string AdamW::GetOption(size_t group, std::string_view key) const {
+  if (key == "decoupled_weight_decay") ThrowUnknownOption(key);
+  return Adam::GetOption(group, key);
+}
+
+void AdamW::SetOption(size_t group, std::string_view key, std::string_view value) {
+  if (key == "decoupled_weight_decay") {
+    throw std::invalid_argument(
+        "unknown option 'decoupled_weight_decay' for adamw (AdamW always decouples; use adam)");
+  }
+  Adam::SetOption(group, key, value);
 }
 
 }  // namespace adamant

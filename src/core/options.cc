@@ -83,9 +83,10 @@ void Validate(const AdadeltaOptions& o) {
 }
 
 void Validate(const SGDOptions& o) {
-  Require(NonNegative(o.lr), "Invalid learning rate", o.lr);
-  Require(NonNegative(o.momentum), "Invalid momentum value", o.momentum);
-  CheckWeightDecay(o.weight_decay);
+  // PyTorch's SGD checks `x < 0.0`, unlike the other optimizers' `not 0.0 <= x`: NaN passes.
+  Require(!(o.lr < 0.0), "Invalid learning rate", o.lr);
+  Require(!(o.momentum < 0.0), "Invalid momentum value", o.momentum);
+  Require(!(o.weight_decay < 0.0), "Invalid weight_decay value", o.weight_decay);
   if (o.nesterov && (o.momentum <= 0 || o.dampening != 0)) {
     throw std::invalid_argument("Nesterov momentum requires a momentum and zero dampening");
   }
