@@ -24,8 +24,13 @@
 //    propagates NaN as torch.maximum), no overflow of exp_avg_sq for huge gradients thanks to
 //    ((1 - beta2) * g) * g, no NaN from a mode switched off by an identity constant, torch.lerp's two forms.
 //
-// 3. The kernels equal an element-by-element loop over the rule, bitwise, for odd sizes and offsets, and
-//    touch no element outside [0, n).
+// 3. The kernels (those of the active SIMD target) equal an element-by-element loop over the rule, bitwise,
+//    for odd sizes and offsets, and touch no element outside [0, n).
+//
+// Modes: the rules take L2 decay and the other mode switches as template flags, and maximize and decoupled
+// decay as scalars (grad_sign = -1 or +1; decay = 1 - lr * wd, or exactly 1.0 when off), both of which are
+// exact when off (src/rules/common.h). The tests iterate over maximize and the three weight-decay modes
+// (none, L2, decoupled; the local enum WeightDecay) and map them to those flags and scalars.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -113,8 +118,9 @@ Bound Max(Bound a, Bound b) {  // torch.maximum; 1-Lipschitz in each argument
 }
 // base + coeff * (end - start), on the float path's branch (from_start as the float scalars chose it).
 Bound LerpBound(Bound start, Bound end, double weight, const LerpScalars<float>& f) {
-  const double coeff = f.from_start ? weight : -(1.0 - weight);
-  return Add(f.from_start ? start : end, Mul(Scalar(coeff, f.coeff), Sub(end, start)));
+  const bool from_start = f.from_start != 0.0f;
+  const double coeff = from_start ? weight : -(1.0 - weight);
+  return Add(from_start ? start : end, Mul(Scalar(coeff, f.coeff), Sub(end, start)));
 }
 Bound DecaySquareBound(Bound v, Bound beta, Bound omb, Bound g) { return Add(Mul(v, beta), Mul(Mul(omb, g), g)); }
 
@@ -269,6 +275,22 @@ template <int N, class F>
 void ForAllBools(F f) {
   ForAllBoolsImpl(std::integral_constant<int, N>{}, f);
 }
+
+// The modes that are scalars of the rules (src/rules/common.h): maximize is grad_sign (-1 or +1, and
+// g * grad_sign is exactly -g or g), decoupled decay is decay (1 - lr * wd, or exactly 1.0 when off, and
+// p * 1 is exactly p). The tests still iterate over them as modes.
+double GradSign(bool maximize) { return maximize ? -1.0 : 1.0; }
+
+// How weight decay enters an update: L2 is the rules' kL2 template flag, decoupled is their decay scalar.
+enum class WeightDecay {
+  kNone,
+  kL2,         // g += wd * p (torch: grad.add(param, alpha=wd))
+  kDecoupled,  // p *= 1 - lr * wd before the update (AdamW)
+};
+constexpr bool IsL2(WeightDecay wd) { return wd == WeightDecay::kL2; }
+// The decay scalar: 1 - lr * wd when decoupled, else exactly 1.
+double Decay(WeightDecay mode, double lr, double wd) { return mode == WeightDecay::kDecoupled ? 1 - lr * wd : 1.0; }
+
 template <class F>
 void ForAllWeightDecays(F f) {
   f(std::integral_constant<WeightDecay, WeightDecay::kNone>{});
@@ -286,12 +308,15 @@ struct AdamHost {
   double lr, b1, b2, eps, wd;
   int t;
   bool eps_hat;
+  WeightDecay mode = WeightDecay::kNone;
+  bool maximize = false;
   template <typename T>
   AdamScalars<T> Make() const {
     const double bc1 = 1 - std::pow(b1, t), bc2 = 1 - std::pow(b2, t);
     const double step = eps_hat ? lr * std::sqrt(bc2) / bc1 : lr / bc1;
-    return {static_cast<T>(wd), static_cast<T>(1 - lr * wd),  MakeLerp<T>(1 - b1), static_cast<T>(b2),
-            static_cast<T>(1 - b2), static_cast<T>(std::sqrt(bc2)), static_cast<T>(-step), static_cast<T>(eps)};
+    return {static_cast<T>(GradSign(maximize)), static_cast<T>(wd), static_cast<T>(Decay(mode, lr, wd)),
+            MakeLerp<T>(1 - b1), static_cast<T>(b2), static_cast<T>(1 - b2), static_cast<T>(std::sqrt(bc2)),
+            static_cast<T>(-step), static_cast<T>(eps)};
   }
 };
 
@@ -301,16 +326,17 @@ TEST(RuleOracle, Adam) {
   ForAllWeightDecays([&](auto wd) {
     ForAllBools<3>([&](auto maximize, auto amsgrad, auto eps_hat) {
       for (int set = 0; set < kScalarSets; ++set) {
-        const AdamHost h{in.Lr(), in.Beta(), in.Beta(), in.Eps(), in.Wd(), in.Step(), eps_hat()};
+        const AdamHost h{in.Lr(), in.Beta(), in.Beta(), in.Eps(), in.Wd(), in.Step(), eps_hat(), wd(), maximize()};
         const AdamScalars<float> sf = h.Make<float>();
         const AdamScalars<double> sd = h.Make<double>();
         for (int i = 0; i < kElements; ++i) {
           const float p0 = in.Param(), g0 = in.Grad(), m0 = in.Value(), v0 = in.Square(), x0 = in.Square();
           float p = p0, m = m0, v = v0, x = x0;
           double pd = p0, md = m0, vd = v0, xd = x0;
-          AdamUpdate<maximize(), wd(), amsgrad(), eps_hat()>(sf, p, g0, m, v, x);
-          AdamUpdate<maximize(), wd(), amsgrad(), eps_hat()>(sd, pd, static_cast<double>(g0), md, vd, xd);
-          // The bound, following AdamUpdate's operations.
+          AdamUpdate<IsL2(wd()), amsgrad(), eps_hat()>(sf, p, g0, m, v, x);
+          AdamUpdate<IsL2(wd()), amsgrad(), eps_hat()>(sd, pd, static_cast<double>(g0), md, vd, xd);
+          // The bound, following AdamUpdate's operations. g * grad_sign is exact (-g or g), and so is
+          // p * decay when decoupled decay is off (decay is exactly 1): neither adds a rounding.
           Bound bp = Exact(p0), bg = Exact(g0);
           if (maximize()) bg = Neg(bg);
           if (wd() == WeightDecay::kDecoupled) bp = Mul(bp, Scalar(1 - h.lr * h.wd, sf.decay));
@@ -350,8 +376,8 @@ TEST(RuleOracle, Adamax) {
       const double clr = lr / (1 - std::pow(b1, in.Step()));
       auto make = [&](auto zero) {
         using T = decltype(zero);
-        return AdamaxScalars<T>{static_cast<T>(wd), MakeLerp<T>(1 - b1), static_cast<T>(b2), static_cast<T>(eps),
-                                static_cast<T>(-clr)};
+        return AdamaxScalars<T>{static_cast<T>(GradSign(maximize())), static_cast<T>(wd), MakeLerp<T>(1 - b1),
+                                static_cast<T>(b2), static_cast<T>(eps), static_cast<T>(-clr)};
       };
       const AdamaxScalars<float> sf = make(0.0f);
       const AdamaxScalars<double> sd = make(0.0);
@@ -359,8 +385,8 @@ TEST(RuleOracle, Adamax) {
         const float p0 = in.Param(), g0 = in.Grad(), m0 = in.Value(), u0 = std::abs(in.Value());
         float p = p0, m = m0, u = u0;
         double pd = p0, md = m0, ud = u0;
-        AdamaxUpdate<maximize(), l2(), eps_outside()>(sf, p, g0, m, u);
-        AdamaxUpdate<maximize(), l2(), eps_outside()>(sd, pd, static_cast<double>(g0), md, ud);
+        AdamaxUpdate<l2(), eps_outside()>(sf, p, g0, m, u);
+        AdamaxUpdate<l2(), eps_outside()>(sd, pd, static_cast<double>(g0), md, ud);
         Bound bp = Exact(p0), bg = Exact(g0);
         if (maximize()) bg = Neg(bg);
         if (l2()) bg = Add(bg, Mul(Scalar(wd, sf.weight_decay), bp));
@@ -404,9 +430,16 @@ TEST(RuleOracle, NAdam) {
         if (eps_hat()) gc *= std::sqrt(bc2), ac *= std::sqrt(bc2);
         auto make = [&](auto zero) {
           using T = decltype(zero);
-          return NAdamScalars<T>{static_cast<T>(wd),  static_cast<T>(1 - lr * wd), MakeLerp<T>(1 - b1),
-                                 static_cast<T>(b2),  static_cast<T>(1 - b2),      static_cast<T>(bc2),
-                                 static_cast<T>(eps), static_cast<T>(gc),          static_cast<T>(ac)};
+          return NAdamScalars<T>{static_cast<T>(GradSign(maximize())),
+                                 static_cast<T>(wd),
+                                 static_cast<T>(Decay(wd_mode(), lr, wd)),
+                                 MakeLerp<T>(1 - b1),
+                                 static_cast<T>(b2),
+                                 static_cast<T>(1 - b2),
+                                 static_cast<T>(bc2),
+                                 static_cast<T>(eps),
+                                 static_cast<T>(gc),
+                                 static_cast<T>(ac)};
         };
         const NAdamScalars<float> sf = make(0.0f);
         const NAdamScalars<double> sd = make(0.0);
@@ -414,8 +447,8 @@ TEST(RuleOracle, NAdam) {
           const float p0 = in.Param(), g0 = in.Grad(), m0 = in.Value(), v0 = in.Square();
           float p = p0, m = m0, v = v0;
           double pd = p0, md = m0, vd = v0;
-          NAdamUpdate<maximize(), wd_mode(), eps_hat()>(sf, p, g0, m, v);
-          NAdamUpdate<maximize(), wd_mode(), eps_hat()>(sd, pd, static_cast<double>(g0), md, vd);
+          NAdamUpdate<IsL2(wd_mode()), eps_hat()>(sf, p, g0, m, v);
+          NAdamUpdate<IsL2(wd_mode()), eps_hat()>(sd, pd, static_cast<double>(g0), md, vd);
           Bound bp = Exact(p0), bg = Exact(g0);
           if (maximize()) bg = Neg(bg);
           if (wd_mode() == WeightDecay::kDecoupled) bp = Mul(bp, Scalar(1 - lr * wd, sf.decay));
@@ -453,9 +486,16 @@ TEST(RuleOracle, RAdam) {
         const double rect = rectified() ? in.Uniform(0.01, 1.0) : 0.0;
         auto make = [&](auto zero) {
           using T = decltype(zero);
-          return RAdamScalars<T>{static_cast<T>(wd),  static_cast<T>(1 - lr * wd), MakeLerp<T>(1 - b1),
-                                 static_cast<T>(b2),  static_cast<T>(1 - b2),      static_cast<T>(bc1),
-                                 static_cast<T>(lr),  static_cast<T>(std::sqrt(bc2)), static_cast<T>(eps),
+          return RAdamScalars<T>{static_cast<T>(GradSign(maximize())),
+                                 static_cast<T>(wd),
+                                 static_cast<T>(Decay(wd_mode(), lr, wd)),
+                                 MakeLerp<T>(1 - b1),
+                                 static_cast<T>(b2),
+                                 static_cast<T>(1 - b2),
+                                 static_cast<T>(bc1),
+                                 static_cast<T>(lr),
+                                 static_cast<T>(std::sqrt(bc2)),
+                                 static_cast<T>(eps),
                                  static_cast<T>(rect)};
         };
         const RAdamScalars<float> sf = make(0.0f);
@@ -464,8 +504,8 @@ TEST(RuleOracle, RAdam) {
           const float p0 = in.Param(), g0 = in.Grad(), m0 = in.Value(), v0 = in.Square();
           float p = p0, m = m0, v = v0;
           double pd = p0, md = m0, vd = v0;
-          RAdamUpdate<maximize(), wd_mode(), rectified()>(sf, p, g0, m, v);
-          RAdamUpdate<maximize(), wd_mode(), rectified()>(sd, pd, static_cast<double>(g0), md, vd);
+          RAdamUpdate<IsL2(wd_mode()), rectified()>(sf, p, g0, m, v);
+          RAdamUpdate<IsL2(wd_mode()), rectified()>(sd, pd, static_cast<double>(g0), md, vd);
           Bound bp = Exact(p0), bg = Exact(g0);
           if (maximize()) bg = Neg(bg);
           if (wd_mode() == WeightDecay::kDecoupled) bp = Mul(bp, Scalar(1 - lr * wd, sf.decay));
@@ -506,7 +546,8 @@ TEST(RuleOracle, Adagrad) {
       const double clr = lr / (1 + (in.Step() - 1) * lr_decay);
       auto make = [&](auto zero) {
         using T = decltype(zero);
-        return AdagradScalars<T>{static_cast<T>(wd), static_cast<T>(eps), static_cast<T>(-clr)};
+        return AdagradScalars<T>{static_cast<T>(GradSign(maximize())), static_cast<T>(wd), static_cast<T>(eps),
+                                 static_cast<T>(-clr)};
       };
       const AdagradScalars<float> sf = make(0.0f);
       const AdagradScalars<double> sd = make(0.0);
@@ -514,8 +555,8 @@ TEST(RuleOracle, Adagrad) {
         const float p0 = in.Param(), g0 = in.Grad(), s0 = in.Square();
         float p = p0, s = s0;
         double pd = p0, sdv = s0;
-        AdagradUpdate<maximize(), l2()>(sf, p, g0, s);
-        AdagradUpdate<maximize(), l2()>(sd, pd, static_cast<double>(g0), sdv);
+        AdagradUpdate<l2()>(sf, p, g0, s);
+        AdagradUpdate<l2()>(sd, pd, static_cast<double>(g0), sdv);
         Bound bp = Exact(p0), bg = Exact(g0);
         if (maximize()) bg = Neg(bg);
         if (l2()) bg = Add(bg, Mul(Scalar(wd, sf.weight_decay), bp));
@@ -545,9 +586,9 @@ TEST(RuleOracle, RMSprop) {
       const double lr = in.Lr(), eps = in.Eps(), wd = in.Wd(), mom = in.Uniform(0, 1);
       auto make = [&](auto zero) {
         using T = decltype(zero);
-        return RMSpropScalars<T>{static_cast<T>(wd),  static_cast<T>(alpha), static_cast<T>(1 - alpha),
-                                 MakeLerp<T>(1 - alpha), static_cast<T>(eps), static_cast<T>(mom),
-                                 static_cast<T>(-lr)};
+        return RMSpropScalars<T>{static_cast<T>(GradSign(maximize())), static_cast<T>(wd), static_cast<T>(alpha),
+                                 static_cast<T>(1 - alpha), MakeLerp<T>(1 - alpha), static_cast<T>(eps),
+                                 static_cast<T>(mom), static_cast<T>(-lr)};
       };
       const RMSpropScalars<float> sf = make(0.0f);
       const RMSpropScalars<double> sd = make(0.0);
@@ -559,8 +600,8 @@ TEST(RuleOracle, RMSprop) {
                                      : in.Square();
         float p = p0, sq = sq0, b = b0, a = a0;
         double pd = p0, sqd = sq0, bd = b0, ad = a0;
-        RMSpropUpdate<maximize(), l2(), centered(), momentum()>(sf, p, g0, sq, b, a);
-        RMSpropUpdate<maximize(), l2(), centered(), momentum()>(sd, pd, static_cast<double>(g0), sqd, bd, ad);
+        RMSpropUpdate<l2(), centered(), momentum()>(sf, p, g0, sq, b, a);
+        RMSpropUpdate<l2(), centered(), momentum()>(sd, pd, static_cast<double>(g0), sqd, bd, ad);
         Bound bp = Exact(p0), bg = Exact(g0);
         if (maximize()) bg = Neg(bg);
         if (l2()) bg = Add(bg, Mul(Scalar(wd, sf.weight_decay), bp));
@@ -603,8 +644,8 @@ TEST(RuleOracle, Adadelta) {
       const double lr = in.Lr(), rho = in.Beta(), eps = in.Eps(), wd = in.Wd();
       auto make = [&](auto zero) {
         using T = decltype(zero);
-        return AdadeltaScalars<T>{static_cast<T>(wd), static_cast<T>(rho), static_cast<T>(1 - rho),
-                                  static_cast<T>(eps), static_cast<T>(-lr)};
+        return AdadeltaScalars<T>{static_cast<T>(GradSign(maximize())), static_cast<T>(wd), static_cast<T>(rho),
+                                  static_cast<T>(1 - rho), static_cast<T>(eps), static_cast<T>(-lr)};
       };
       const AdadeltaScalars<float> sf = make(0.0f);
       const AdadeltaScalars<double> sd = make(0.0);
@@ -614,8 +655,8 @@ TEST(RuleOracle, Adadelta) {
         const float p0 = in.Param(), g0 = in.Grad(), sq0 = in.Square(), acc0 = std::min(in.Square(), 1e20f);
         float p = p0, sq = sq0, acc = acc0;
         double pd = p0, sqd = sq0, accd = acc0;
-        AdadeltaUpdate<maximize(), l2()>(sf, p, g0, sq, acc);
-        AdadeltaUpdate<maximize(), l2()>(sd, pd, static_cast<double>(g0), sqd, accd);
+        AdadeltaUpdate<l2()>(sf, p, g0, sq, acc);
+        AdadeltaUpdate<l2()>(sd, pd, static_cast<double>(g0), sqd, accd);
         Bound bp = Exact(p0), bg = Exact(g0);
         if (maximize()) bg = Neg(bg);
         if (l2()) bg = Add(bg, Mul(Scalar(wd, sf.weight_decay), bp));
@@ -647,7 +688,8 @@ TEST(RuleOracle, SGD) {
       const double lr = in.Lr(), mom = in.Uniform(0, 1), damp = in.Uniform(0, 1), wd = in.Wd();
       auto make = [&](auto zero) {
         using T = decltype(zero);
-        return SGDScalars<T>{static_cast<T>(wd), static_cast<T>(mom), static_cast<T>(1 - damp), static_cast<T>(-lr)};
+        return SGDScalars<T>{static_cast<T>(GradSign(maximize())), static_cast<T>(wd), static_cast<T>(mom),
+                             static_cast<T>(1 - damp), static_cast<T>(-lr)};
       };
       const SGDScalars<float> sf = make(0.0f);
       const SGDScalars<double> sd = make(0.0);
@@ -655,8 +697,8 @@ TEST(RuleOracle, SGD) {
         const float p0 = in.Param(), g0 = in.Grad(), b0 = in.Value();
         float p = p0, b = b0;
         double pd = p0, bd = b0;
-        SGDUpdate<maximize(), l2(), momentum(), first(), nesterov()>(sf, p, g0, b);
-        SGDUpdate<maximize(), l2(), momentum(), first(), nesterov()>(sd, pd, static_cast<double>(g0), bd);
+        SGDUpdate<l2(), momentum(), first(), nesterov()>(sf, p, g0, b);
+        SGDUpdate<l2(), momentum(), first(), nesterov()>(sd, pd, static_cast<double>(g0), bd);
         Bound bp = Exact(p0), bg = Exact(g0), bb = Exact(b0);
         if (maximize()) bg = Neg(bg);
         if (l2()) bg = Add(bg, Mul(Scalar(wd, sf.weight_decay), bp));
@@ -693,7 +735,7 @@ void CheckLerp() {
     const LerpScalars<T> s = MakeLerp<T>(w);
     const T wt = static_cast<T>(w);
     const bool small = std::abs(wt) < T(0.5);
-    EXPECT_EQ(s.from_start, small) << w;
+    EXPECT_EQ(s.from_start, small ? T(1) : T(0)) << w;
     for (int i = 0; i < 2000; ++i) {
       const T start = static_cast<T>(normal(rng) * std::pow(10.0, normal(rng)));
       const T end = i % 7 == 0 ? start : static_cast<T>(normal(rng) * std::pow(10.0, normal(rng)));
@@ -752,8 +794,9 @@ TEST(Maximum, TorchMaximumSemantics) {
 // ---------------------------------------------------------------------------------------------------------
 // NaN and overflow semantics of whole rules.
 
-AdamScalars<float> DefaultAdam(int t = 1, double wd = 0.1, bool eps_hat = false) {
-  return AdamHost{1e-3, 0.9, 0.999, 1e-8, wd, t, eps_hat}.Make<float>();
+AdamScalars<float> DefaultAdam(int t = 1, double wd = 0.1, bool eps_hat = false,
+                               WeightDecay mode = WeightDecay::kNone, bool maximize = false) {
+  return AdamHost{1e-3, 0.9, 0.999, 1e-8, wd, t, eps_hat, mode, maximize}.Make<float>();
 }
 
 TEST(RuleSemantics, NaNGradientMakesEveryRuleNaN) {
@@ -761,7 +804,7 @@ TEST(RuleSemantics, NaNGradientMakesEveryRuleNaN) {
   ForAllWeightDecays([&](auto wd) {
     ForAllBools<3>([&](auto maximize, auto amsgrad, auto eps_hat) {
       float p = 1, m = 0.5f, v = 0.25f, x = 0.25f;
-      AdamUpdate<maximize(), wd(), amsgrad(), eps_hat()>(DefaultAdam(3, 0.1, eps_hat()), p, g, m, v, x);
+      AdamUpdate<IsL2(wd()), amsgrad(), eps_hat()>(DefaultAdam(3, 0.1, eps_hat(), wd(), maximize()), p, g, m, v, x);
       EXPECT_TRUE(std::isnan(p) && std::isnan(m) && std::isnan(v)) << "adam";
       if (amsgrad()) {
         EXPECT_TRUE(std::isnan(x)) << "amsgrad keeps the NaN (torch.maximum)";
@@ -769,46 +812,52 @@ TEST(RuleSemantics, NaNGradientMakesEveryRuleNaN) {
     });
   });
   {
-    AdamaxScalars<float> s{0.1f, MakeLerp<float>(0.1), 0.999f, 1e-8f, -1e-3f};
     ForAllBools<3>([&](auto maximize, auto l2, auto outside) {
+      const AdamaxScalars<float> s{maximize() ? -1.0f : 1.0f, 0.1f, MakeLerp<float>(0.1), 0.999f, 1e-8f, -1e-3f};
       float p = 1, m = 0.5f, u = 10.0f;  // u * beta2 > |g| + eps for any finite g of this size
-      AdamaxUpdate<maximize(), l2(), outside()>(s, p, g, m, u);
+      AdamaxUpdate<l2(), outside()>(s, p, g, m, u);
       EXPECT_TRUE(std::isnan(p) && std::isnan(m) && std::isnan(u)) << "adamax: exp_inf must be NaN (torch.maximum)";
     });
   }
   {
-    NAdamScalars<float> s{0.1f, 0.999f, MakeLerp<float>(0.1), 0.999f, 1e-3f, 1e-3f, 1e-8f, -1e-3f, -1e-3f};
     ForAllWeightDecays([&](auto wd) {
       ForAllBools<2>([&](auto maximize, auto hat) {
+        // decay: 0.999 when decoupled, exactly 1 otherwise.
+        const float decay = wd() == WeightDecay::kDecoupled ? 0.999f : 1.0f;
+        const NAdamScalars<float> s{maximize() ? -1.0f : 1.0f, 0.1f, decay, MakeLerp<float>(0.1), 0.999f, 1e-3f,
+                                    1e-3f, 1e-8f, -1e-3f, -1e-3f};
         float p = 1, m = 0.5f, v = 0.25f;
-        NAdamUpdate<maximize(), wd(), hat()>(s, p, g, m, v);
+        NAdamUpdate<IsL2(wd()), hat()>(s, p, g, m, v);
         EXPECT_TRUE(std::isnan(p) && std::isnan(m) && std::isnan(v)) << "nadam";
       });
     });
   }
   {
-    RAdamScalars<float> s{0.1f, 0.999f, MakeLerp<float>(0.1), 0.999f, 1e-3f, 0.1f, 1e-3f, 0.03f, 1e-8f, 0.5f};
     ForAllWeightDecays([&](auto wd) {
       ForAllBools<2>([&](auto maximize, auto rect) {
+        const float decay = wd() == WeightDecay::kDecoupled ? 0.999f : 1.0f;
+        const RAdamScalars<float> s{maximize() ? -1.0f : 1.0f, 0.1f, decay, MakeLerp<float>(0.1), 0.999f, 1e-3f, 0.1f,
+                                    1e-3f, 0.03f, 1e-8f, 0.5f};
         float p = 1, m = 0.5f, v = 0.25f;
-        RAdamUpdate<maximize(), wd(), rect()>(s, p, g, m, v);
+        RAdamUpdate<IsL2(wd()), rect()>(s, p, g, m, v);
         EXPECT_TRUE(std::isnan(p) && std::isnan(m) && std::isnan(v)) << "radam";
       });
     });
   }
   {
-    AdagradScalars<float> s{0.1f, 1e-10f, -1e-2f};
     ForAllBools<2>([&](auto maximize, auto l2) {
+      const AdagradScalars<float> s{maximize() ? -1.0f : 1.0f, 0.1f, 1e-10f, -1e-2f};
       float p = 1, sum = 0.25f;
-      AdagradUpdate<maximize(), l2()>(s, p, g, sum);
+      AdagradUpdate<l2()>(s, p, g, sum);
       EXPECT_TRUE(std::isnan(p) && std::isnan(sum)) << "adagrad";
     });
   }
   {
-    RMSpropScalars<float> s{0.1f, 0.99f, 0.01f, MakeLerp<float>(0.01), 1e-8f, 0.9f, -1e-2f};
     ForAllBools<4>([&](auto maximize, auto l2, auto centered, auto momentum) {
+      const RMSpropScalars<float> s{maximize() ? -1.0f : 1.0f, 0.1f, 0.99f, 0.01f, MakeLerp<float>(0.01), 1e-8f, 0.9f,
+                                    -1e-2f};
       float p = 1, sq = 0.25f, buf = 0.5f, ga = 0.1f;
-      RMSpropUpdate<maximize(), l2(), centered(), momentum()>(s, p, g, sq, buf, ga);
+      RMSpropUpdate<l2(), centered(), momentum()>(s, p, g, sq, buf, ga);
       EXPECT_TRUE(std::isnan(p) && std::isnan(sq)) << "rmsprop";
       if (momentum()) {
         EXPECT_TRUE(std::isnan(buf));
@@ -819,18 +868,18 @@ TEST(RuleSemantics, NaNGradientMakesEveryRuleNaN) {
     });
   }
   {
-    AdadeltaScalars<float> s{0.1f, 0.9f, 0.1f, 1e-6f, -1.0f};
     ForAllBools<2>([&](auto maximize, auto l2) {
+      const AdadeltaScalars<float> s{maximize() ? -1.0f : 1.0f, 0.1f, 0.9f, 0.1f, 1e-6f, -1.0f};
       float p = 1, sq = 0.25f, acc = 0.25f;
-      AdadeltaUpdate<maximize(), l2()>(s, p, g, sq, acc);
+      AdadeltaUpdate<l2()>(s, p, g, sq, acc);
       EXPECT_TRUE(std::isnan(p) && std::isnan(sq) && std::isnan(acc)) << "adadelta";
     });
   }
   {
-    SGDScalars<float> s{0.1f, 0.9f, 1.0f, -1e-3f};
     ForAllBools<5>([&](auto maximize, auto l2, auto momentum, auto first, auto nesterov) {
+      const SGDScalars<float> s{maximize() ? -1.0f : 1.0f, 0.1f, 0.9f, 1.0f, -1e-3f};
       float p = 1, buf = 0.5f;
-      SGDUpdate<maximize(), l2(), momentum(), first(), nesterov()>(s, p, g, buf);
+      SGDUpdate<l2(), momentum(), first(), nesterov()>(s, p, g, buf);
       EXPECT_TRUE(std::isnan(p)) << "sgd";
       if (momentum()) {
         EXPECT_TRUE(std::isnan(buf));
@@ -844,14 +893,14 @@ TEST(RuleSemantics, NaNGradientMakesEveryRuleNaN) {
 TEST(RuleSemantics, MaximumKeepsNaNInState) {
   ForAllBools<1>([&](auto eps_hat) {
     float p = 1, m = 0.5f, v = 0.25f, x = kNaNf;
-    AdamUpdate<false, WeightDecay::kNone, true, eps_hat()>(DefaultAdam(2, 0, eps_hat()), p, 0.5f, m, v, x);
+    AdamUpdate<false, true, eps_hat()>(DefaultAdam(2, 0, eps_hat()), p, 0.5f, m, v, x);
     EXPECT_TRUE(std::isnan(x));
     EXPECT_TRUE(std::isnan(p));
     EXPECT_FALSE(std::isnan(v));
   });
-  AdamaxScalars<float> s{0.0f, MakeLerp<float>(0.1), 0.999f, 1e-8f, -1e-3f};
+  AdamaxScalars<float> s{1.0f, 0.0f, MakeLerp<float>(0.1), 0.999f, 1e-8f, -1e-3f};
   float p = 1, m = 0.5f, u = kNaNf;
-  AdamaxUpdate<false, false, false>(s, p, 2.0f, m, u);
+  AdamaxUpdate<false, false>(s, p, 2.0f, m, u);
   EXPECT_TRUE(std::isnan(u));
   EXPECT_TRUE(std::isnan(p));
   EXPECT_FALSE(std::isnan(m));
@@ -867,67 +916,69 @@ TEST(RuleSemantics, HugeGradientsDoNotOverflowTheSecondMoment) {
     }
     ForAllBools<2>([&](auto amsgrad, auto eps_hat) {
       float p = 1, m = 0, v = 0, x = 0;
-      AdamUpdate<false, WeightDecay::kNone, amsgrad(), eps_hat()>(DefaultAdam(1, 0, eps_hat()), p, g, m, v, x);
+      AdamUpdate<false, amsgrad(), eps_hat()>(DefaultAdam(1, 0, eps_hat()), p, g, m, v, x);
       EXPECT_TRUE(std::isfinite(v)) << "adam exp_avg_sq for g " << g;
       EXPECT_TRUE(std::isfinite(m)) << g;
       EXPECT_TRUE(std::isfinite(p)) << g;
       // First step of bias-corrected Adam: p moves by lr * sign(g) (m_hat / sqrt(v_hat) = g / |g|).
       EXPECT_NEAR(p, 1.0f - 1e-3f * (g > 0 ? 1 : -1), 1e-5) << g;
     });
-    NAdamScalars<float> ns{0, 1, MakeLerp<float>(0.1), 0.999f, 1e-3f, 1e-3f, 1e-8f, -1e-3f, -1e-3f};
+    NAdamScalars<float> ns{1, 0, 1, MakeLerp<float>(0.1), 0.999f, 1e-3f, 1e-3f, 1e-8f, -1e-3f, -1e-3f};
     float p = 1, m = 0, v = 0;
-    NAdamUpdate<false, WeightDecay::kNone, false>(ns, p, g, m, v);
+    NAdamUpdate<false, false>(ns, p, g, m, v);
     EXPECT_TRUE(std::isfinite(v) && std::isfinite(p)) << "nadam " << g;
-    RAdamScalars<float> rs{0, 1, MakeLerp<float>(0.1), 0.999f, 1e-3f, 0.1f, 1e-3f, 0.0316f, 1e-8f, 0.5f};
+    RAdamScalars<float> rs{1, 0, 1, MakeLerp<float>(0.1), 0.999f, 1e-3f, 0.1f, 1e-3f, 0.0316f, 1e-8f, 0.5f};
     p = 1, m = 0, v = 0;
-    RAdamUpdate<false, WeightDecay::kNone, true>(rs, p, g, m, v);
+    RAdamUpdate<false, true>(rs, p, g, m, v);
     EXPECT_TRUE(std::isfinite(v) && std::isfinite(p)) << "radam " << g;
-    RMSpropScalars<float> ms{0, 0.99f, 0.01f, MakeLerp<float>(0.01), 1e-8f, 0, -1e-2f};
+    RMSpropScalars<float> ms{1, 0, 0.99f, 0.01f, MakeLerp<float>(0.01), 1e-8f, 0, -1e-2f};
     float sq = 0, buf = 0, ga = 0;
     p = 1;
-    RMSpropUpdate<false, false, true, false>(ms, p, g, sq, buf, ga);
+    RMSpropUpdate<false, true, false>(ms, p, g, sq, buf, ga);
     EXPECT_TRUE(std::isfinite(sq)) << "rmsprop " << g;
   }
   // Adagrad's addcmul_(g, g, value=1) squares g itself, in PyTorch too: finite up to sqrt(FLT_MAX) ~ 1.8e19.
-  AdagradScalars<float> as{0, 1e-10f, -1e-2f};
+  AdagradScalars<float> as{1, 0, 1e-10f, -1e-2f};
   float p = 1, sum = 0;
-  AdagradUpdate<false, false>(as, p, 1e19f, sum);
+  AdagradUpdate<false>(as, p, 1e19f, sum);
   EXPECT_TRUE(std::isfinite(sum) && std::isfinite(p));
   // Adadelta: square_avg with rho = 0.9 takes g up to ~5.8e19.
-  AdadeltaScalars<float> ds{0, 0.9f, 0.1f, 1e-6f, -1.0f};
+  AdadeltaScalars<float> ds{1, 0, 0.9f, 0.1f, 1e-6f, -1.0f};
   float sq = 0, acc = 0;
   p = 1;
-  AdadeltaUpdate<false, false>(ds, p, 3e19f, sq, acc);
+  AdadeltaUpdate<false>(ds, p, 3e19f, sq, acc);
   EXPECT_TRUE(std::isfinite(sq) && std::isfinite(acc) && std::isfinite(p));
 }
 
-// A mode that is off leaves no trace: no "g + 0 * p" (NaN for an infinite p), no "p * 1".
+// A mode that is off leaves no trace: no "g + 0 * p" (NaN for an infinite p); decoupled decay off is
+// "p * 1" with exactly 1, which is p (infinities included), and maximize off is "g * 1", which is g.
 TEST(RuleSemantics, ModesThatAreOffDoNotTouchTheValues) {
   for (float p_inf : {kInff, -kInff}) {
     float p = p_inf, m = 0, v = 0, x = 0;
-    AdamUpdate<false, WeightDecay::kNone, false, false>(DefaultAdam(1, 0), p, 0.5f, m, v, x);
+    AdamUpdate<false, false, false>(DefaultAdam(1, 0), p, 0.5f, m, v, x);
     EXPECT_EQ(p, p_inf);
     EXPECT_EQ(m, Lerp(0.0f, 0.5f, MakeLerp<float>(0.1)));
     EXPECT_TRUE(std::isfinite(v));
     float q = p_inf, buf = 0;
-    SGDUpdate<false, false, true, true, false>(SGDScalars<float>{0, 0.9f, 1, -0.1f}, q, 0.5f, buf);
+    SGDUpdate<false, true, true, false>(SGDScalars<float>{1, 0, 0.9f, 1, -0.1f}, q, 0.5f, buf);
     EXPECT_EQ(buf, 0.5f);
     float r = p_inf, sum = 0;
-    AdagradUpdate<false, false>(AdagradScalars<float>{0, 1e-10f, -0.1f}, r, 0.5f, sum);
+    AdagradUpdate<false>(AdagradScalars<float>{1, 0, 1e-10f, -0.1f}, r, 0.5f, sum);
     EXPECT_EQ(sum, 0.25f);
     float s = p_inf, sq = 0, b2 = 0, ga = 0;
-    RMSpropUpdate<false, false, true, true>(RMSpropScalars<float>{0, 0.99f, 0.01f, MakeLerp<float>(0.01), 1e-8f, 0.9f,
-                                                                  -0.1f},
-                                            s, 0.5f, sq, b2, ga);
+    RMSpropUpdate<false, true, true>(RMSpropScalars<float>{1, 0, 0.99f, 0.01f, MakeLerp<float>(0.01), 1e-8f, 0.9f,
+                                                           -0.1f},
+                                     s, 0.5f, sq, b2, ga);
     EXPECT_TRUE(std::isfinite(sq) && std::isfinite(b2) && std::isfinite(ga));
   }
-  // maximize is a negation, exact: the rule with maximize on g equals the rule without it on -g, bitwise.
+  // maximize is a negation, exact (g * -1): the rule with maximize on g equals the rule without it on -g,
+  // bitwise.
   Inputs in(99);
   for (int i = 0; i < 1000; ++i) {
     const float p0 = in.Value(), g0 = in.Value(), m0 = in.Value(), v0 = in.Square();
     float p1 = p0, m1 = m0, v1 = v0, x1 = v0, p2 = p0, m2 = m0, v2 = v0, x2 = v0;
-    AdamUpdate<true, WeightDecay::kL2, true, false>(DefaultAdam(5), p1, g0, m1, v1, x1);
-    AdamUpdate<false, WeightDecay::kL2, true, false>(DefaultAdam(5), p2, -g0, m2, v2, x2);
+    AdamUpdate<true, true, false>(DefaultAdam(5, 0.1, false, WeightDecay::kL2, true), p1, g0, m1, v1, x1);
+    AdamUpdate<true, true, false>(DefaultAdam(5, 0.1, false, WeightDecay::kL2, false), p2, -g0, m2, v2, x2);
     ASSERT_EQ(std::memcmp(&p1, &p2, 4), 0);
     ASSERT_EQ(std::memcmp(&m1, &m2, 4), 0);
     ASSERT_EQ(std::memcmp(&v1, &v2, 4), 0);
@@ -990,126 +1041,174 @@ void CompareKernel(const std::string& what, int num_arrays, const std::vector<bo
   }
 }
 
+// The slot of one float32 or float64 tensor of n elements: the kernels' view of it (kernels/kernels.h).
 template <typename T>
-void KernelsEqualTheRuleLoop() {
-  const AdamScalars<T> adam = AdamHost{1e-2, 0.9, 0.999, 1e-8, 0.1, 7, false}.Make<T>();
+kernels::Slot SlotOf(int64_t n, T* p, const T* g, const void* scalars, T* s0 = nullptr, T* s1 = nullptr,
+                     T* s2 = nullptr, bool flag = false) {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>);
+  kernels::Slot slot;
+  slot.param = p;
+  slot.grad = g;
+  slot.state[0] = s0;
+  slot.state[1] = s1;
+  slot.state[2] = s2;
+  slot.scalars = scalars;
+  slot.numel = n;
+  slot.storage = std::is_same_v<T, double> ? kernels::Storage::kFloat64 : kernels::Storage::kFloat32;
+  slot.flag = flag;
+  return slot;
+}
+
+// Every kernel of one compiled target, on [0, n) of each array.
+template <typename T>
+void KernelsEqualTheRuleLoop(const kernels::KernelTable& table) {
+  const std::string target(table.target);
   ForAllWeightDecays([&](auto wd) {
     ForAllBools<3>([&](auto maximize, auto amsgrad, auto eps_hat) {
-      const kernels::AdamModes modes{maximize(), wd(), amsgrad(), eps_hat()};
+      const AdamScalars<T> adam = AdamHost{1e-2, 0.9, 0.999, 1e-8, 0.1, 7, false, wd(), maximize()}.Make<T>();
+      const kernels::AdamModes modes{IsL2(wd()), amsgrad(), eps_hat()};
       CompareKernel<T>(
-          "adam", 4, {false, false, true, true},
+          "adam/" + target, 4, {false, false, true, true},
           [&](int64_t n, T* g, auto& a) {
-            kernels::AdamKernel<T>(modes, adam, n, a[0].at(), g, a[1].at(), a[2].at(), amsgrad() ? a[3].at() : nullptr);
+            table.adam(&modes,
+                       SlotOf<T>(n, a[0].at(), g, &adam, a[1].at(), a[2].at(), amsgrad() ? a[3].at() : nullptr), 0, n);
           },
           [&](int64_t n, T* g, auto& a) {
             for (int64_t i = 0; i < n; ++i) {
               T unused = 0;
-              AdamUpdate<maximize(), wd(), amsgrad(), eps_hat()>(adam, a[0].at()[i], g[i], a[1].at()[i], a[2].at()[i],
-                                                                amsgrad() ? a[3].at()[i] : unused);
+              AdamUpdate<IsL2(wd()), amsgrad(), eps_hat()>(adam, a[0].at()[i], g[i], a[1].at()[i], a[2].at()[i],
+                                                           amsgrad() ? a[3].at()[i] : unused);
             }
           });
     });
   });
-  const AdamaxScalars<T> adamax{T(0.1), MakeLerp<T>(0.1), T(0.999), T(1e-8), T(-2e-3)};
   ForAllBools<3>([&](auto maximize, auto l2, auto outside) {
-    const kernels::AdamaxModes modes{maximize(), l2(), outside()};
+    const AdamaxScalars<T> adamax{T(GradSign(maximize())), T(0.1), MakeLerp<T>(0.1), T(0.999), T(1e-8), T(-2e-3)};
+    const kernels::AdamaxModes modes{l2(), outside()};
     CompareKernel<T>(
-        "adamax", 3, {false, false, true},
-        [&](int64_t n, T* g, auto& a) { kernels::AdamaxKernel<T>(modes, adamax, n, a[0].at(), g, a[1].at(), a[2].at()); },
+        "adamax/" + target, 3, {false, false, true},
+        [&](int64_t n, T* g, auto& a) {
+          table.adamax(&modes, SlotOf<T>(n, a[0].at(), g, &adamax, a[1].at(), a[2].at()), 0, n);
+        },
         [&](int64_t n, T* g, auto& a) {
           for (int64_t i = 0; i < n; ++i) {
-            AdamaxUpdate<maximize(), l2(), outside()>(adamax, a[0].at()[i], g[i], a[1].at()[i], a[2].at()[i]);
+            AdamaxUpdate<l2(), outside()>(adamax, a[0].at()[i], g[i], a[1].at()[i], a[2].at()[i]);
           }
         });
   });
-  const NAdamScalars<T> nadam{T(0.1), T(0.999), MakeLerp<T>(0.1), T(0.999), T(1e-3), T(7e-3), T(1e-8), T(-1e-3), T(-2e-3)};
   ForAllWeightDecays([&](auto wd) {
     ForAllBools<2>([&](auto maximize, auto hat) {
-      const kernels::NAdamModes modes{maximize(), wd(), hat()};
+      const T decay = wd() == WeightDecay::kDecoupled ? T(0.999) : T(1);  // exactly 1 unless decoupled
+      const NAdamScalars<T> nadam{T(GradSign(maximize())), T(0.1), decay, MakeLerp<T>(0.1), T(0.999), T(1e-3),
+                                  T(7e-3), T(1e-8), T(-1e-3), T(-2e-3)};
+      const kernels::NAdamModes modes{IsL2(wd()), hat()};
       CompareKernel<T>(
-          "nadam", 3, {false, false, true},
-          [&](int64_t n, T* g, auto& a) { kernels::NAdamKernel<T>(modes, nadam, n, a[0].at(), g, a[1].at(), a[2].at()); },
+          "nadam/" + target, 3, {false, false, true},
+          [&](int64_t n, T* g, auto& a) {
+            table.nadam(&modes, SlotOf<T>(n, a[0].at(), g, &nadam, a[1].at(), a[2].at()), 0, n);
+          },
           [&](int64_t n, T* g, auto& a) {
             for (int64_t i = 0; i < n; ++i) {
-              NAdamUpdate<maximize(), wd(), hat()>(nadam, a[0].at()[i], g[i], a[1].at()[i], a[2].at()[i]);
+              NAdamUpdate<IsL2(wd()), hat()>(nadam, a[0].at()[i], g[i], a[1].at()[i], a[2].at()[i]);
             }
           });
     });
   });
-  const RAdamScalars<T> radam{T(0.1), T(0.999), MakeLerp<T>(0.1), T(0.999), T(1e-3), T(0.5), T(1e-3), T(0.08), T(1e-8), T(0.3)};
   ForAllWeightDecays([&](auto wd) {
     ForAllBools<2>([&](auto maximize, auto rect) {
-      const kernels::RAdamModes modes{maximize(), wd(), rect()};
+      const T decay = wd() == WeightDecay::kDecoupled ? T(0.999) : T(1);
+      const RAdamScalars<T> radam{T(GradSign(maximize())), T(0.1), decay, MakeLerp<T>(0.1), T(0.999), T(1e-3),
+                                  T(0.5), T(1e-3), T(0.08), T(1e-8), T(0.3)};
+      const kernels::RAdamModes modes{IsL2(wd())};
       CompareKernel<T>(
-          "radam", 3, {false, false, true},
-          [&](int64_t n, T* g, auto& a) { kernels::RAdamKernel<T>(modes, radam, n, a[0].at(), g, a[1].at(), a[2].at()); },
+          "radam/" + target, 3, {false, false, true},
+          [&](int64_t n, T* g, auto& a) {
+            // The rectification is per tensor: the slot's flag.
+            table.radam(&modes, SlotOf<T>(n, a[0].at(), g, &radam, a[1].at(), a[2].at(), nullptr, rect()), 0, n);
+          },
           [&](int64_t n, T* g, auto& a) {
             for (int64_t i = 0; i < n; ++i) {
-              RAdamUpdate<maximize(), wd(), rect()>(radam, a[0].at()[i], g[i], a[1].at()[i], a[2].at()[i]);
+              RAdamUpdate<IsL2(wd()), rect()>(radam, a[0].at()[i], g[i], a[1].at()[i], a[2].at()[i]);
             }
           });
     });
   });
-  const AdagradScalars<T> adagrad{T(0.1), T(1e-10), T(-1e-2)};
   ForAllBools<2>([&](auto maximize, auto l2) {
-    const kernels::AdagradModes modes{maximize(), l2()};
+    const AdagradScalars<T> adagrad{T(GradSign(maximize())), T(0.1), T(1e-10), T(-1e-2)};
+    const kernels::AdagradModes modes{l2()};
     CompareKernel<T>(
-        "adagrad", 2, {false, true},
-        [&](int64_t n, T* g, auto& a) { kernels::AdagradKernel<T>(modes, adagrad, n, a[0].at(), g, a[1].at()); },
+        "adagrad/" + target, 2, {false, true},
+        [&](int64_t n, T* g, auto& a) { table.adagrad(&modes, SlotOf<T>(n, a[0].at(), g, &adagrad, a[1].at()), 0, n); },
         [&](int64_t n, T* g, auto& a) {
-          for (int64_t i = 0; i < n; ++i) AdagradUpdate<maximize(), l2()>(adagrad, a[0].at()[i], g[i], a[1].at()[i]);
+          for (int64_t i = 0; i < n; ++i) AdagradUpdate<l2()>(adagrad, a[0].at()[i], g[i], a[1].at()[i]);
         });
   });
-  const RMSpropScalars<T> rmsprop{T(0.1), T(0.99), T(0.01), MakeLerp<T>(0.01), T(1e-8), T(0.9), T(-1e-2)};
   ForAllBools<4>([&](auto maximize, auto l2, auto centered, auto momentum) {
-    const kernels::RMSpropModes modes{maximize(), l2(), centered(), momentum()};
+    const RMSpropScalars<T> rmsprop{T(GradSign(maximize())), T(0.1), T(0.99), T(0.01), MakeLerp<T>(0.01), T(1e-8),
+                                    T(0.9), T(-1e-2)};
+    const kernels::RMSpropModes modes{l2(), centered(), momentum()};
     CompareKernel<T>(
-        "rmsprop", 4, {false, true, false, false},
+        "rmsprop/" + target, 4, {false, true, false, false},
         [&](int64_t n, T* g, auto& a) {
-          kernels::RMSpropKernel<T>(modes, rmsprop, n, a[0].at(), g, a[1].at(), momentum() ? a[2].at() : nullptr,
-                                    centered() ? a[3].at() : nullptr);
+          table.rmsprop(&modes,
+                        SlotOf<T>(n, a[0].at(), g, &rmsprop, a[1].at(), momentum() ? a[2].at() : nullptr,
+                                  centered() ? a[3].at() : nullptr),
+                        0, n);
         },
         [&](int64_t n, T* g, auto& a) {
           for (int64_t i = 0; i < n; ++i) {
             T unused_buf = 0, unused_avg = 0;
-            RMSpropUpdate<maximize(), l2(), centered(), momentum()>(rmsprop, a[0].at()[i], g[i], a[1].at()[i],
-                                                                    momentum() ? a[2].at()[i] : unused_buf,
-                                                                    centered() ? a[3].at()[i] : unused_avg);
+            RMSpropUpdate<l2(), centered(), momentum()>(rmsprop, a[0].at()[i], g[i], a[1].at()[i],
+                                                        momentum() ? a[2].at()[i] : unused_buf,
+                                                        centered() ? a[3].at()[i] : unused_avg);
           }
         });
   });
-  const AdadeltaScalars<T> adadelta{T(0.1), T(0.9), T(0.1), T(1e-6), T(-1)};
   ForAllBools<2>([&](auto maximize, auto l2) {
-    const kernels::AdadeltaModes modes{maximize(), l2()};
+    const AdadeltaScalars<T> adadelta{T(GradSign(maximize())), T(0.1), T(0.9), T(0.1), T(1e-6), T(-1)};
+    const kernels::AdadeltaModes modes{l2()};
     CompareKernel<T>(
-        "adadelta", 3, {false, true, true},
-        [&](int64_t n, T* g, auto& a) { kernels::AdadeltaKernel<T>(modes, adadelta, n, a[0].at(), g, a[1].at(), a[2].at()); },
+        "adadelta/" + target, 3, {false, true, true},
+        [&](int64_t n, T* g, auto& a) {
+          table.adadelta(&modes, SlotOf<T>(n, a[0].at(), g, &adadelta, a[1].at(), a[2].at()), 0, n);
+        },
         [&](int64_t n, T* g, auto& a) {
           for (int64_t i = 0; i < n; ++i) {
-            AdadeltaUpdate<maximize(), l2()>(adadelta, a[0].at()[i], g[i], a[1].at()[i], a[2].at()[i]);
+            AdadeltaUpdate<l2()>(adadelta, a[0].at()[i], g[i], a[1].at()[i], a[2].at()[i]);
           }
         });
   });
-  const SGDScalars<T> sgd{T(0.1), T(0.9), T(0.75), T(-1e-2)};
   ForAllBools<5>([&](auto maximize, auto l2, auto momentum, auto first, auto nesterov) {
-    const kernels::SGDModes modes{maximize(), l2(), momentum(), first(), nesterov()};
+    const SGDScalars<T> sgd{T(GradSign(maximize())), T(0.1), T(0.9), T(0.75), T(-1e-2)};
+    const kernels::SGDModes modes{l2(), momentum(), nesterov()};
     CompareKernel<T>(
-        "sgd", 2, {false, false},
+        "sgd/" + target, 2, {false, false},
         [&](int64_t n, T* g, auto& a) {
-          kernels::SGDKernel<T>(modes, sgd, n, a[0].at(), g, momentum() ? a[1].at() : nullptr);
+          // The first step (the buffer is set to the gradient) is per tensor: the slot's flag.
+          table.sgd(&modes,
+                    SlotOf<T>(n, a[0].at(), g, &sgd, momentum() ? a[1].at() : nullptr, nullptr, nullptr, first()), 0,
+                    n);
         },
         [&](int64_t n, T* g, auto& a) {
           for (int64_t i = 0; i < n; ++i) {
             T unused = 0;
-            SGDUpdate<maximize(), l2(), momentum(), first(), nesterov()>(sgd, a[0].at()[i], g[i],
-                                                                        momentum() ? a[1].at()[i] : unused);
+            SGDUpdate<l2(), momentum(), first(), nesterov()>(sgd, a[0].at()[i], g[i],
+                                                             momentum() ? a[1].at()[i] : unused);
           }
         });
   });
 }
 
-TEST(Kernels, EqualTheRuleLoopFloat) { KernelsEqualTheRuleLoop<float>(); }
-TEST(Kernels, EqualTheRuleLoopDouble) { KernelsEqualTheRuleLoop<double>(); }
+// The kernels the library runs here: the active SIMD target (kernels/dispatch.cc; ADAMANT_TARGET forces one).
+template <typename T>
+void ActiveKernelsEqualTheRuleLoop() {
+  const kernels::KernelTable& table = kernels::Active();
+  SCOPED_TRACE("target " + std::string(table.target));
+  KernelsEqualTheRuleLoop<T>(table);
+}
+
+TEST(Kernels, EqualTheRuleLoopFloat) { ActiveKernelsEqualTheRuleLoop<float>(); }
+TEST(Kernels, EqualTheRuleLoopDouble) { ActiveKernelsEqualTheRuleLoop<double>(); }
 
 }  // namespace
 }  // namespace adamant::rules
