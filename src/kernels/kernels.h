@@ -6,7 +6,9 @@
 // here). Kernels assume valid input: the core layer has checked every pointer and size.
 //
 // Each kernel source is compiled once per target (kernels/target.h) with -ffp-contract=off; the rules use
-// fma only where PyTorch fuses and IEEE operations elsewhere, so every target gives the same bits.
+// fma only where PyTorch fuses and IEEE operations elsewhere, so every target gives the same bits. The one
+// exception IEEE 754 itself leaves open: the sign and payload of a NaN result (a compiler may move a
+// negation into a library fma call on the baseline target). A NaN is a NaN on every target.
 #ifndef ADAMANT_KERNELS_KERNELS_H_
 #define ADAMANT_KERNELS_KERNELS_H_
 
