@@ -2,9 +2,17 @@
 //
 // The drop-ins in adamant/torch pass each param group's dict (options by PyTorch's names; other keys such
 // as 'params' or 'foreach' are ignored) and, per tensor, a tuple of raw data pointers (tensor.data_ptr()),
-// the element count, the dtype and the step. The extension does not link libtorch: it sees only memory.
+// the element count, the dtype, the state pointers, the step and, last, the float32 master copy's pointer
+// (0 = none; bfloat16/float16 parameters only). The extension does not link libtorch: it sees only memory.
 // Invalid options raise ValueError with PyTorch's message (std::invalid_argument); the GIL is released
 // while the elements are updated.
+//
+// Mixed precision (precision.h): dtype "bfloat16" or "float16" parameters and gradients are 16-bit
+// patterns, their state float32. The group's `stochastic_rounding` (bool, default False) and `seed` (int,
+// default 0, taken modulo 2^64) select how such parameters without a master pointer are rounded. The
+// random bits are keyed by (seed, step, position of the tensor in `tensors`, element): the caller varies
+// the seed between calls where that key repeats (SGD has no step; two groups stepped by separate calls
+// share positions). adamant.torch mixes a per-optimizer step counter and the group's index into the seed.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -59,14 +67,40 @@ Options ReadOptions(const py::dict& group, Options defaults) {
   return defaults;
 }
 
+void* Ptr(py::handle h) { return reinterpret_cast<void*>(py::cast<uintptr_t>(h)); }
+
 DType ReadDType(py::handle h) {
   const std::string s = py::cast<std::string>(py::str(h));
   if (s == "float32" || s == "torch.float32") return DType::kFloat32;
   if (s == "float64" || s == "torch.float64") return DType::kFloat64;
-  throw py::type_error("unsupported dtype " + s + " (supported: float32, float64)");
+  if (s == "bfloat16" || s == "torch.bfloat16") return DType::kBFloat16;
+  if (s == "float16" || s == "torch.float16") return DType::kFloat16;
+  throw py::type_error("unsupported dtype " + s + " (supported: float32, float64, bfloat16, float16)");
 }
 
-void* Ptr(py::handle h) { return reinterpret_cast<void*>(py::cast<uintptr_t>(h)); }
+// The group's `stochastic_rounding` and `seed` (master weights are passed per tensor, not read here).
+Precision ReadPrecision(const py::dict& group) {
+  Precision precision;
+  if (group.contains("stochastic_rounding")) {
+    bool stochastic = false;
+    ReadField("stochastic_rounding", group["stochastic_rounding"], stochastic);
+    if (stochastic) precision.rounding = Rounding::kStochastic;
+  }
+  if (group.contains("seed")) {
+    const py::object value = group["seed"];
+    if (py::isinstance<py::bool_>(value) || !PyIndex_Check(value.ptr())) {
+      throw py::type_error("seed must be an int, got " + std::string(py::str(value.get_type().attr("__name__"))));
+    }
+    const py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(value.ptr()));
+    if (!index) throw py::error_already_set();
+    precision.seed = PyLong_AsUnsignedLongLongMask(index.ptr());  // modulo 2^64: negative seeds are fine
+    if (PyErr_Occurred()) throw py::error_already_set();
+  }
+  return precision;
+}
+
+// The master pointer of a tuple (0 = none).
+float* Master(py::handle h) { return static_cast<float*>(Ptr(h)); }
 
 // (param_ptr, grad_ptr, numel, dtype, ...) -> ParamView; `rest` is the index of the first extra field.
 ParamView ReadParam(const py::tuple& t) {
@@ -82,9 +116,9 @@ py::tuple AsTuple(py::handle h, size_t size, const char* layout) {
 }
 
 template <class Tensor, class Options, class Fn>
-void Run(const std::vector<Tensor>& tensors, const Options& options, Fn fn) {
+void Run(const std::vector<Tensor>& tensors, const Options& options, const Precision& precision, Fn fn) {
   py::gil_scoped_release release;
-  fn(std::span<const Tensor>(tensors), options, Precision{});
+  fn(std::span<const Tensor>(tensors), options, precision);
 }
 
 void AdamStep(const py::dict& group, const py::list& items, bool adamw) {
@@ -93,20 +127,20 @@ void AdamStep(const py::dict& group, const py::list& items, bool adamw) {
   if (adamw) o.decoupled_weight_decay = true;
   std::vector<functional::AdamTensor> tensors;
   for (py::handle h : items) {
-    auto t = AsTuple(h, 8, "(param, grad, numel, dtype, exp_avg, exp_avg_sq, max_exp_avg_sq, step)");
-    tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), Ptr(t[6]), py::cast<int64_t>(t[7])});
+    auto t = AsTuple(h, 9, "(param, grad, numel, dtype, exp_avg, exp_avg_sq, max_exp_avg_sq, step, master)");
+    tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), Ptr(t[6]), py::cast<int64_t>(t[7]), Master(t[8])});
   }
-  Run(tensors, o, functional::Adam);
+  Run(tensors, o, ReadPrecision(group), functional::Adam);
 }
 
 void AdamaxStep(const py::dict& group, const py::list& items) {
   const auto o = ReadOptions(group, AdamaxOptions{});
   std::vector<functional::AdamaxTensor> tensors;
   for (py::handle h : items) {
-    auto t = AsTuple(h, 7, "(param, grad, numel, dtype, exp_avg, exp_inf, step)");
-    tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), py::cast<int64_t>(t[6])});
+    auto t = AsTuple(h, 8, "(param, grad, numel, dtype, exp_avg, exp_inf, step, master)");
+    tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), py::cast<int64_t>(t[6]), Master(t[7])});
   }
-  Run(tensors, o, functional::Adamax);
+  Run(tensors, o, ReadPrecision(group), functional::Adamax);
 }
 
 // Returns the new mu_product of each tensor.
@@ -116,12 +150,12 @@ std::vector<double> NAdamStep(const py::dict& group, const py::list& items) {
   std::vector<double> mu_products;
   mu_products.reserve(items.size());
   for (py::handle h : items) {
-    auto t = AsTuple(h, 8, "(param, grad, numel, dtype, exp_avg, exp_avg_sq, step, mu_product)");
+    auto t = AsTuple(h, 9, "(param, grad, numel, dtype, exp_avg, exp_avg_sq, step, mu_product, master)");
     mu_products.push_back(py::cast<double>(t[7]));
-    tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), py::cast<int64_t>(t[6]), nullptr});
+    tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), py::cast<int64_t>(t[6]), nullptr, Master(t[8])});
   }
   for (size_t i = 0; i < tensors.size(); ++i) tensors[i].mu_product = &mu_products[i];
-  Run(tensors, o, functional::NAdam);
+  Run(tensors, o, ReadPrecision(group), functional::NAdam);
   return mu_products;
 }
 
@@ -129,50 +163,50 @@ void RAdamStep(const py::dict& group, const py::list& items) {
   const auto o = ReadOptions(group, RAdamOptions{});
   std::vector<functional::RAdamTensor> tensors;
   for (py::handle h : items) {
-    auto t = AsTuple(h, 7, "(param, grad, numel, dtype, exp_avg, exp_avg_sq, step)");
-    tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), py::cast<int64_t>(t[6])});
+    auto t = AsTuple(h, 8, "(param, grad, numel, dtype, exp_avg, exp_avg_sq, step, master)");
+    tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), py::cast<int64_t>(t[6]), Master(t[7])});
   }
-  Run(tensors, o, functional::RAdam);
+  Run(tensors, o, ReadPrecision(group), functional::RAdam);
 }
 
 void AdagradStep(const py::dict& group, const py::list& items) {
   const auto o = ReadOptions(group, AdagradOptions{});
   std::vector<functional::AdagradTensor> tensors;
   for (py::handle h : items) {
-    auto t = AsTuple(h, 6, "(param, grad, numel, dtype, sum, step)");
-    tensors.push_back({ReadParam(t), Ptr(t[4]), py::cast<int64_t>(t[5])});
+    auto t = AsTuple(h, 7, "(param, grad, numel, dtype, sum, step, master)");
+    tensors.push_back({ReadParam(t), Ptr(t[4]), py::cast<int64_t>(t[5]), Master(t[6])});
   }
-  Run(tensors, o, functional::Adagrad);
+  Run(tensors, o, ReadPrecision(group), functional::Adagrad);
 }
 
 void RMSpropStep(const py::dict& group, const py::list& items) {
   const auto o = ReadOptions(group, RMSpropOptions{});
   std::vector<functional::RMSpropTensor> tensors;
   for (py::handle h : items) {
-    auto t = AsTuple(h, 8, "(param, grad, numel, dtype, square_avg, momentum_buffer, grad_avg, step)");
-    tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), Ptr(t[6]), py::cast<int64_t>(t[7])});
+    auto t = AsTuple(h, 9, "(param, grad, numel, dtype, square_avg, momentum_buffer, grad_avg, step, master)");
+    tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), Ptr(t[6]), py::cast<int64_t>(t[7]), Master(t[8])});
   }
-  Run(tensors, o, functional::RMSprop);
+  Run(tensors, o, ReadPrecision(group), functional::RMSprop);
 }
 
 void AdadeltaStep(const py::dict& group, const py::list& items) {
   const auto o = ReadOptions(group, AdadeltaOptions{});
   std::vector<functional::AdadeltaTensor> tensors;
   for (py::handle h : items) {
-    auto t = AsTuple(h, 7, "(param, grad, numel, dtype, square_avg, acc_delta, step)");
-    tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), py::cast<int64_t>(t[6])});
+    auto t = AsTuple(h, 8, "(param, grad, numel, dtype, square_avg, acc_delta, step, master)");
+    tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), py::cast<int64_t>(t[6]), Master(t[7])});
   }
-  Run(tensors, o, functional::Adadelta);
+  Run(tensors, o, ReadPrecision(group), functional::Adadelta);
 }
 
 void SGDStep(const py::dict& group, const py::list& items) {
   const auto o = ReadOptions(group, SGDOptions{});
   std::vector<functional::SGDTensor> tensors;
   for (py::handle h : items) {
-    auto t = AsTuple(h, 6, "(param, grad, numel, dtype, momentum_buffer, momentum_buffer_initialized)");
-    tensors.push_back({ReadParam(t), Ptr(t[4]), py::cast<bool>(t[5])});
+    auto t = AsTuple(h, 7, "(param, grad, numel, dtype, momentum_buffer, momentum_buffer_initialized, master)");
+    tensors.push_back({ReadParam(t), Ptr(t[4]), py::cast<bool>(t[5]), Master(t[6])});
   }
-  Run(tensors, o, functional::SGD);
+  Run(tensors, o, ReadPrecision(group), functional::SGD);
 }
 
 // Validates a dict of options for `algorithm` (raises ValueError with PyTorch's message).

@@ -98,9 +98,11 @@ inline uint16_t FloatToFloat16Stochastic(float f, uint32_t random) {
   const uint32_t rebased = a - 0x38000000u;
   const uint32_t normal_raw = (rebased + (random & 0x1FFFu)) >> 13;
   const uint32_t normal = normal_raw > 0x7C00u ? 0x7C00u : normal_raw;
-  // Subnormal range: the integer part of |f| * 2^24 plus a uniform offset in [0, 1).
-  const float scaled = BitsFloat(a < 0x38800000u ? a : 0u) * 16777216.0f;
-  const float offset = static_cast<float>(random >> 8) * 5.9604644775390625e-08f;  // 24 bits -> [0, 1)
+  // Subnormal range: the integer part of |f| * 2^24 plus a uniform offset in [0, 1). In double, where the
+  // sum is exact (at most 34 significant bits): in float it could round n + 0.99... up to n + 1 and move
+  // an exactly representable value.
+  const double scaled = static_cast<double>(BitsFloat(a < 0x38800000u ? a : 0u)) * 16777216.0;
+  const double offset = static_cast<double>(random >> 8) * 5.9604644775390625e-08;  // 24 bits -> [0, 1)
   const uint32_t subnormal = static_cast<uint32_t>(static_cast<int32_t>(scaled + offset));
   const uint32_t h = a >= 0x47800000u ? FloatToFloat16(f) & 0x7FFFu : (a >= 0x38800000u ? normal : subnormal);
   return static_cast<uint16_t>(sign | h);

@@ -12,34 +12,39 @@ from conftest import (ALGORITHMS, assert_close, assert_same_state, clone_params,
 
 P, K = inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY
 ADAM_EXTRAS = [("bias_correction", True, K), ("eps_mode", "pytorch", K)]
+# Every optimizer's mixed-precision options (test_torch_mixed_precision.py), last.
+PRECISION = [("master_weights", False, K), ("stochastic_rounding", False, K), ("seed", 0, K)]
 
 # Current PyTorch's signatures (torch/optim/*.py), then adamant's extra keyword-only options.
 SIGNATURES = {
     "Adam": [("lr", 1e-3, P), ("betas", (0.9, 0.999), P), ("eps", 1e-8, P), ("weight_decay", 0, P),
              ("amsgrad", False, P), ("foreach", None, K), ("maximize", False, K), ("capturable", False, K),
-             ("differentiable", False, K), ("fused", None, K), ("decoupled_weight_decay", False, K)] + ADAM_EXTRAS,
+             ("differentiable", False, K), ("fused", None, K), ("decoupled_weight_decay", False, K)] + ADAM_EXTRAS
+            + PRECISION,
     "AdamW": [("lr", 1e-3, P), ("betas", (0.9, 0.999), P), ("eps", 1e-8, P), ("weight_decay", 1e-2, P),
               ("amsgrad", False, P), ("maximize", False, K), ("foreach", None, K), ("capturable", False, K),
-              ("differentiable", False, K), ("fused", None, K)] + ADAM_EXTRAS,
+              ("differentiable", False, K), ("fused", None, K)] + ADAM_EXTRAS + PRECISION,
     "Adamax": [("lr", 2e-3, P), ("betas", (0.9, 0.999), P), ("eps", 1e-8, P), ("weight_decay", 0, P),
                ("foreach", None, P), ("maximize", False, K), ("differentiable", False, K),
-               ("capturable", False, K)] + ADAM_EXTRAS,
+               ("capturable", False, K)] + ADAM_EXTRAS + PRECISION,
     "NAdam": [("lr", 2e-3, P), ("betas", (0.9, 0.999), P), ("eps", 1e-8, P), ("weight_decay", 0, P),
               ("momentum_decay", 4e-3, P), ("decoupled_weight_decay", False, P), ("foreach", None, K),
-              ("maximize", False, K), ("capturable", False, K), ("differentiable", False, K)] + ADAM_EXTRAS,
+              ("maximize", False, K), ("capturable", False, K), ("differentiable", False, K)] + ADAM_EXTRAS
+             + PRECISION,
     "RAdam": [("lr", 1e-3, P), ("betas", (0.9, 0.999), P), ("eps", 1e-8, P), ("weight_decay", 0, P),
               ("decoupled_weight_decay", False, P), ("foreach", None, K), ("maximize", False, K),
-              ("capturable", False, K), ("differentiable", False, K), ("bias_correction", True, K)],
+              ("capturable", False, K), ("differentiable", False, K), ("bias_correction", True, K)] + PRECISION,
     "Adagrad": [("lr", 1e-2, P), ("lr_decay", 0, P), ("weight_decay", 0, P), ("initial_accumulator_value", 0, P),
                 ("eps", 1e-10, P), ("foreach", None, P), ("maximize", False, K), ("differentiable", False, K),
-                ("fused", None, K)],
+                ("fused", None, K)] + PRECISION,
     "RMSprop": [("lr", 1e-2, P), ("alpha", 0.99, P), ("eps", 1e-8, P), ("weight_decay", 0, P), ("momentum", 0, P),
                 ("centered", False, P), ("capturable", False, P), ("foreach", None, P), ("maximize", False, P),
-                ("differentiable", False, P)],
+                ("differentiable", False, P)] + PRECISION,
     "Adadelta": [("lr", 1.0, P), ("rho", 0.9, P), ("eps", 1e-6, P), ("weight_decay", 0, P), ("foreach", None, P),
-                 ("capturable", False, K), ("maximize", False, K), ("differentiable", False, K)],
+                 ("capturable", False, K), ("maximize", False, K), ("differentiable", False, K)] + PRECISION,
     "SGD": [("lr", 1e-3, P), ("momentum", 0, P), ("dampening", 0, P), ("weight_decay", 0, P), ("nesterov", False, P),
-            ("maximize", False, K), ("foreach", None, K), ("differentiable", False, K), ("fused", None, K)],
+            ("maximize", False, K), ("foreach", None, K), ("differentiable", False, K), ("fused", None, K)]
+           + PRECISION,
 }
 
 

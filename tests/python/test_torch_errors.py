@@ -13,8 +13,9 @@ from conftest import ALGORITHMS, TORCH_113_OPTIONS
 INVALID = []
 for _name in ALGORITHMS:
     INVALID += [(_name, {"lr": -1.0}, "Invalid learning rate: -1.0"),
-                (_name, {"lr": float("nan")}, "Invalid learning rate: nan"),
                 (_name, {"weight_decay": -0.1}, "Invalid weight_decay value: -0.1")]
+    if _name != "SGD":  # PyTorch's SGD checks `lr < 0.0`, which NaN passes (test_sgd_accepts_nan_as_torch)
+        INVALID.append((_name, {"lr": float("nan")}, "Invalid learning rate: nan"))
     if _name != "SGD":
         INVALID.append((_name, {"eps": -1e-8}, "Invalid epsilon value: -1e-08"))
     if _name in ("Adam", "AdamW", "Adamax", "NAdam", "RAdam"):
@@ -110,14 +111,14 @@ def test_sparse_gradient(algorithm):
     assert not opt.state.get(p) or algorithm == "Adagrad"
 
 
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.complex64, torch.int32])
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.int32])  # float16/bfloat16: test_torch_mixed_precision
 @pytest.mark.parametrize("algorithm", ["Adam", "SGD"])
 def test_unsupported_dtype(algorithm, dtype):
     p = torch.zeros(3, dtype=dtype, requires_grad=dtype.is_floating_point or dtype.is_complex)
     opt = getattr(at, algorithm)([p])
     p.grad = torch.ones(3, dtype=dtype)
     message = (f"adamant.torch.{algorithm}: parameter 0 of param group 0 (shape (3,)) has dtype {dtype}, which is "
-               f"not supported (supported: torch.float32, torch.float64)")
+               f"not supported (supported: torch.float32, torch.float64, torch.bfloat16, torch.float16)")
     with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
         opt.step()
     assert torch.equal(p.detach(), torch.zeros(3, dtype=dtype))
@@ -197,3 +198,11 @@ def test_param_group_must_be_a_dict():
 def test_bad_option_type():
     with pytest.raises(TypeError, match="^lr must be a number, got str$"):
         at.Adam([_param()], lr="fast")
+
+
+def test_sgd_accepts_nan_as_torch():
+    # torch.optim.SGD validates with `lr < 0.0` (and the same for momentum and weight_decay), so NaN passes;
+    # the drop-in must accept exactly what torch accepts.
+    p = torch.nn.Parameter(torch.zeros(3))
+    torch.optim.SGD([p], lr=float("nan"), momentum=float("nan"))
+    at.SGD([p], lr=float("nan"), momentum=float("nan"))

@@ -7,8 +7,15 @@ The classes subclass ``torch.optim.Optimizer`` and take current PyTorch's constr
 defaults (plus adamant's keyword-only ``bias_correction`` and ``eps_mode`` where they apply). Param
 groups, ``add_param_group``, ``zero_grad``, ``step(closure)``, ``state_dict`` and ``load_state_dict`` work
 as in torch.optim, with torch's state names and layout: state dicts load both ways between these classes
-and torch.optim's. Parameters must be float32 or float64 CPU tensors whose memory is one dense block
-(contiguous, or e.g. channels_last or transposed); each step updates them in place.
+and torch.optim's. Parameters must be float32, float64, bfloat16 or float16 CPU tensors whose memory is one
+dense block (contiguous, or e.g. channels_last or transposed); each step updates them in place.
+
+Mixed precision: bfloat16 and float16 parameters keep float32 state (torch.optim keeps their state in their
+own dtype) and are updated in float32, then rounded to nearest even. Every optimizer takes the keyword-only
+options ``master_weights`` (keep a float32 copy, ``state['master_param']``, which the rule updates; the
+parameter gets its rounding), ``stochastic_rounding`` (round the parameter stochastically instead, when
+there is no master copy) and ``seed`` (the stochastic rounding's seed: same seed, same run); float32 and
+float64 parameters ignore them. Details in ``adamant.torch._base``.
 """
 
 from adamant.torch._base import Optimizer

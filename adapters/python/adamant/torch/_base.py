@@ -2,8 +2,9 @@
 
 An optimizer here is a ``torch.optim.Optimizer`` whose ``step()`` hands raw memory to adamant's C++ step
 (``adamant._adamant``): for each parameter with a gradient, a tuple of ``data_ptr()`` ints, the element
-count, the dtype name and the step count. The C++ updates ``numel`` elements starting at each pointer in
-place, so every tensor passed must be a dense block laid out exactly like the parameter:
+count, the dtype name, the step count and the master copy's ``data_ptr()`` (0 for none). The C++ updates
+``numel`` elements starting at each pointer in place, so every tensor passed must be a dense block laid out
+exactly like the parameter:
 
 * a contiguous parameter is passed as is; so is a non-contiguous one whose memory is still dense and
   non-overlapping (channels_last, a transpose) when its gradient and state share its strides;
@@ -15,9 +16,31 @@ place, so every tensor passed must be a dense block laid out exactly like the pa
 State lives in ``self.state[p]`` under torch.optim's names, so ``state_dict()`` and ``load_state_dict()``
 are torch's own. ``step`` is a float32 0-dim tensor, as in current PyTorch; a Python int or float (torch
 1.13's RMSprop and Adadelta) or a tensor of another shape or dtype is converted on first use.
+
+Mixed precision. bfloat16 and float16 parameters (and their gradients, of the same dtype) are updated in
+float32: their state tensors are float32 (``state_dtype``), and every optimizer takes the keyword-only
+options ``master_weights``, ``stochastic_rounding`` and ``seed`` (per param group, like any option; float32
+and float64 parameters ignore them):
+
+* ``master_weights=True``: ``state['master_param']``, a float32 copy of the parameter made at its first
+  step, is what the rule updates; the parameter receives its rounding to nearest even after each step.
+  Changing the parameter by hand does not change the copy (it is made once); switching the option off
+  drops the copy, and switching it on again makes a new one from the parameter.
+* ``stochastic_rounding=True`` (without master weights): the parameter is rounded stochastically. The
+  random bits are keyed by (seed, step, tensor, element); so that each step draws fresh bits (SGD has no
+  step) and groups do not share streams, the seed passed to the C++ is a hash of the group's ``seed``, the
+  optimizer's count of steps taken (``state_dict()['adamant_step_count']``, restored by
+  ``load_state_dict``) and the group's index. Same seed, same trajectory: resuming from a state dict
+  repeats the uninterrupted run.
+
+torch's ``load_state_dict`` casts floating state to the parameter's dtype, which would round the float32
+state of a bfloat16 parameter to bfloat16; ``load_state_dict`` here restores it in float32 from the state
+dict (a state dict with bfloat16 state, e.g. torch.optim's, is widened once on the first step).
 """
 
 import inspect
+import numbers
+from itertools import chain
 
 import torch
 from torch import Tensor
@@ -26,15 +49,28 @@ from adamant import _adamant
 
 __all__ = ["Optimizer"]
 
-_DTYPE_NAMES = {torch.float32: "float32", torch.float64: "float64"}
+_DTYPE_NAMES = {torch.float32: "float32", torch.float64: "float64", torch.bfloat16: "bfloat16",
+                torch.float16: "float16"}
+# The dtype of a parameter's state tensors: float32 for bfloat16 and float16 parameters.
+_STATE_DTYPES = {torch.float32: torch.float32, torch.float64: torch.float64, torch.bfloat16: torch.float32,
+                 torch.float16: torch.float32}
+_HALF = frozenset((torch.bfloat16, torch.float16))
+_FLOAT32 = torch.float32
 _STRIDED = torch.strided
 _PRESERVE = torch.preserve_format
 _STEP_DTYPE = torch.float32
+_MASK64 = (1 << 64) - 1
+STEP_COUNT_KEY = "adamant_step_count"  # the state dict's entry for the optimizer's count of steps
+
+
+def state_dtype(p):
+    """The dtype of `p`'s state tensors: p's own, float32 for bfloat16 and float16 parameters."""
+    return _STATE_DTYPES.get(p.dtype, p.dtype)
 
 
 def zeros(p):
-    """A state tensor for `p`: zeros of its dtype, laid out like it."""
-    return torch.zeros_like(p, memory_format=_PRESERVE)
+    """A state tensor for `p`: zeros of its state dtype, laid out like it."""
+    return torch.zeros_like(p, dtype=_STATE_DTYPES.get(p.dtype, p.dtype), memory_format=_PRESERVE)
 
 
 def new_step():
@@ -61,35 +97,55 @@ def _same_layout(a, p):
 
 
 def _fits(s, p, dense):
-    """True if state tensor `s` can be passed by pointer next to parameter `p`: same dtype, CPU, strided,
+    """True if state tensor `s` can be passed by pointer next to parameter `p`: p's state dtype, CPU, strided,
     not a negative view, same shape and the same layout (contiguous, or p's strides)."""
     try:
-        return (s.dtype is p.dtype and s.is_cpu and s.layout is _STRIDED and not s.is_neg()
+        return (s.dtype is _STATE_DTYPES[p.dtype] and s.is_cpu and s.layout is _STRIDED and not s.is_neg()
                 and (_same_layout(s, p) if dense else s.is_contiguous()) and s.shape == p.shape)
     except AttributeError:  # not a tensor
         return False
 
 
-def _converted(s, p, what):
-    """`s` copied into a new tensor of p's dtype, device and layout."""
+def _converted(s, p, what, dtype=None):
+    """`s` copied into a new tensor of p's device and layout, and of `dtype` (default: p's)."""
     if not isinstance(s, Tensor):
         raise TypeError(f"{what} must be a tensor, got {type(s).__name__}")
     if s.shape != p.shape:
         raise RuntimeError(f"{what} has shape {tuple(s.shape)}, but the parameter has shape {tuple(p.shape)}")
     if s.layout is not _STRIDED:
         s = s.to_dense()
-    out = torch.empty_like(p, memory_format=_PRESERVE)
+    out = torch.empty_like(p, dtype=dtype, memory_format=_PRESERVE)
     out.copy_(s)
     return out
 
 
 def state_ptr(state, key, p, dense):
-    """data_ptr() of state[key], converted (once, and stored back) to p's dtype and layout if needed."""
+    """data_ptr() of state[key], converted (once, and stored back) to p's state dtype and layout if needed."""
     s = state[key]
     if not _fits(s, p, dense):
-        s = _converted(s, p, f"state '{key}'")
+        s = _converted(s, p, f"state '{key}'", _STATE_DTYPES[p.dtype])
         state[key] = s
     return s.data_ptr()
+
+
+def master_ptr(state, p, dense, enabled):
+    """data_ptr() of p's float32 master copy, state['master_param'], or 0 (none).
+
+    The copy exists for bfloat16 and float16 parameters of groups with master_weights: it is made from the
+    parameter on its first step with the option on, and dropped when the option is off (or the parameter
+    no longer half precision), so that switching it on again starts from the parameter's current value.
+    """
+    if enabled and p.dtype in _HALF:
+        m = state.get("master_param")
+        if m is None:
+            m = torch.empty_like(p, dtype=_FLOAT32, memory_format=_PRESERVE)
+            m.copy_(p)
+            state["master_param"] = m
+            return m.data_ptr()
+        return state_ptr(state, "master_param", p, dense)
+    if "master_param" in state:
+        del state["master_param"]
+    return 0
 
 
 def step_of(state):
@@ -101,6 +157,20 @@ def step_of(state):
     st = torch.tensor(float(value), dtype=_STEP_DTYPE)
     state["step"] = st
     return st, value
+
+
+def _mix(x):
+    """splitmix64's finalizer on a 64-bit integer."""
+    x = (x + 0x9E3779B97F4A7C15) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
+def stream_seed(seed, step_count, group_index):
+    """The seed passed to the C++ for a group's stochastic rounding: the group's seed mixed with the
+    optimizer's step count and the group's index (see the module docstring)."""
+    return _mix((int(seed) & _MASK64) ^ _mix(step_count ^ _mix(group_index)))
 
 
 def _signature_defaults(init):
@@ -132,6 +202,18 @@ def _check_options(name, algorithm, options):
         raise ValueError("Tensor lr must be 1-element")
     _adamant.validate(algorithm, options)
     _check_flags(name, options)
+    _check_precision(options)
+
+
+def _check_precision(options):
+    """TypeError unless master_weights and stochastic_rounding are bools and seed an int."""
+    for key in ("master_weights", "stochastic_rounding"):
+        value = options.get(key, False)
+        if value.__class__ is not bool:
+            raise TypeError(f"{key} must be a bool, got {type(value).__name__}")
+    seed = options.get("seed", 0)
+    if seed.__class__ is not int and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
 
 
 def _check_flags(name, options):
@@ -165,12 +247,55 @@ class Optimizer(torch.optim.Optimizer):
     def __init__(self, params, defaults):
         _check_options(self._name, self._algorithm, defaults)
         super().__init__(params, defaults)
+        self._adamant_step_count = 0  # steps taken (that updated something); keys stochastic rounding
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["_adamant_step_count"] = self._adamant_step_count
+        return state
 
     def __setstate__(self, state):
         super().__setstate__(state)
+        self.__dict__.setdefault("_adamant_step_count", 0)
         for group in self.param_groups:
             for key, value in self._option_defaults.items():
                 group.setdefault(key, value)
+
+    def state_dict(self):
+        """torch.optim's state dict, plus ``adamant_step_count``: the number of steps taken, which keys
+        stochastic rounding (torch.optim ignores the entry)."""
+        state_dict = super().state_dict()
+        state_dict[STEP_COUNT_KEY] = self._adamant_step_count
+        return state_dict
+
+    def load_state_dict(self, state_dict):
+        """torch.optim's load_state_dict, except that the state of bfloat16 and float16 parameters stays
+        float32.
+
+        torch casts every floating state tensor but ``step`` to its parameter's dtype, which would round
+        the float32 state (and master copy) of a half-precision parameter; it is restored here from the
+        state dict, so that resuming from a checkpoint repeats the uninterrupted run exactly.
+        """
+        count = state_dict.get(STEP_COUNT_KEY, 0)
+        if count.__class__ is not int and (isinstance(count, bool) or not isinstance(count, numbers.Integral)):
+            raise TypeError(f"state dict entry '{STEP_COUNT_KEY}' must be an int, got {type(count).__name__}")
+        saved = {}
+        states = state_dict.get("state", {})
+        ids = chain.from_iterable(g["params"] for g in state_dict.get("param_groups", ()))
+        params = chain.from_iterable(g["params"] for g in self.param_groups)
+        for key, p in zip(ids, params):
+            s = states.get(key)
+            if p.dtype in _HALF and isinstance(s, dict):
+                floats = {k: v for k, v in s.items()
+                          if k != "step" and isinstance(v, Tensor) and v.is_floating_point()}
+                if floats:
+                    saved[p] = floats
+        super().load_state_dict(state_dict)  # checks the groups before anything changes
+        for p, floats in saved.items():
+            state = self.state[p]
+            for k, v in floats.items():
+                state[k] = v.to(device=p.device, dtype=_FLOAT32, copy=True)
+        self._adamant_step_count = int(count)
 
     def add_param_group(self, param_group):
         if not isinstance(param_group, dict):
@@ -201,18 +326,26 @@ class Optimizer(torch.optim.Optimizer):
         for gi, group in enumerate(self.param_groups):
             if group.get("capturable") or group.get("differentiable"):
                 _check_flags(self._name, group)
+            _check_precision(group)
             prepared = self._prepare(group, gi)
             if prepared[0]:
-                work.append((group, prepared))
+                work.append((gi, group, prepared))
+        if not work:
+            return loss
         if len(work) > 1:  # one call validates its own group before touching anything
-            for group, _ in work:
+            for _, group, _ in work:
                 _adamant.validate(self._algorithm, group)
-        for group, (items, steps, keep, extra) in work:
+        count = self._adamant_step_count
+        for gi, group, (items, steps, keep, extra) in work:
+            if group.get("stochastic_rounding"):
+                group = dict(group)
+                group["seed"] = stream_seed(group.get("seed", 0), count, gi)
             result = self._kernel(group, items)
             for st, value in steps:
                 st.fill_(value)
             if extra is not None:
                 self._finish(extra, result)
+        self._adamant_step_count = count + 1
         return loss
 
     def _finish(self, extra, result):
@@ -226,7 +359,8 @@ class Optimizer(torch.optim.Optimizer):
         dtype = _DTYPE_NAMES.get(p.dtype)
         if dtype is None:
             raise TypeError(f"adamant.torch.{self._name}: {_where(p, gi, i)} has dtype {p.dtype}, which "
-                            f"is not supported (supported: torch.float32, torch.float64)")
+                            f"is not supported (supported: torch.float32, torch.float64, torch.bfloat16, "
+                            f"torch.float16)")
         if not p.is_cpu:
             raise RuntimeError(f"adamant.torch.{self._name} updates CPU tensors only, but "
                                f"{_where(p, gi, i)} is on device '{p.device}'; use torch.optim."

@@ -5,33 +5,35 @@ from typing import Optional
 import torch
 
 from adamant.torch import _base
-from adamant.torch._base import new_step, state_ptr, step_of
+from adamant.torch._base import master_ptr, new_step, state_dtype, state_ptr, step_of
 
 
 def _init_state(state, p, group):
     state["step"] = new_step()
     init = group["initial_accumulator_value"]
-    state["sum"] = torch.full_like(p, float(init), memory_format=torch.preserve_format)
+    state["sum"] = torch.full_like(p, float(init), dtype=state_dtype(p), memory_format=torch.preserve_format)
 
 
 @_base.drop_in("adagrad")
 class Adagrad(_base.Optimizer):
-    """torch.optim.Adagrad, stepped by adamant in C++ (CPU, float32 and float64 tensors).
+    """torch.optim.Adagrad, stepped by adamant in C++ (CPU; float32, float64, bfloat16 and float16 tensors).
 
     Arguments as current PyTorch's ``torch.optim.Adagrad`` (``foreach`` and ``fused`` have no effect;
     ``differentiable`` must stay False). As in torch, ``sum`` and ``step`` are created for every parameter
     when it joins the optimizer (also through ``add_param_group``). Sparse gradients, which torch.optim's
-    Adagrad accepts, are refused.
+    Adagrad accepts, are refused. adamant's mixed-precision options ``master_weights``,
+    ``stochastic_rounding`` and ``seed``: see ``adamant.torch``.
     """
 
     _torch_handles_sparse = True
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
                  foreach: Optional[bool] = None, *, maximize: bool = False, differentiable: bool = False,
-                 fused: Optional[bool] = None):
+                 fused: Optional[bool] = None, master_weights: bool = False, stochastic_rounding: bool = False, seed: int = 0):
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value, foreach=foreach,
-                                      maximize=maximize, differentiable=differentiable, fused=fused))
+                                      maximize=maximize, differentiable=differentiable, fused=fused,
+                                      master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed))
 
     def add_param_group(self, param_group):
         super().add_param_group(param_group)
@@ -47,6 +49,7 @@ class Adagrad(_base.Optimizer):
                 self.state[p]["sum"].share_memory_()
 
     def _prepare(self, group, gi):
+        masters = group.get("master_weights", False)
         state_of = self.state
         items = []
         steps = []
@@ -62,6 +65,7 @@ class Adagrad(_base.Optimizer):
                 _init_state(state, p, group)
             st, step = step_of(state)
             step += 1
-            items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype, state_ptr(state, "sum", p, dense), step))
+            items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype, state_ptr(state, "sum", p, dense), step,
+                          master_ptr(state, p, dense, masters)))
             steps.append((st, step))
         return items, steps, keep, None

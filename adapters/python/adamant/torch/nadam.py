@@ -7,7 +7,7 @@ import torch
 from torch import Tensor
 
 from adamant.torch import _base
-from adamant.torch._base import new_step, state_ptr, step_of, zeros
+from adamant.torch._base import master_ptr, new_step, state_ptr, step_of, zeros
 
 _MU_DTYPE = torch.float64
 
@@ -25,11 +25,12 @@ def _mu_product_of(state):
 
 @_base.drop_in("nadam")
 class NAdam(_base.Optimizer):
-    """torch.optim.NAdam, stepped by adamant in C++ (CPU, float32 and float64 tensors).
+    """torch.optim.NAdam, stepped by adamant in C++ (CPU; float32, float64, bfloat16 and float16 tensors).
 
     Arguments as current PyTorch's ``torch.optim.NAdam`` (``decoupled_weight_decay`` and ``maximize``
     included; ``foreach`` has no effect; ``capturable`` and ``differentiable`` must stay False), plus
-    adamant's ``bias_correction`` (default True) and ``eps_mode`` ("pytorch" or "tensorflow").
+    adamant's ``bias_correction`` (default True), ``eps_mode`` ("pytorch" or "tensorflow") and the
+    mixed-precision options ``master_weights``, ``stochastic_rounding`` and ``seed`` (see ``adamant.torch``).
 
     The state's ``mu_product`` is kept as a float64 0-dim tensor (PyTorch keeps float32); a float32 one,
     e.g. from a torch state dict, is accepted. Unlike torch 1.13, the step follows current PyTorch:
@@ -39,12 +40,12 @@ class NAdam(_base.Optimizer):
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
                  decoupled_weight_decay: bool = False, *, foreach: Optional[bool] = None, maximize: bool = False,
                  capturable: bool = False, differentiable: bool = False, bias_correction: bool = True,
-                 eps_mode: str = "pytorch"):
+                 eps_mode: str = "pytorch", master_weights: bool = False, stochastic_rounding: bool = False, seed: int = 0):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay,
                                       foreach=foreach, maximize=maximize, capturable=capturable,
                                       differentiable=differentiable, bias_correction=bias_correction,
-                                      eps_mode=eps_mode))
+                                      eps_mode=eps_mode, master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed))
 
     def load_state_dict(self, state_dict):
         """torch.optim's load_state_dict, except that ``mu_product`` keeps its precision.
@@ -70,6 +71,7 @@ class NAdam(_base.Optimizer):
         steps = []
         keep = []
         mus = []
+        masters = group.get("master_weights", False)
         for i, p in enumerate(group["params"]):
             g = p.grad
             if g is None:
@@ -86,7 +88,8 @@ class NAdam(_base.Optimizer):
             mu, mu_product = _mu_product_of(state)
             step += 1
             items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype, state_ptr(state, "exp_avg", p, dense),
-                          state_ptr(state, "exp_avg_sq", p, dense), step, mu_product))
+                          state_ptr(state, "exp_avg_sq", p, dense), step, mu_product,
+                          master_ptr(state, p, dense, masters)))
             steps.append((st, step))
             mus.append(mu)
         return items, steps, keep, mus

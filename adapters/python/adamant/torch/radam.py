@@ -3,27 +3,30 @@
 from typing import Optional
 
 from adamant.torch import _base
-from adamant.torch._base import new_step, state_ptr, step_of, zeros
+from adamant.torch._base import master_ptr, new_step, state_ptr, step_of, zeros
 
 
 @_base.drop_in("radam")
 class RAdam(_base.Optimizer):
-    """torch.optim.RAdam, stepped by adamant in C++ (CPU, float32 and float64 tensors).
+    """torch.optim.RAdam, stepped by adamant in C++ (CPU; float32, float64, bfloat16 and float16 tensors).
 
     Arguments as current PyTorch's ``torch.optim.RAdam`` (``decoupled_weight_decay`` and ``maximize``
     included; ``foreach`` has no effect; ``capturable`` and ``differentiable`` must stay False), plus
-    adamant's ``bias_correction`` (default True).
+    adamant's ``bias_correction`` (default True) and the mixed-precision options ``master_weights``,
+    ``stochastic_rounding`` and ``seed`` (see ``adamant.torch``).
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  decoupled_weight_decay: bool = False, *, foreach: Optional[bool] = None, maximize: bool = False,
-                 capturable: bool = False, differentiable: bool = False, bias_correction: bool = True):
+                 capturable: bool = False, differentiable: bool = False, bias_correction: bool = True,
+                 master_weights: bool = False, stochastic_rounding: bool = False, seed: int = 0):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
                                       maximize=maximize, capturable=capturable, differentiable=differentiable,
                                       decoupled_weight_decay=decoupled_weight_decay,
-                                      bias_correction=bias_correction))
+                                      bias_correction=bias_correction, master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed))
 
     def _prepare(self, group, gi):
+        masters = group.get("master_weights", False)
         state_of = self.state
         items = []
         steps = []
@@ -42,6 +45,6 @@ class RAdam(_base.Optimizer):
             st, step = step_of(state)
             step += 1
             items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype, state_ptr(state, "exp_avg", p, dense),
-                          state_ptr(state, "exp_avg_sq", p, dense), step))
+                          state_ptr(state, "exp_avg_sq", p, dense), step, master_ptr(state, p, dense, masters)))
             steps.append((st, step))
         return items, steps, keep, None

@@ -5,30 +5,35 @@ from typing import Optional
 import torch
 
 from adamant.torch import _base
-from adamant.torch._base import state_ptr
+from adamant.torch._base import master_ptr, state_dtype, state_ptr
 
 
 @_base.drop_in("sgd")
 class SGD(_base.Optimizer):
-    """torch.optim.SGD, stepped by adamant in C++ (CPU, float32 and float64 tensors).
+    """torch.optim.SGD, stepped by adamant in C++ (CPU; float32, float64, bfloat16 and float16 tensors).
 
     Arguments as current PyTorch's ``torch.optim.SGD`` (lr defaults to 1e-3; ``foreach`` and ``fused``
     have no effect; ``differentiable`` must stay False). As in current PyTorch, state (``momentum_buffer``)
     exists only when momentum != 0; the buffer is set to the first gradient. Sparse gradients, which
-    torch.optim's SGD accepts, are refused.
+    torch.optim's SGD accepts, are refused. adamant's mixed-precision options ``master_weights``,
+    ``stochastic_rounding`` and ``seed``: see ``adamant.torch`` (SGD has no step count: the optimizer's
+    count of steps keys the stochastic rounding).
     """
 
     _torch_handles_sparse = True
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
                  maximize: bool = False, foreach: Optional[bool] = None, differentiable: bool = False,
-                 fused: Optional[bool] = None):
+                 fused: Optional[bool] = None, master_weights: bool = False, stochastic_rounding: bool = False,
+                 seed: int = 0):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                                       nesterov=nesterov, maximize=maximize, foreach=foreach,
-                                      differentiable=differentiable, fused=fused))
+                                      differentiable=differentiable, fused=fused, master_weights=master_weights,
+                                      stochastic_rounding=stochastic_rounding, seed=seed))
 
     def _prepare(self, group, gi):
         momentum = group["momentum"] != 0
+        masters = group.get("master_weights", False)
         state_of = self.state
         items = []
         keep = []
@@ -39,17 +44,20 @@ class SGD(_base.Optimizer):
                 continue
             dtype, g, dense = self._checked(p, g, gi, i)
             keep.append(g)
+            # State only where needed (momentum, a master copy), as torch keeps none without momentum.
+            state = state_of[p] if momentum or p in state_of or (masters and p.dtype in _base._HALF) else None
+            master = 0 if state is None else master_ptr(state, p, dense, masters)
             if not momentum:
-                items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype, 0, False))
+                items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype, 0, False, master))
                 continue
-            state = state_of[p]
             if state.get("momentum_buffer") is None:  # torch 1.13 stores None without momentum
-                buf = torch.empty_like(p, memory_format=torch.preserve_format)  # the step sets it to the gradient
+                # the step sets it to the gradient
+                buf = torch.empty_like(p, dtype=state_dtype(p), memory_format=torch.preserve_format)
                 fresh.append((state, buf))
-                items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype, buf.data_ptr(), False))
+                items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype, buf.data_ptr(), False, master))
             else:
                 items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype,
-                              state_ptr(state, "momentum_buffer", p, dense), True))
+                              state_ptr(state, "momentum_buffer", p, dense), True, master))
         return items, (), keep, fresh
 
     def _finish(self, fresh, result):
