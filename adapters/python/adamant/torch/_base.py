@@ -232,10 +232,11 @@ class Optimizer(torch.optim.Optimizer):
     """Base of the adamant.torch optimizers (not an optimizer itself).
 
     Subclasses define ``__init__`` with torch.optim's signature, decorate themselves with ``drop_in`` and
-    implement ``_prepare(group, group_index)``, which checks the group's parameters, creates missing
-    state and returns ``(items, steps, keep, extra)``: the tuples for the C++ step, the (step tensor, new
-    value) pairs to store after it, objects to keep alive until it has run (gradient copies) and whatever
-    ``_finish(extra, result)`` needs afterwards.
+    either describe their state buffers with ``_buffers(group)`` (and the hooks next to it) for the generic
+    ``_prepare``, or implement ``_prepare(group, group_index)`` themselves (SGD). ``_prepare`` checks the
+    group's parameters, creates missing state and returns ``(items, steps, keep, extra)``: the tuples for
+    the C++ step, the (step tensor, new value) pairs to store after it, objects to keep alive until it has
+    run (gradient copies) and whatever ``_finish(extra, result)`` needs afterwards.
     """
 
     _name = "Optimizer"  # the torch.optim class replaced
@@ -350,6 +351,66 @@ class Optimizer(torch.optim.Optimizer):
 
     def _finish(self, extra, result):
         pass
+
+    def _with_grads(self, group, gi, keep):
+        """(p, gradient to read, dtype name, dense flag) for each parameter of `group` with a gradient, checked
+        by _checked; the gradients (possibly copies) are appended to `keep`."""
+        for i, p in enumerate(group["params"]):
+            g = p.grad
+            if g is None:
+                continue
+            dtype, g, dense = self._checked(p, g, gi, i)
+            keep.append(g)
+            yield p, g, dtype, dense
+
+    # The state buffers of a group, for the generic _prepare below: the names whose data_ptr()s follow the
+    # dtype in the C++ step's tuple, in order; None for an optional buffer the group does not use (a 0
+    # pointer). Buffers named in _lazy_buffers are created when first used (an option switched on later),
+    # the others with the rest of a parameter's state (_init_state).
+    _lazy_buffers = frozenset()
+
+    def _buffers(self, group):
+        raise NotImplementedError
+
+    def _init_state(self, state, p, group, names):
+        """Fills the empty state of `p`: the step and zeros for the non-lazy buffers in `names`."""
+        state["step"] = new_step()
+        lazy = self._lazy_buffers
+        for name in names:
+            if name is not None and name not in lazy:
+                state[name] = zeros(p)
+
+    def _after_step(self, state, extras):
+        """Hook: the values that follow the step in the tuple (none by default); may append to `extras`,
+        which reaches _finish (when not empty)."""
+        return ()
+
+    def _prepare(self, group, gi):
+        """The usual preparation: (p, grad, numel, dtype, <buffer ptrs>, step, <_after_step values>, master)
+        for each parameter with a gradient, its step incremented."""
+        names = self._buffers(group)
+        lazy = [name for name in names if name in self._lazy_buffers]
+        masters = group.get("master_weights", False)
+        state_of = self.state
+        items = []
+        steps = []
+        keep = []
+        extras = []
+        for p, g, dtype, dense in self._with_grads(group, gi, keep):
+            state = state_of[p]
+            if not state:
+                self._init_state(state, p, group, names)
+            for name in lazy:
+                if name not in state:
+                    state[name] = zeros(p)
+            st, step = step_of(state)
+            tail = self._after_step(state, extras)
+            step += 1
+            items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype,
+                          *[0 if name is None else state_ptr(state, name, p, dense) for name in names], step,
+                          *tail, master_ptr(state, p, dense, masters)))
+            steps.append((st, step))
+        return items, steps, keep, extras or None
 
     # Checks one parameter and its gradient; returns (dtype name, gradient to read, dense flag), the
     # flag true when the parameter is dense but not contiguous (state must then share its strides).

@@ -3,7 +3,6 @@
 from typing import Optional
 
 from adamant.torch import _base
-from adamant.torch._base import master_ptr, new_step, state_ptr, step_of, zeros
 
 
 @_base.drop_in("adadelta")
@@ -22,26 +21,5 @@ class Adadelta(_base.Optimizer):
                                       capturable=capturable, foreach=foreach, differentiable=differentiable,
                                       master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed))
 
-    def _prepare(self, group, gi):
-        masters = group.get("master_weights", False)
-        state_of = self.state
-        items = []
-        steps = []
-        keep = []
-        for i, p in enumerate(group["params"]):
-            g = p.grad
-            if g is None:
-                continue
-            dtype, g, dense = self._checked(p, g, gi, i)
-            keep.append(g)
-            state = state_of[p]
-            if not state:
-                state["step"] = new_step()
-                state["square_avg"] = zeros(p)
-                state["acc_delta"] = zeros(p)
-            st, step = step_of(state)
-            step += 1
-            items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype, state_ptr(state, "square_avg", p, dense),
-                          state_ptr(state, "acc_delta", p, dense), step, master_ptr(state, p, dense, masters)))
-            steps.append((st, step))
-        return items, steps, keep, None
+    def _buffers(self, group):
+        return "square_avg", "acc_delta"

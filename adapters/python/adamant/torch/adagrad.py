@@ -5,7 +5,7 @@ from typing import Optional
 import torch
 
 from adamant.torch import _base
-from adamant.torch._base import master_ptr, new_step, state_dtype, state_ptr, step_of
+from adamant.torch._base import new_step, state_dtype
 
 
 def _init_state(state, p, group):
@@ -48,24 +48,8 @@ class Adagrad(_base.Optimizer):
             for p in group["params"]:
                 self.state[p]["sum"].share_memory_()
 
-    def _prepare(self, group, gi):
-        masters = group.get("master_weights", False)
-        state_of = self.state
-        items = []
-        steps = []
-        keep = []
-        for i, p in enumerate(group["params"]):
-            g = p.grad
-            if g is None:
-                continue
-            dtype, g, dense = self._checked(p, g, gi, i)
-            keep.append(g)
-            state = state_of[p]
-            if not state:  # e.g. state cleared by hand
-                _init_state(state, p, group)
-            st, step = step_of(state)
-            step += 1
-            items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype, state_ptr(state, "sum", p, dense), step,
-                          master_ptr(state, p, dense, masters)))
-            steps.append((st, step))
-        return items, steps, keep, None
+    def _buffers(self, group):
+        return ("sum",)
+
+    def _init_state(self, state, p, group, names):  # e.g. state cleared by hand
+        _init_state(state, p, group)

@@ -3,7 +3,6 @@
 from typing import Optional
 
 from adamant.torch import _base
-from adamant.torch._base import master_ptr, new_step, state_ptr, step_of, zeros
 
 
 @_base.drop_in("adam")
@@ -32,36 +31,10 @@ class Adam(_base.Optimizer):
                                       bias_correction=bias_correction, eps_mode=eps_mode,
                                       master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed))
 
-    def _prepare(self, group, gi):
-        amsgrad = group["amsgrad"]
-        masters = group.get("master_weights", False)
-        state_of = self.state
-        items = []
-        steps = []
-        keep = []
-        for i, p in enumerate(group["params"]):
-            g = p.grad
-            if g is None:
-                continue
-            dtype, g, dense = self._checked(p, g, gi, i)
-            keep.append(g)
-            state = state_of[p]
-            if not state:
-                state["step"] = new_step()
-                state["exp_avg"] = zeros(p)
-                state["exp_avg_sq"] = zeros(p)
-                if amsgrad:
-                    state["max_exp_avg_sq"] = zeros(p)
-            elif amsgrad and "max_exp_avg_sq" not in state:  # amsgrad switched on later
-                state["max_exp_avg_sq"] = zeros(p)
-            st, step = step_of(state)
-            step += 1
-            items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype, state_ptr(state, "exp_avg", p, dense),
-                          state_ptr(state, "exp_avg_sq", p, dense),
-                          state_ptr(state, "max_exp_avg_sq", p, dense) if amsgrad else 0, step,
-                          master_ptr(state, p, dense, masters)))
-            steps.append((st, step))
-        return items, steps, keep, None
+    _lazy_buffers = frozenset(("max_exp_avg_sq",))  # made when amsgrad is first on
+
+    def _buffers(self, group):
+        return "exp_avg", "exp_avg_sq", "max_exp_avg_sq" if group["amsgrad"] else None
 
 
 @_base.drop_in("adamw", decoupled_weight_decay=True)

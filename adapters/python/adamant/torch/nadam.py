@@ -7,7 +7,7 @@ import torch
 from torch import Tensor
 
 from adamant.torch import _base
-from adamant.torch._base import master_ptr, new_step, state_ptr, step_of, zeros
+from adamant.torch._base import new_step, zeros
 
 _MU_DTYPE = torch.float64
 
@@ -65,34 +65,19 @@ class NAdam(_base.Optimizer):
             if key in saved and p in self.state:
                 self.state[p]["mu_product"] = torch.tensor(float(saved[key]), dtype=_MU_DTYPE)
 
-    def _prepare(self, group, gi):
-        state_of = self.state
-        items = []
-        steps = []
-        keep = []
-        mus = []
-        masters = group.get("master_weights", False)
-        for i, p in enumerate(group["params"]):
-            g = p.grad
-            if g is None:
-                continue
-            dtype, g, dense = self._checked(p, g, gi, i)
-            keep.append(g)
-            state = state_of[p]
-            if not state:
-                state["step"] = new_step()
-                state["mu_product"] = torch.tensor(1.0, dtype=_MU_DTYPE)
-                state["exp_avg"] = zeros(p)
-                state["exp_avg_sq"] = zeros(p)
-            st, step = step_of(state)
-            mu, mu_product = _mu_product_of(state)
-            step += 1
-            items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype, state_ptr(state, "exp_avg", p, dense),
-                          state_ptr(state, "exp_avg_sq", p, dense), step, mu_product,
-                          master_ptr(state, p, dense, masters)))
-            steps.append((st, step))
-            mus.append(mu)
-        return items, steps, keep, mus
+    def _buffers(self, group):
+        return "exp_avg", "exp_avg_sq"
+
+    def _init_state(self, state, p, group, names):
+        state["step"] = new_step()
+        state["mu_product"] = torch.tensor(1.0, dtype=_MU_DTYPE)
+        state["exp_avg"] = zeros(p)
+        state["exp_avg_sq"] = zeros(p)
+
+    def _after_step(self, state, mus):
+        mu, mu_product = _mu_product_of(state)
+        mus.append(mu)
+        return (mu_product,)
 
     def _finish(self, mus, mu_products):
         for mu, value in zip(mus, mu_products):

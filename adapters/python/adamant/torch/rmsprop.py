@@ -3,7 +3,6 @@
 from typing import Optional
 
 from adamant.torch import _base
-from adamant.torch._base import master_ptr, new_step, state_ptr, step_of, zeros
 
 
 @_base.drop_in("rmsprop")
@@ -23,34 +22,9 @@ class RMSprop(_base.Optimizer):
                                       weight_decay=weight_decay, capturable=capturable, foreach=foreach,
                                       maximize=maximize, differentiable=differentiable, master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed))
 
-    def _prepare(self, group, gi):
-        momentum = group["momentum"] > 0
-        centered = group["centered"]
-        masters = group.get("master_weights", False)
-        state_of = self.state
-        items = []
-        steps = []
-        keep = []
-        for i, p in enumerate(group["params"]):
-            g = p.grad
-            if g is None:
-                continue
-            dtype, g, dense = self._checked(p, g, gi, i)
-            keep.append(g)
-            state = state_of[p]
-            if not state:
-                state["step"] = new_step()
-                state["square_avg"] = zeros(p)
-            # Created on first use, so that switching momentum or centered on later works.
-            if momentum and "momentum_buffer" not in state:
-                state["momentum_buffer"] = zeros(p)
-            if centered and "grad_avg" not in state:
-                state["grad_avg"] = zeros(p)
-            st, step = step_of(state)
-            step += 1
-            items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype, state_ptr(state, "square_avg", p, dense),
-                          state_ptr(state, "momentum_buffer", p, dense) if momentum else 0,
-                          state_ptr(state, "grad_avg", p, dense) if centered else 0, step,
-                          master_ptr(state, p, dense, masters)))
-            steps.append((st, step))
-        return items, steps, keep, None
+    # Created on first use, so that switching momentum or centered on later works.
+    _lazy_buffers = frozenset(("momentum_buffer", "grad_avg"))
+
+    def _buffers(self, group):
+        return ("square_avg", "momentum_buffer" if group["momentum"] > 0 else None,
+                "grad_avg" if group["centered"] else None)

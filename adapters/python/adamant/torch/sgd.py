@@ -38,12 +38,7 @@ class SGD(_base.Optimizer):
         items = []
         keep = []
         fresh = []  # (state, buffer) pairs stored once the step has run
-        for i, p in enumerate(group["params"]):
-            g = p.grad
-            if g is None:
-                continue
-            dtype, g, dense = self._checked(p, g, gi, i)
-            keep.append(g)
+        for p, g, dtype, dense in self._with_grads(group, gi, keep):
             # State only where needed (momentum, a master copy), as torch keeps none without momentum.
             state = state_of[p] if momentum or p in state_of or (masters and p.dtype in _base._HALF) else None
             master = 0 if state is None else master_ptr(state, p, dense, masters)
