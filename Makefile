@@ -32,8 +32,14 @@ test-python: build
 run: build
 	$(BUILD_DIR)/examples/quickstart
 
+# The benchmark suite (docs/performance.md): its own build (build-bench/, with libtorch-dev), then one table
+# and build-bench/bench.csv. Options: make bench BENCH_ARGS="--quick" (or --impl/--alg/--shape/--threads ...).
 bench:
-	@echo "make bench: the benchmark suite arrives with the fused-kernels work (see docs/performance.md)"; exit 1
+	@scripts/install-deps.sh --bench
+	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=RelWithDebInfo -DADAMANT_BUILD_BENCH=ON \
+	  -DADAMANT_BUILD_TESTS=OFF -DADAMANT_BUILD_PYTHON=OFF -DADAMANT_BUILD_EXAMPLES=OFF
+	cmake --build build-bench -j $(JOBS) --target adamant_bench
+	$(PYTHON) bench/run.py --build-dir build-bench $(BENCH_ARGS)
 
 # Regenerates the golden trajectories from Debian's python3-torch (a reviewed change).
 golden: deps

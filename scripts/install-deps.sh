@@ -1,7 +1,19 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that building and testing adamant need, only those missing.
-# Usage: scripts/install-deps.sh [--check]   (--check: list what is missing, install nothing)
+# Usage: scripts/install-deps.sh [--check] [--bench]
+#   --check: list what is missing, install nothing
+#   --bench: also what `make bench` needs (libtorch-dev, for the libtorch peer)
 set -euo pipefail
+
+check=0
+bench=0
+for arg in "$@"; do
+  case "$arg" in
+    --check) check=1 ;;
+    --bench) bench=1 ;;
+    *) echo "install-deps: unknown option '$arg' (usage: $0 [--check] [--bench])" >&2; exit 2 ;;
+  esac
+done
 
 # Build: compiler, CMake, GoogleTest, pybind11, JSON.  Python tests: Debian's python3 with torch, numpy, pytest.
 packages=(
@@ -11,6 +23,9 @@ packages=(
   pybind11-dev python3-dev
   python3 python3-numpy python3-pytest python3-torch
 )
+if [ "$bench" -eq 1 ]; then
+  packages+=(libtorch-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -23,7 +38,7 @@ if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
   exit 0
 fi
-if [ "${1:-}" = "--check" ]; then
+if [ "$check" -eq 1 ]; then
   echo "install-deps: missing: ${missing[*]}"
   exit 1
 fi

@@ -1,0 +1,56 @@
+// What is benchmarked: every optimizer variant with its options, storage dtypes and memory traffic.
+//
+// This table is the single source of the byte model: the C++ program writes it as CSV (--catalog) and the
+// PyTorch script and the report read it from there.
+#ifndef ADAMANT_BENCH_CATALOG_H_
+#define ADAMANT_BENCH_CATALOG_H_
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace adamant_bench {
+
+// Storage of the parameter and its gradient; optimizer state is always fp32.
+enum class Storage { kFloat32, kBFloat16 };
+
+std::string StorageName(Storage s);  // "fp32", "bf16"
+int StorageBytes(Storage s);
+
+// The memory traffic of one step: the parameter is read and written, the gradient read, and each fp32
+// state array read and written once.
+struct Layout {
+  Storage storage = Storage::kFloat32;
+  int states = 0;
+
+  int BytesPerParam() const { return 2 * StorageBytes(storage) + StorageBytes(storage) + 8 * states; }
+  std::string Name() const;    // "p+g+2 state"
+  std::string Dtypes() const;  // "fp32/fp32/fp32": param/grad/state
+  bool operator==(const Layout&) const = default;
+};
+
+struct Variant {
+  std::string name;         // what --alg selects and the tables show: "adam", "sgd", "adam-amsgrad"
+  std::string algorithm;    // adamant::CreateOptimizer's name
+  std::string torch_class;  // torch.optim / torch::optim class
+  std::string options;      // "lr=1e-3 momentum=0.9": PyTorch option names, understood by all three
+  Storage storage = Storage::kFloat32;
+  std::vector<std::string> state;  // PyTorch's names of the fp32 state buffers
+  bool in_libtorch = false;        // torch::optim (1.13) has this class and these options
+  bool by_default = false;         // part of a plain `make bench`
+  // After the first warm-up step the step counters are set to this (0: left alone), so that the timed
+  // steps take the branch a long run takes: RAdam rectifies from step 6 (rho_t > 5), not before.
+  int skip_to_step = 0;
+
+  Layout layout() const { return {storage, static_cast<int>(state.size())}; }
+};
+
+const std::vector<Variant>& Catalog();
+
+// One CSV row per variant: name, algorithm, torch_class, options, dtypes, layout, state,
+// bytes_per_param, libtorch, default, skip_to_step.
+void WriteCatalogCsv(std::ostream& out);
+
+}  // namespace adamant_bench
+
+#endif  // ADAMANT_BENCH_CATALOG_H_

@@ -1,0 +1,53 @@
+#include "memory.h"
+
+#include <bit>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace adamant_bench {
+namespace {
+
+// A value in [lo, hi] from a hash of (seed, i), kept away from zero.
+float Pattern(uint64_t seed, int64_t i, float lo, float hi) {
+  uint64_t h = (seed + static_cast<uint64_t>(i)) * 0x9E3779B97F4A7C15ull;
+  h ^= h >> 29;
+  const float u = static_cast<float>(h >> 40) * (1.0f / 16777216.0f);  // [0, 1)
+  float x = lo + (hi - lo) * u;
+  if (x > -0.0625f && x < 0.0625f) x = x < 0 ? -0.0625f : 0.0625f;
+  return x;
+}
+
+}  // namespace
+
+uint16_t FloatToBf16(float x) {
+  const uint32_t u = std::bit_cast<uint32_t>(x);
+  return static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+void AlignedBuffer::Free::operator()(void* p) const { std::free(p); }
+
+AlignedBuffer::AlignedBuffer(size_t bytes) {
+  const size_t rounded = (bytes + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+  if (p == nullptr) throw std::bad_alloc();
+  std::memset(p, 0, rounded);
+  data_.reset(p);
+}
+
+TensorList::TensorList(const Shape& shape, int element_bytes, uint64_t seed, float lo, float hi) {
+  buffers_.reserve(static_cast<size_t>(shape.tensors));
+  for (int64_t t = 0; t < shape.tensors; ++t) {
+    buffers_.emplace_back(static_cast<size_t>(shape.numel) * element_bytes);
+    const uint64_t s = seed + static_cast<uint64_t>(t) * static_cast<uint64_t>(shape.numel);
+    if (element_bytes == 2) {
+      auto* x = static_cast<uint16_t*>(buffers_.back().data());
+      for (int64_t i = 0; i < shape.numel; ++i) x[i] = FloatToBf16(Pattern(s, i, lo, hi));
+    } else {
+      auto* x = static_cast<float*>(buffers_.back().data());
+      for (int64_t i = 0; i < shape.numel; ++i) x[i] = Pattern(s, i, lo, hi);
+    }
+  }
+}
+
+}  // namespace adamant_bench

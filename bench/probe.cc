@@ -1,0 +1,102 @@
+#include "probe.h"
+
+#include <omp.h>
+
+#include <bit>
+#include <stdexcept>
+
+namespace adamant_bench {
+namespace {
+
+// Trivial arithmetic on every array: s = s/2 + g, p -= 1e-6 * (g + sum s). Values stay bounded.
+constexpr float kDecay = 0.5f;
+constexpr float kRate = 1e-6f;
+
+inline float Bf16ToFloat(uint16_t x) { return std::bit_cast<float>(static_cast<uint32_t>(x) << 16); }
+inline uint16_t FloatToBf16Rne(float x) {
+  const uint32_t u = std::bit_cast<uint32_t>(x);
+  return static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+template <class T>
+inline float Load(const T* p, int64_t i) {
+  if constexpr (sizeof(T) == 2) {
+    return Bf16ToFloat(p[i]);
+  } else {
+    return p[i];
+  }
+}
+template <class T>
+inline void Store(T* p, int64_t i, float x) {
+  if constexpr (sizeof(T) == 2) {
+    p[i] = FloatToBf16Rne(x);
+  } else {
+    p[i] = x;
+  }
+}
+
+template <class T, int S>
+__attribute__((always_inline)) inline void Body(int64_t n, T* __restrict p, const T* __restrict g,
+                                                float* __restrict s0, float* __restrict s1,
+                                                float* __restrict s2) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float gi = Load(g, i);
+    float acc = gi;
+    if constexpr (S > 0) acc += s0[i] = kDecay * s0[i] + gi;
+    if constexpr (S > 1) acc += s1[i] = kDecay * s1[i] + gi;
+    if constexpr (S > 2) acc += s2[i] = kDecay * s2[i] + gi;
+    Store(p, i, Load(p, i) - kRate * acc);
+  }
+}
+
+// One non-template function per layout, cloned per target and dispatched at load time (x86-64-v4: AVX-512
+// F, BW, DQ, VL, so that the bf16 conversions get 512-bit integer ops too; avx512f alone would not).
+#define ADAMANT_BENCH_PROBE_KERNEL(Name, T, S)                                                          \
+  __attribute__((target_clones("arch=x86-64-v4", "avx2", "default"))) void Name(                        \
+      int64_t n, T* __restrict p, const T* __restrict g, float* __restrict s0, float* __restrict s1,   \
+      float* __restrict s2) {                                                                           \
+    Body<T, S>(n, p, g, s0, s1, s2);                                                                    \
+  }
+ADAMANT_BENCH_PROBE_KERNEL(ProbeF32S0, float, 0)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeF32S1, float, 1)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeF32S2, float, 2)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeF32S3, float, 3)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeBf16S0, uint16_t, 0)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeBf16S1, uint16_t, 1)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeBf16S2, uint16_t, 2)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeBf16S3, uint16_t, 3)
+#undef ADAMANT_BENCH_PROBE_KERNEL
+
+template <class T>
+using Kernel = void (*)(int64_t, T*, const T*, float*, float*, float*);
+
+template <class T>
+void Run(Kernel<T> kernel, const std::vector<ProbeTensor>& tensors, const Partition& partition, int threads) {
+#pragma omp parallel num_threads(threads)
+  // Part k to thread k; a smaller team than asked for (OMP_THREAD_LIMIT) still covers every part.
+  for (int part = omp_get_thread_num(); part < partition.parts(); part += omp_get_num_threads()) {
+    partition.ForEach(part, [&](size_t t, int64_t b, int64_t e) {
+      const ProbeTensor& x = tensors[t];
+      auto at = [&](float* s) { return s == nullptr ? nullptr : s + b; };
+      kernel(e - b, static_cast<T*>(x.param) + b, static_cast<const T*>(x.grad) + b, at(x.state[0]),
+             at(x.state[1]), at(x.state[2]));
+    });
+  }
+}
+
+}  // namespace
+
+void ProbeStep(bool bf16, int states, const std::vector<ProbeTensor>& tensors, const Partition& partition,
+               int threads) {
+  if (partition.parts() != threads) throw std::invalid_argument("probe: partition has the wrong part count");
+  if (states < 0 || states > 3) throw std::invalid_argument("probe: 0 to 3 state arrays");
+  if (bf16) {
+    static constexpr Kernel<uint16_t> kKernels[] = {ProbeBf16S0, ProbeBf16S1, ProbeBf16S2, ProbeBf16S3};
+    Run(kKernels[states], tensors, partition, threads);
+  } else {
+    static constexpr Kernel<float> kKernels[] = {ProbeF32S0, ProbeF32S1, ProbeF32S2, ProbeF32S3};
+    Run(kKernels[states], tensors, partition, threads);
+  }
+}
+
+}  // namespace adamant_bench
