@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/mix.h"
 #include "core/parallel.h"
 #include "kernels/kernels.h"
 #include "rules/adadelta.h"
@@ -71,13 +72,6 @@ kernels::Storage StorageOf(DType dtype) {
   return kernels::Storage::kFloat32;
 }
 
-// splitmix64's finalizer: decorrelates the streams of (seed, step, tensor).
-uint64_t Mix(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
 
 // Per-tensor scalars, computed once per distinct (step, compute type) in a row: a call over thousands of
 // tensors at the same step computes them once. Reserved up front so the pointers in the slots stay valid.
@@ -121,12 +115,36 @@ kernels::Slot BaseSlot(const Tensor& t, size_t position, uint64_t step, const Pr
                                                                : kernels::Rounding::kNearestEven;
   // With a master copy the parameter is its nearest rounding; stochastic rounding applies without one.
   if (precision.rounding == Rounding::kStochastic) {
-    slot.random_stream = Mix(precision.seed ^ Mix(step ^ Mix(position)));
+    slot.random_stream = core::Mix(precision.seed ^ core::Mix(step ^ core::Mix(position)));
   }
   return slot;
 }
 
-void Run(kernels::KernelFn fn, const void* modes, const std::vector<kernels::Slot>& slots) {
+// The step that keys a tensor's stochastic-rounding stream; SGD keeps none, and its caller's seed must
+// change between steps instead.
+template <class Tensor>
+uint64_t StreamStep(const Tensor& t) {
+  if constexpr (requires { t.step; }) {
+    return static_cast<uint64_t>(t.step);
+  } else {
+    return 0;
+  }
+}
+
+// One fused pass: a Slot per tensor (pointers, storage, rounding), completed by the algorithm's
+// fill(tensor, slot, scalars) with its state pointers and scalars, then the kernel over all of them. The
+// scalar table outlives the pass, so the slots' pointers into it stay valid.
+template <template <class> class Scalars, class Tensor, class Fill>
+void RunSlots(kernels::KernelFn fn, const void* modes, std::span<const Tensor> tensors, const Precision& precision,
+              Fill fill) {
+  ScalarTable<Scalars> scalars(tensors.size());
+  std::vector<kernels::Slot> slots;
+  slots.reserve(tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    kernels::Slot slot = BaseSlot(tensors[i], i, StreamStep(tensors[i]), precision);
+    fill(tensors[i], slot, scalars);
+    slots.push_back(slot);
+  }
   core::ForEachPiece(fn, modes, slots);
 }
 
@@ -154,12 +172,8 @@ void Adam(std::span<const AdamTensor> tensors, const AdamOptions& o, const Preci
   const bool decoupled = o.decoupled_weight_decay && o.weight_decay != 0;
   const kernels::AdamModes modes{!o.decoupled_weight_decay && o.weight_decay != 0, o.amsgrad,
                                  o.eps_mode == EpsMode::kTensorFlow};
-  ScalarTable<rules::AdamScalars> scalars(tensors.size());
-  std::vector<kernels::Slot> slots;
-  slots.reserve(tensors.size());
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const AdamTensor& t = tensors[i];
-    kernels::Slot slot = BaseSlot(t, i, static_cast<uint64_t>(t.step), precision);
+  RunSlots<rules::AdamScalars>(kernels::Active().adam, &modes, tensors, precision,
+                            [&](const AdamTensor& t, kernels::Slot& slot, auto& scalars) {
     slot.state[0] = t.exp_avg;
     slot.state[1] = t.exp_avg_sq;
     slot.state[2] = t.max_exp_avg_sq;
@@ -179,9 +193,7 @@ void Adam(std::span<const AdamTensor> tensors, const AdamOptions& o, const Preci
                                    static_cast<T>(-step_size),
                                    static_cast<T>(o.eps)};
     });
-    slots.push_back(slot);
-  }
-  Run(kernels::Active().adam, &modes, slots);
+  });
 }
 
 void Adamax(std::span<const AdamaxTensor> tensors, const AdamaxOptions& o, const Precision& precision) {
@@ -192,12 +204,8 @@ void Adamax(std::span<const AdamaxTensor> tensors, const AdamaxOptions& o, const
     CheckStep("adamax", i, tensors[i].step);
   }
   const kernels::AdamaxModes modes{o.weight_decay != 0, o.eps_mode == EpsMode::kTensorFlow};
-  ScalarTable<rules::AdamaxScalars> scalars(tensors.size());
-  std::vector<kernels::Slot> slots;
-  slots.reserve(tensors.size());
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const AdamaxTensor& t = tensors[i];
-    kernels::Slot slot = BaseSlot(t, i, static_cast<uint64_t>(t.step), precision);
+  RunSlots<rules::AdamaxScalars>(kernels::Active().adamax, &modes, tensors, precision,
+                            [&](const AdamaxTensor& t, kernels::Slot& slot, auto& scalars) {
     slot.state[0] = t.exp_avg;
     slot.state[1] = t.exp_inf;
     slot.scalars = scalars.Get(t.param.dtype, t.step, true, [&](auto zero) {
@@ -207,9 +215,7 @@ void Adamax(std::span<const AdamaxTensor> tensors, const AdamaxOptions& o, const
                                      rules::MakeLerp<T>(1.0 - o.betas[0]), static_cast<T>(o.betas[1]),
                                      static_cast<T>(o.eps), static_cast<T>(-clr)};
     });
-    slots.push_back(slot);
-  }
-  Run(kernels::Active().adamax, &modes, slots);
+  });
 }
 
 void NAdam(std::span<const NAdamTensor> tensors, const NAdamOptions& o, const Precision& precision) {
@@ -224,18 +230,14 @@ void NAdam(std::span<const NAdamTensor> tensors, const NAdamOptions& o, const Pr
   const kernels::NAdamModes modes{!o.decoupled_weight_decay && o.weight_decay != 0,
                                   o.eps_mode == EpsMode::kTensorFlow};
   // mu_product differs between tensors that took different paths: no caching by step.
-  ScalarTable<rules::NAdamScalars> scalars(tensors.size());
-  std::vector<kernels::Slot> slots;
-  slots.reserve(tensors.size());
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const NAdamTensor& t = tensors[i];
+  RunSlots<rules::NAdamScalars>(kernels::Active().nadam, &modes, tensors, precision,
+                            [&](const NAdamTensor& t, kernels::Slot& slot, auto& scalars) {
     const double step = static_cast<double>(t.step);
     const double beta1 = o.betas[0];
     const double mu = beta1 * (1.0 - 0.5 * std::pow(0.96, step * o.momentum_decay));
     const double mu_next = beta1 * (1.0 - 0.5 * std::pow(0.96, (step + 1.0) * o.momentum_decay));
     const double mu_product = *t.mu_product * mu;
     *t.mu_product = mu_product;  // the state advances even for an empty tensor, as in PyTorch
-    kernels::Slot slot = BaseSlot(t, i, static_cast<uint64_t>(t.step), precision);
     slot.state[0] = t.exp_avg;
     slot.state[1] = t.exp_avg_sq;
     slot.scalars = scalars.Get(t.param.dtype, t.step, false, [&](auto zero) {
@@ -262,9 +264,7 @@ void NAdam(std::span<const NAdamTensor> tensors, const NAdamOptions& o, const Pr
                                     static_cast<T>(grad_coeff),
                                     static_cast<T>(avg_coeff)};
     });
-    slots.push_back(slot);
-  }
-  Run(kernels::Active().nadam, &modes, slots);
+  });
 }
 
 void RAdam(std::span<const RAdamTensor> tensors, const RAdamOptions& o, const Precision& precision) {
@@ -276,11 +276,8 @@ void RAdam(std::span<const RAdamTensor> tensors, const RAdamOptions& o, const Pr
   }
   const bool decoupled = o.decoupled_weight_decay && o.weight_decay != 0;
   const kernels::RAdamModes modes{!o.decoupled_weight_decay && o.weight_decay != 0};
-  ScalarTable<rules::RAdamScalars> scalars(tensors.size());
-  std::vector<kernels::Slot> slots;
-  slots.reserve(tensors.size());
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const RAdamTensor& t = tensors[i];
+  RunSlots<rules::RAdamScalars>(kernels::Active().radam, &modes, tensors, precision,
+                            [&](const RAdamTensor& t, kernels::Slot& slot, auto& scalars) {
     const double step = static_cast<double>(t.step);
     const double beta2 = o.betas[1];
     const double bc2 = 1.0 - std::pow(beta2, step);
@@ -288,7 +285,6 @@ void RAdam(std::span<const RAdamTensor> tensors, const RAdamOptions& o, const Pr
     // variance is tractable enough to rectify (PyTorch: rho_t > 5).
     const double rho_inf = 2.0 / (1.0 - beta2) - 1.0;
     const double rho_t = rho_inf - 2.0 * step * std::pow(beta2, step) / bc2;
-    kernels::Slot slot = BaseSlot(t, i, static_cast<uint64_t>(t.step), precision);
     slot.state[0] = t.exp_avg;
     slot.state[1] = t.exp_avg_sq;
     slot.flag = rho_t > 5.0;
@@ -311,9 +307,7 @@ void RAdam(std::span<const RAdamTensor> tensors, const RAdamOptions& o, const Pr
                                     static_cast<T>(o.eps),
                                     static_cast<T>(rect)};
     });
-    slots.push_back(slot);
-  }
-  Run(kernels::Active().radam, &modes, slots);
+  });
 }
 
 void Adagrad(std::span<const AdagradTensor> tensors, const AdagradOptions& o, const Precision& precision) {
@@ -323,12 +317,8 @@ void Adagrad(std::span<const AdagradTensor> tensors, const AdagradOptions& o, co
     CheckStep("adagrad", i, tensors[i].step);
   }
   const kernels::AdagradModes modes{o.weight_decay != 0};
-  ScalarTable<rules::AdagradScalars> scalars(tensors.size());
-  std::vector<kernels::Slot> slots;
-  slots.reserve(tensors.size());
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const AdagradTensor& t = tensors[i];
-    kernels::Slot slot = BaseSlot(t, i, static_cast<uint64_t>(t.step), precision);
+  RunSlots<rules::AdagradScalars>(kernels::Active().adagrad, &modes, tensors, precision,
+                            [&](const AdagradTensor& t, kernels::Slot& slot, auto& scalars) {
     slot.state[0] = t.sum;
     slot.scalars = scalars.Get(t.param.dtype, t.step, true, [&](auto zero) {
       using T = decltype(zero);
@@ -336,9 +326,7 @@ void Adagrad(std::span<const AdagradTensor> tensors, const AdagradOptions& o, co
       return rules::AdagradScalars<T>{Sign<T>(o.maximize), static_cast<T>(o.weight_decay), static_cast<T>(o.eps),
                                       static_cast<T>(-clr)};
     });
-    slots.push_back(slot);
-  }
-  Run(kernels::Active().adagrad, &modes, slots);
+  });
 }
 
 void RMSprop(std::span<const RMSpropTensor> tensors, const RMSpropOptions& o, const Precision& precision) {
@@ -353,12 +341,8 @@ void RMSprop(std::span<const RMSpropTensor> tensors, const RMSpropOptions& o, co
     CheckStep("rmsprop", i, t.step);
   }
   const kernels::RMSpropModes modes{o.weight_decay != 0, o.centered, momentum};
-  ScalarTable<rules::RMSpropScalars> scalars(tensors.size());
-  std::vector<kernels::Slot> slots;
-  slots.reserve(tensors.size());
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const RMSpropTensor& t = tensors[i];
-    kernels::Slot slot = BaseSlot(t, i, static_cast<uint64_t>(t.step), precision);
+  RunSlots<rules::RMSpropScalars>(kernels::Active().rmsprop, &modes, tensors, precision,
+                            [&](const RMSpropTensor& t, kernels::Slot& slot, auto& scalars) {
     slot.state[0] = t.square_avg;
     slot.state[1] = t.momentum_buffer;
     slot.state[2] = t.grad_avg;
@@ -369,9 +353,7 @@ void RMSprop(std::span<const RMSpropTensor> tensors, const RMSpropOptions& o, co
                                       rules::MakeLerp<T>(1.0 - o.alpha), static_cast<T>(o.eps),
                                       static_cast<T>(o.momentum),     static_cast<T>(-o.lr)};
     });
-    slots.push_back(slot);
-  }
-  Run(kernels::Active().rmsprop, &modes, slots);
+  });
 }
 
 void Adadelta(std::span<const AdadeltaTensor> tensors, const AdadeltaOptions& o, const Precision& precision) {
@@ -382,12 +364,8 @@ void Adadelta(std::span<const AdadeltaTensor> tensors, const AdadeltaOptions& o,
     CheckStep("adadelta", i, tensors[i].step);
   }
   const kernels::AdadeltaModes modes{o.weight_decay != 0};
-  ScalarTable<rules::AdadeltaScalars> scalars(tensors.size());
-  std::vector<kernels::Slot> slots;
-  slots.reserve(tensors.size());
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const AdadeltaTensor& t = tensors[i];
-    kernels::Slot slot = BaseSlot(t, i, static_cast<uint64_t>(t.step), precision);
+  RunSlots<rules::AdadeltaScalars>(kernels::Active().adadelta, &modes, tensors, precision,
+                            [&](const AdadeltaTensor& t, kernels::Slot& slot, auto& scalars) {
     slot.state[0] = t.square_avg;
     slot.state[1] = t.acc_delta;
     slot.scalars = scalars.Get(t.param.dtype, 0, true, [&](auto zero) {
@@ -395,9 +373,7 @@ void Adadelta(std::span<const AdadeltaTensor> tensors, const AdadeltaOptions& o,
       return rules::AdadeltaScalars<T>{Sign<T>(o.maximize), static_cast<T>(o.weight_decay), static_cast<T>(o.rho),
                                        static_cast<T>(1.0 - o.rho), static_cast<T>(o.eps), static_cast<T>(-o.lr)};
     });
-    slots.push_back(slot);
-  }
-  Run(kernels::Active().adadelta, &modes, slots);
+  });
 }
 
 void SGD(std::span<const SGDTensor> tensors, const SGDOptions& o, const Precision& precision) {
@@ -408,14 +384,8 @@ void SGD(std::span<const SGDTensor> tensors, const SGDOptions& o, const Precisio
                 {{"momentum_buffer", momentum ? tensors[i].momentum_buffer : tensors[i].param.data}});
   }
   const kernels::SGDModes modes{o.weight_decay != 0, momentum, o.nesterov};
-  ScalarTable<rules::SGDScalars> scalars(tensors.size());
-  std::vector<kernels::Slot> slots;
-  slots.reserve(tensors.size());
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const SGDTensor& t = tensors[i];
-    // SGD has no step count; the stochastic-rounding stream still needs to change between steps, which the
-    // caller's seed must provide.
-    kernels::Slot slot = BaseSlot(t, i, 0, precision);
+  RunSlots<rules::SGDScalars>(kernels::Active().sgd, &modes, tensors, precision,
+                            [&](const SGDTensor& t, kernels::Slot& slot, auto& scalars) {
     slot.state[0] = t.momentum_buffer;
     slot.flag = !t.momentum_buffer_initialized;
     slot.scalars = scalars.Get(t.param.dtype, 0, true, [&](auto zero) {
@@ -423,9 +393,7 @@ void SGD(std::span<const SGDTensor> tensors, const SGDOptions& o, const Precisio
       return rules::SGDScalars<T>{Sign<T>(o.maximize), static_cast<T>(o.weight_decay), static_cast<T>(o.momentum),
                                   static_cast<T>(1.0 - o.dampening), static_cast<T>(-o.lr)};
     });
-    slots.push_back(slot);
-  }
-  Run(kernels::Active().sgd, &modes, slots);
+  });
 }
 
 }  // namespace adamant::functional

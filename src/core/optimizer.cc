@@ -7,6 +7,7 @@
 #include <string>
 
 #include "adamant/functional.h"
+#include "core/mix.h"
 #include "kernels/storage.h"
 
 namespace adamant {
@@ -68,13 +69,6 @@ void StepWithGrads(std::vector<ParamView>& params, std::vector<ParamState>& stat
   for (ParamState* s : stepped) ++s->step;
 }
 
-// splitmix64's finalizer.
-uint64_t Mix(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
 
 }  // namespace
 
@@ -95,7 +89,7 @@ void Optimizer::ZeroGrad() {
 
 Precision Optimizer::NextStepPrecision() {
   Precision p = precision_;
-  p.seed = Mix(p.seed ^ Mix(steps_taken_++));
+  p.seed = core::Mix(p.seed ^ core::Mix(steps_taken_++));
   return p;
 }
 
