@@ -11,6 +11,7 @@
 #include "adamant/options.h"
 #include "adamant/param.h"
 #include "adamant/precision.h"
+#include "adamant/schedule.h"
 #include "adamant/state.h"
 #include "adamant/threads.h"
 

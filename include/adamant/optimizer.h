@@ -68,6 +68,11 @@ class Optimizer {
   void set_precision(const Precision& precision) { precision_ = precision; }
   const Precision& precision() const { return precision_; }
 
+  // Steps taken by this optimizer (successful Step() calls). Stochastic rounding draws from it, so a
+  // checkpoint that restores it repeats the uninterrupted run.
+  uint64_t steps_taken() const { return steps_taken_; }
+  void set_steps_taken(uint64_t steps) { steps_taken_ = steps; }
+
  protected:
   void CheckGroup(size_t group) const;
   // Checks the parameters of a group that have a gradient (size, dtype, pointers) and that their existing
@@ -110,6 +115,8 @@ class OptimizerBase : public Optimizer {
   // Every check of every group happens before any group is updated: a rejected step changes nothing.
   void Step() override {
     for (size_t g = 0; g < groups_.size(); ++g) {
+      // Parameters appended to a group since the last step start with empty state.
+      if (states_[g].size() < groups_[g].params.size()) states_[g].resize(groups_[g].params.size());
       Validate(groups_[g].options);
       CheckParams(g, groups_[g].params);
     }

@@ -127,12 +127,21 @@ void Optimizer::CheckGroup(size_t group) const {
 }
 
 const ParamState& Optimizer::state(size_t group, size_t index) const {
-  return const_cast<Optimizer*>(this)->state(group, index);
+  CheckGroup(group);
+  const auto& states = states_[group];
+  if (index < states.size()) return states[index];
+  if (index < params(group).size()) {
+    static const ParamState kEmpty;  // appended since the last step: no state yet
+    return kEmpty;
+  }
+  throw std::out_of_range("param group " + std::to_string(group) + " has no parameter " + std::to_string(index));
 }
 
 ParamState& Optimizer::state(size_t group, size_t index) {
   CheckGroup(group);
   auto& states = states_[group];
+  // A parameter appended to the group since the last step has (empty) state too.
+  if (index >= states.size() && index < params(group).size()) states.resize(params(group).size());
   if (index >= states.size()) {
     throw std::out_of_range("param group " + std::to_string(group) + " has no parameter " + std::to_string(index));
   }

@@ -1,0 +1,149 @@
+// adamant's optimizers as libtorch optimizers: drop-ins for torch::optim::Adam, AdamW, Adagrad, RMSprop, SGD,
+// and the algorithms libtorch lacks (Adamax, NAdam, RAdam, Adadelta).
+//
+//   #include <adamant/torch/optim.h>
+//   auto model = torch::nn::Linear(784, 10);
+//   adamant::optim::Adam opt(model->parameters(), {.lr = 1e-3, .weight_decay = 1e-4});
+//   torch::optim::StepLR schedule(opt, /*step_size=*/10, /*gamma=*/0.5);
+//   for (...) { opt.zero_grad(); loss.backward(); opt.step(); }
+//   schedule.step();
+//   torch::save(opt, "opt.pt");  torch::load(opt, "opt.pt");
+//
+// Each class is a torch::optim::Optimizer: param groups are libtorch's (`param_groups()`, `add_param_group`),
+// a group's options are an `adamant::optim::Options<...>` holding adamant's option struct (so `get_lr`/`set_lr`
+// and libtorch's LR schedulers work), and `step()` runs adamant's fused step over the groups' tensors in place.
+// The state lives in adamant's optimizer underneath, by position (`core().state(group, index)`), under
+// PyTorch's names; libtorch's `state()` map stays empty. `torch::save`/`torch::load` write and read it.
+//
+// Parameters must be dense, contiguous CPU tensors of float32, float64, bfloat16 or float16 (adamant
+// updates them in place, never a copy); gradients of the same dtype and shape (a non-contiguous gradient is
+// read through a contiguous copy). Errors are thrown as c10::Error (libtorch's TORCH_CHECK) for tensors, and
+// std::invalid_argument for options, with the messages of adamant's C++ API.
+#ifndef ADAMANT_TORCH_OPTIM_H_
+#define ADAMANT_TORCH_OPTIM_H_
+
+#include <torch/optim/optimizer.h>
+#include <torch/serialize/archive.h>
+
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "adamant/factory.h"
+#include "adamant/optimizer.h"
+#include "adamant/options.h"
+
+namespace adamant::optim {
+
+// A param group's options: adamant's option struct for the algorithm.
+template <class CoreOptions>
+class Options : public ::torch::optim::OptimizerCloneableOptions<Options<CoreOptions>> {
+ public:
+  // Implicit, so that `Adam(params, {.lr = 1e-3})` and `OptimizerParamGroup(params, make_unique<...>(o))` read well.
+  Options(const CoreOptions& core = CoreOptions{}) : core_(core) {}  // NOLINT(google-explicit-constructor)
+
+  CoreOptions& core() { return core_; }
+  const CoreOptions& core() const { return core_; }
+
+  double get_lr() const override { return core_.lr; }
+  void set_lr(const double lr) override { core_.lr = lr; }
+
+ private:
+  CoreOptions core_;
+};
+
+using AdamOptions = Options<adamant::AdamOptions>;
+using AdamaxOptions = Options<adamant::AdamaxOptions>;
+using NAdamOptions = Options<adamant::NAdamOptions>;
+using RAdamOptions = Options<adamant::RAdamOptions>;
+using AdagradOptions = Options<adamant::AdagradOptions>;
+using RMSpropOptions = Options<adamant::RMSpropOptions>;
+using AdadeltaOptions = Options<adamant::AdadeltaOptions>;
+using SGDOptions = Options<adamant::SGDOptions>;
+
+// What every adamant libtorch optimizer shares, whatever its algorithm: reach adamant's optimizer
+// underneath (state, precision, option names) from a torch::optim::Optimizer& (see CoreOf).
+class TorchOptimizer : public ::torch::optim::Optimizer {
+ public:
+  using ::torch::optim::Optimizer::Optimizer;
+
+  virtual adamant::Optimizer& core() = 0;
+  virtual const adamant::Optimizer& core() const = 0;
+
+  // How bf16/fp16 parameters are updated (adamant/precision.h).
+  void set_precision(const Precision& precision) { core().set_precision(precision); }
+};
+
+// The default options of algorithm `Core` (AdamW's differ from Adam's, its option struct's).
+template <class Core>
+struct DefaultOptions {
+  using type = typename Core::OptionsType;
+};
+template <>
+struct DefaultOptions<adamant::AdamW> {
+  using type = adamant::AdamWOptions;
+};
+
+template <class Core>
+class Optimizer : public TorchOptimizer {
+ public:
+  using CoreOptions = typename Core::OptionsType;
+  using GroupOptions = Options<CoreOptions>;
+  // AdamWOptions for AdamW (weight_decay 1e-2), the group option struct otherwise.
+  using DefaultsType = typename DefaultOptions<Core>::type;
+
+  explicit Optimizer(std::vector<::torch::Tensor> params, const DefaultsType& defaults = DefaultsType{});
+  // Groups built with `std::make_unique<GroupOptions>(...)` keep their options; others get the defaults.
+  explicit Optimizer(std::vector<::torch::optim::OptimizerParamGroup> groups,
+                     const DefaultsType& defaults = DefaultsType{});
+
+  // Runs `closure` (with gradients enabled) if given, then one fused step of every group; returns the
+  // closure's loss or an undefined tensor. A rejected step (bad tensor or option) changes nothing.
+  ::torch::Tensor step(LossClosure closure = nullptr) override;
+
+  void save(::torch::serialize::OutputArchive& archive) const override;
+  // Restores options and state saved by `save` from an optimizer of the same algorithm over parameters of
+  // the same count and sizes; anything else is rejected (c10::Error) and changes nothing.
+  void load(::torch::serialize::InputArchive& archive) override;
+
+  Core& core() override { return core_; }
+  const Core& core() const override { return core_; }
+
+ private:
+  // Mirrors libtorch's groups (tensors, options) into adamant's optimizer; gradients are read through
+  // `contiguous_grads` where they are not contiguous.
+  void Sync(std::vector<::torch::Tensor>* contiguous_grads);
+
+  Core core_;
+};
+
+using Adam = Optimizer<adamant::Adam>;
+using AdamW = Optimizer<adamant::AdamW>;
+using Adamax = Optimizer<adamant::Adamax>;
+using NAdam = Optimizer<adamant::NAdam>;
+using RAdam = Optimizer<adamant::RAdam>;
+using Adagrad = Optimizer<adamant::Adagrad>;
+using RMSprop = Optimizer<adamant::RMSprop>;
+using Adadelta = Optimizer<adamant::Adadelta>;
+using SGD = Optimizer<adamant::SGD>;
+
+extern template class Optimizer<adamant::Adam>;
+extern template class Optimizer<adamant::AdamW>;
+extern template class Optimizer<adamant::Adamax>;
+extern template class Optimizer<adamant::NAdam>;
+extern template class Optimizer<adamant::RAdam>;
+extern template class Optimizer<adamant::Adagrad>;
+extern template class Optimizer<adamant::RMSprop>;
+extern template class Optimizer<adamant::Adadelta>;
+extern template class Optimizer<adamant::SGD>;
+
+// By name and key=value options, as adamant::CreateOptimizer (factory.h): same names, options, errors.
+std::unique_ptr<TorchOptimizer> Create(std::string_view name, std::vector<::torch::Tensor> params,
+                                       const OptionList& options = {});
+
+// adamant's optimizer underneath `optimizer`, or nullptr when it is not one of adamant's.
+adamant::Optimizer* CoreOf(::torch::optim::Optimizer& optimizer);
+
+}  // namespace adamant::optim
+
+#endif  // ADAMANT_TORCH_OPTIM_H_

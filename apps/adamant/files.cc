@@ -1,0 +1,116 @@
+#include "files.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <vector>
+
+namespace adamant::app {
+namespace {
+
+[[noreturn]] void Fail(const std::string& what, const std::filesystem::path& path) {
+  throw std::runtime_error(what + " " + path.string() + ": " + std::strerror(errno));
+}
+
+void Fsync(const std::filesystem::path& path, int flags) {
+  const int fd = ::open(path.c_str(), flags);
+  if (fd < 0) Fail("cannot open", path);
+  if (::fsync(fd) != 0) {
+    const int saved = errno;
+    ::close(fd);
+    errno = saved;
+    Fail("cannot flush", path);
+  }
+  ::close(fd);
+}
+
+// The directory the running executable is in (for the scripts installed beside it).
+std::filesystem::path ExecutableDir() {
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::filesystem::path() : exe.parent_path();
+}
+
+}  // namespace
+
+void PrepareOutputDir(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw std::runtime_error("cannot write to output directory " + dir.string() + ": " + ec.message());
+  const auto probe = dir / ".adamant-write-test";
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) {
+    throw std::runtime_error("cannot write to output directory " + dir.string() + ": " + std::strerror(errno));
+  }
+  ::close(fd);
+  std::filesystem::remove(probe, ec);
+}
+
+std::filesystem::path TemporaryFor(const std::filesystem::path& path) {
+  return path.parent_path() / ("." + path.filename().string() + ".tmp-" + std::to_string(::getpid()));
+}
+
+void CommitFile(const std::filesystem::path& tmp, const std::filesystem::path& path) {
+  Fsync(tmp, O_RDONLY);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) Fail("cannot rename " + tmp.string() + " to", path);
+  const auto dir = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
+  Fsync(dir, O_RDONLY | O_DIRECTORY);
+}
+
+void WriteFileAtomically(const std::filesystem::path& path, std::string_view bytes) {
+  const auto tmp = TemporaryFor(path);
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) Fail("cannot create", tmp);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out) Fail("cannot write", tmp);
+  }
+  CommitFile(tmp, path);
+}
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) Fail("cannot read", path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool RunPythonScript(const std::string& script, const std::vector<std::string>& args, std::string* error) {
+  std::filesystem::path path = ExecutableDir() / script;
+  if (!std::filesystem::exists(path)) path = std::filesystem::path(ADAMANT_APP_SOURCE_DIR) / script;
+  if (!std::filesystem::exists(path)) {
+    *error = script + " not found next to the executable or in " ADAMANT_APP_SOURCE_DIR;
+    return false;
+  }
+  std::vector<std::string> argv_strings = {"/usr/bin/python3", path.string()};
+  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& s : argv_strings) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    *error = std::string("fork failed: ") + std::strerror(errno);
+    return false;
+  }
+  if (pid == 0) {
+    ::execv(argv[0], argv.data());
+    std::_Exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return true;
+  *error = WIFEXITED(status) && WEXITSTATUS(status) == 127 ? "/usr/bin/python3 not found"
+                                                           : "/usr/bin/python3 " + path.string() + " failed";
+  return false;
+}
+
+}  // namespace adamant::app

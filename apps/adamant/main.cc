@@ -1,0 +1,251 @@
+// The adamant command: train networks on Fashion-MNIST with adamant's optimizers.
+//
+//   adamant train                                   # an MLP with Adam, ~0.89 test accuracy
+//   adamant train --model cnn --optimizer adamw --lr 3e-4 --weight-decay 0.1 --schedule cosine --warmup 200
+//   adamant train --resume runs/train --epochs 30   # continue a run
+#include <CLI/CLI.hpp>
+
+#include <c10/util/Exception.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "adamant/factory.h"
+#include "adamant/schedule.h"
+#include "train.h"
+
+namespace adamant::app {
+namespace {
+
+std::string Join(const std::vector<std::string_view>& names) {
+  std::string out;
+  for (auto n : names) out += (out.empty() ? "" : ", ") + std::string(n);
+  return out;
+}
+
+// Optimizer hyperparameters: a flag per common one, given to the factory only when set (so each algorithm
+// keeps its own defaults), and --opt key=value for any option.
+struct OptimizerFlags {
+  struct Number {
+    const char* flag;
+    const char* key;
+    const char* help;
+    double value = 0;
+    CLI::Option* option = nullptr;
+  };
+  struct Switch {
+    const char* flag;
+    const char* key;
+    const char* help;
+    bool value = false;
+    CLI::Option* option = nullptr;
+  };
+  std::vector<Number> numbers = {
+      {"--lr", "lr", "learning rate (default: the algorithm's, e.g. 1e-3 for adam)"},
+      {"--eps", "eps", "epsilon of the denominator"},
+      {"--weight-decay", "weight_decay", "weight decay (L2 for adam, decoupled for adamw)"},
+      {"--momentum", "momentum", "momentum (sgd, rmsprop)"},
+      {"--dampening", "dampening", "dampening (sgd)"},
+      {"--alpha", "alpha", "smoothing constant (rmsprop)"},
+      {"--rho", "rho", "decay rate (adadelta)"},
+      {"--lr-decay", "lr_decay", "learning-rate decay (adagrad)"},
+      {"--initial-accumulator-value", "initial_accumulator_value", "initial sum (adagrad)"},
+      {"--momentum-decay", "momentum_decay", "momentum decay (nadam)"},
+  };
+  std::vector<Switch> switches = {
+      {"--amsgrad", "amsgrad", "AMSGrad's maximum of the second moments (adam, adamw)"},
+      {"--nesterov", "nesterov", "Nesterov momentum (sgd)"},
+      {"--centered", "centered", "centered RMSprop"},
+  };
+  std::string betas;
+  CLI::Option* betas_option = nullptr;
+  std::vector<std::string> extra;
+
+  void Add(CLI::App* app) {
+    const char* group = "Optimizer";
+    for (auto& n : numbers) n.option = app->add_option(n.flag, n.value, n.help)->group(group);
+    betas_option = app->add_option("--betas", betas, "beta1,beta2 (adam family), e.g. 0.9,0.95")->group(group);
+    for (auto& s : switches) s.option = app->add_flag(s.flag, s.value, s.help)->group(group);
+    app->add_option("--opt", extra,
+                    "any option as key=value under PyTorch's name, e.g. --opt eps_mode=tensorflow "
+                    "--opt decoupled_weight_decay=true (repeatable)")
+        ->group(group);
+  }
+
+  OptionList ToOptionList() const {
+    OptionList list;
+    for (const auto& n : numbers) {
+      if (n.option->count() > 0) list.emplace_back(n.key, CLI::detail::to_string(n.value));
+    }
+    if (betas_option->count() > 0) list.emplace_back("betas", betas);
+    for (const auto& s : switches) {
+      if (s.option->count() > 0) list.emplace_back(s.key, s.value ? "true" : "false");
+    }
+    for (const std::string& entry : extra) {
+      const OptionList parsed = ParseOptionList(entry);
+      list.insert(list.end(), parsed.begin(), parsed.end());
+    }
+    return list;
+  }
+};
+
+int Main(int argc, char** argv) {
+  CLI::App app{"adamant: Adam-family optimizers. Trains networks on Fashion-MNIST with them.", "adamant"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "adamant 0.1.0");
+
+  CLI::App* train = app.add_subcommand(
+      "train",
+      "Train a network on Fashion-MNIST (Debian's dataset-fashion-mnist) and write metrics.csv, curves.png, "
+      "summary.json and checkpoint.pt to --out.");
+  TrainOptions o;
+  std::string hidden = "512,256";
+  std::string resume;
+  const char* model_group = "Model and data";
+  train->add_option("--model", o.model.name, "logreg | mlp | cnn")->capture_default_str()->group(model_group);
+  train->add_option("--hidden", hidden, "mlp: hidden layer sizes, comma-separated")
+      ->capture_default_str()
+      ->group(model_group);
+  train->add_option("--dropout", o.model.dropout, "dropout before each hidden layer's output (mlp, cnn)")
+      ->capture_default_str()
+      ->group(model_group);
+  train->add_option("--cnn", o.model.cnn, "cnn: small (c32-c64-128) | paper (Kingma & Ba's c64-c64-c128-1000)")
+      ->capture_default_str()
+      ->group(model_group);
+  train->add_option("--data-dir", o.data_dir, "directory with the four Fashion-MNIST .gz files")
+      ->capture_default_str()
+      ->group(model_group);
+  train->add_option("--limit-train", o.limit_train, "use only N training examples (0: all 55,000)")
+      ->capture_default_str()
+      ->group(model_group);
+  train->add_option("--val-size", o.val_size, "examples held out of the training files for validation")
+      ->capture_default_str()
+      ->group(model_group);
+  train->add_option("--limit-test", o.limit_test, "evaluate on only N test examples (0: all 10,000)")
+      ->capture_default_str()
+      ->group(model_group);
+
+  const char* opt_group = "Optimizer";
+  train
+      ->add_option("--optimizer", o.optimizer, "algorithm: " + Join(AlgorithmNames()))
+      ->capture_default_str()
+      ->group(opt_group);
+  train
+      ->add_option("--impl", o.impl,
+                   "adamant, or torch for libtorch's own optimizer as a baseline (adam, adamw, adagrad, rmsprop, sgd)")
+      ->capture_default_str()
+      ->group(opt_group);
+  OptimizerFlags flags;
+  flags.Add(train);
+
+  const char* run_group = "Training";
+  train->add_option("--epochs", o.epochs, "passes over the training set")->capture_default_str()->group(run_group);
+  train->add_option("--batch-size", o.batch_size, "examples per mini-batch")->capture_default_str()->group(run_group);
+  train->add_option("--accumulate", o.accumulate, "mini-batches per optimizer step (gradient accumulation)")
+      ->capture_default_str()
+      ->group(run_group);
+  train->add_option("--schedule", o.schedule, "learning-rate schedule: " + Join(ScheduleNames()))
+      ->capture_default_str()
+      ->group(run_group);
+  train->add_option("--warmup", o.warmup_steps, "linear warmup over N optimizer steps")
+      ->capture_default_str()
+      ->group(run_group);
+  train->add_option("--gamma", o.gamma, "step: factor every --step-size epochs; exponential: factor per epoch")
+      ->capture_default_str()
+      ->group(run_group);
+  train->add_option("--step-size", o.step_size, "step: epochs between decays")->capture_default_str()->group(run_group);
+  train->add_option("--min-lr", o.min_lr, "cosine: learning rate at the end")->capture_default_str()->group(run_group);
+  train->add_option("--clip-grad-norm", o.clip_grad_norm, "clip the global gradient norm to this (0: off)")
+      ->capture_default_str()
+      ->group(run_group);
+  train->add_option("--max-steps", o.max_steps, "stop after N optimizer steps, with a checkpoint (0: no limit)")
+      ->capture_default_str()
+      ->group(run_group);
+  train->add_option("--threads", o.threads, "threads for the network and the optimizer (0: all cores)")
+      ->capture_default_str()
+      ->group(run_group);
+  train->add_option("--seed", o.seed, "seed of the initialization, data split, shuffles and dropout")
+      ->capture_default_str()
+      ->group(run_group);
+
+  const char* out_group = "Output";
+  train->add_option("--out", o.out_dir, "output directory")->capture_default_str()->group(out_group);
+  train->add_option("--checkpoint-every", o.checkpoint_every,
+                    "write checkpoint.pt every N optimizer steps (it is always written at the end)")
+      ->capture_default_str()
+      ->group(out_group);
+  train
+      ->add_option("--resume", resume,
+                   "continue the run in DIR from its checkpoint, with its options (only --epochs, --max-steps, "
+                   "--threads, --checkpoint-every, --progress and --no-plot may be given)")
+      ->group(out_group);
+  train->add_option("--progress", o.progress, "auto | bar | lines | none (auto: a bar on a terminal)")
+      ->capture_default_str()
+      ->group(out_group);
+  bool no_plot = false;
+  train->add_flag("--no-plot", no_plot, "do not draw curves.png")->group(out_group);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One line, like every other error; usage errors exit with 2.
+    std::fprintf(stderr, "adamant: error: %s (see adamant %s--help)\n", e.what(), train->parsed() ? "train " : "");
+    return 2;
+  }
+
+  try {
+    o.plot = !no_plot;
+    if (!resume.empty()) {
+      // Run-length settings may change; anything else would not be the same run.
+      const std::vector<std::pair<std::string, std::string>> allowed = {
+          {"--epochs", "epochs"},       {"--max-steps", "max_steps"}, {"--threads", "threads"},
+          {"--checkpoint-every", "checkpoint_every"}, {"--progress", "progress"}, {"--no-plot", "plot"},
+          {"--resume", ""}};
+      std::vector<std::string> overridden;
+      for (const CLI::Option* opt : train->get_options()) {
+        if (opt->count() == 0 || opt->get_name() == "--help") continue;
+        bool ok = false;
+        for (const auto& [flag, field] : allowed) {
+          if (opt->check_lname(flag.substr(2))) {
+            ok = true;
+            if (!field.empty()) overridden.push_back(field);
+          }
+        }
+        if (!ok) {
+          throw std::invalid_argument(opt->get_name() + " cannot be given with --resume: the run continues with the "
+                                      "options in " + resume + "/config.json");
+        }
+      }
+      Resume(resume, o, overridden);
+      return 0;
+    }
+    o.model.hidden.clear();
+    for (const std::string& part : CLI::detail::split(hidden, ',')) {
+      try {
+        o.model.hidden.push_back(std::stoll(part));
+      } catch (const std::exception&) {
+        throw std::invalid_argument("--hidden expects comma-separated sizes, got '" + hidden + "'");
+      }
+    }
+    o.optimizer_options = flags.ToOptionList();
+    Train(o);
+    return 0;
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "adamant: error: %s\n", e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "adamant: error: %s\n", e.what());
+  }
+  return 1;
+}
+
+}  // namespace
+}  // namespace adamant::app
+
+int main(int argc, char** argv) { return adamant::app::Main(argc, argv); }

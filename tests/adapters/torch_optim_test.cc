@@ -1,0 +1,355 @@
+// The libtorch drop-ins: the same updates as adamant's C++ optimizers, libtorch's interfaces (param groups,
+// schedulers, torch::save/load), and errors for what they cannot update in place.
+#include "adamant/torch/optim.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "adamant/adamant.h"
+
+namespace adamant::optim {
+namespace {
+
+std::vector<torch::Tensor> MakeParams(uint64_t seed) {
+  torch::manual_seed(seed);
+  return {torch::randn({7, 5}).requires_grad_(), torch::randn({5}).requires_grad_(),
+          torch::randn({33}).requires_grad_()};
+}
+
+// Deterministic gradients for step `t`.
+void SetGrads(std::vector<torch::Tensor>& params, int t) {
+  for (size_t i = 0; i < params.size(); ++i) {
+    torch::manual_seed(1000 * t + i);
+    params[i].mutable_grad() = torch::randn(params[i].sizes());
+  }
+}
+
+std::vector<torch::Tensor> Clone(const std::vector<torch::Tensor>& params) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : params) out.push_back(p.detach().clone().requires_grad_());
+  return out;
+}
+
+void ExpectBitwiseEqual(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
+}
+
+// A parameter of float tensors stepped through adamant's own C++ optimizer, for comparison.
+std::vector<ParamView> Views(std::vector<torch::Tensor>& params) {
+  std::vector<ParamView> views;
+  for (auto& p : params) views.push_back(MakeParam(p.data_ptr<float>(), p.grad().data_ptr<float>(), p.numel()));
+  return views;
+}
+
+TEST(TorchOptim, AdamStepsExactlyAsAdamantsOptimizer) {
+  auto params = MakeParams(1);
+  auto reference = Clone(params);
+  Adam opt(params, {.lr = 1e-2, .weight_decay = 0.1, .amsgrad = true});
+  SetGrads(reference, 1);
+  adamant::Adam core(Views(reference), {.lr = 1e-2, .weight_decay = 0.1, .amsgrad = true});
+  for (int t = 1; t <= 10; ++t) {
+    SetGrads(params, t);
+    SetGrads(reference, t);
+    for (size_t i = 0; i < reference.size(); ++i) core.params(0)[i].grad = reference[i].grad().data_ptr();
+    opt.step();
+    core.Step();
+  }
+  ExpectBitwiseEqual(params, reference);
+  EXPECT_EQ(opt.core().state(0, 0).step, 10);
+  EXPECT_TRUE(opt.core().state(0, 2).has("max_exp_avg_sq"));
+}
+
+// libtorch 1.13's own optimizers against the drop-ins, within float rounding (their op order differs).
+template <class Theirs, class Ours>
+void CompareWithLibtorch(Ours& ours, std::vector<torch::Tensor>& ours_params, Theirs& theirs,
+                         std::vector<torch::Tensor>& theirs_params) {
+  for (int t = 1; t <= 20; ++t) {
+    SetGrads(ours_params, t);
+    SetGrads(theirs_params, t);
+    ours.step();
+    theirs.step();
+  }
+  for (size_t i = 0; i < ours_params.size(); ++i) {
+    EXPECT_TRUE(torch::allclose(ours_params[i], theirs_params[i], 1e-5, 1e-6))
+        << "parameter " << i << ": max difference "
+        << (ours_params[i] - theirs_params[i]).abs().max().item<double>();
+  }
+}
+
+TEST(TorchOptim, MatchesLibtorchAdamAdamWAdagradRMSpropSGD) {
+  {
+    auto a = MakeParams(3), b = Clone(a);
+    Adam ours(a, {.lr = 1e-2, .weight_decay = 1e-2});
+    torch::optim::Adam theirs(b, torch::optim::AdamOptions(1e-2).weight_decay(1e-2));
+    CompareWithLibtorch(ours, a, theirs, b);
+  }
+  {
+    auto a = MakeParams(4), b = Clone(a);
+    AdamW ours(a);
+    torch::optim::AdamW theirs(b, torch::optim::AdamWOptions(1e-3));  // both: weight_decay 1e-2
+    CompareWithLibtorch(ours, a, theirs, b);
+  }
+  {
+    auto a = MakeParams(5), b = Clone(a);
+    Adagrad ours(a, {.lr = 0.1, .lr_decay = 0.01});
+    torch::optim::Adagrad theirs(b, torch::optim::AdagradOptions(0.1).lr_decay(0.01));
+    CompareWithLibtorch(ours, a, theirs, b);
+  }
+  {
+    auto a = MakeParams(6), b = Clone(a);
+    RMSprop ours(a, {.lr = 1e-2, .momentum = 0.9, .centered = true});
+    torch::optim::RMSprop theirs(b, torch::optim::RMSpropOptions(1e-2).momentum(0.9).centered(true));
+    CompareWithLibtorch(ours, a, theirs, b);
+  }
+  {
+    auto a = MakeParams(7), b = Clone(a);
+    SGD ours(a, {.lr = 0.1, .momentum = 0.9, .nesterov = true});
+    torch::optim::SGD theirs(b, torch::optim::SGDOptions(0.1).momentum(0.9).nesterov(true));
+    CompareWithLibtorch(ours, a, theirs, b);
+  }
+}
+
+TEST(TorchOptim, SaveAndLoadContinueTheTrajectoryBitwise) {
+  for (const auto name : AlgorithmNames()) {
+    SCOPED_TRACE(std::string(name));
+    auto straight = MakeParams(8);
+    auto resumed = Clone(straight);
+    const OptionList options = name == "sgd" ? OptionList{{"momentum", "0.9"}} : OptionList{};
+    auto a = Create(name, straight, options);
+    for (int t = 1; t <= 5; ++t) SetGrads(straight, t), a->step();
+    // Save after 5 steps; the resumed optimizer starts from copies of the parameters and the archive.
+    std::stringstream archive_bytes;
+    {
+      torch::serialize::OutputArchive archive;
+      a->save(archive);
+      archive.save_to(archive_bytes);
+    }
+    resumed = Clone(straight);
+    auto b = Create(name, resumed, options);
+    {
+      torch::serialize::InputArchive archive;
+      archive.load_from(archive_bytes);
+      b->load(archive);
+    }
+    for (int t = 6; t <= 10; ++t) {
+      SetGrads(straight, t), a->step();
+      SetGrads(resumed, t), b->step();
+    }
+    ExpectBitwiseEqual(straight, resumed);
+  }
+}
+
+TEST(TorchOptim, TorchSaveAndLoadWork) {
+  auto params = MakeParams(9);
+  NAdam opt(params);
+  SetGrads(params, 1);
+  opt.step();
+  const std::string path = ::testing::TempDir() + "/adamant_nadam.pt";
+  torch::save(opt, path);
+  auto copy = Clone(params);
+  NAdam loaded(copy);
+  torch::load(loaded, path);
+  EXPECT_EQ(loaded.core().state(0, 1).step, 1);
+  EXPECT_DOUBLE_EQ(loaded.core().state(0, 1).mu_product, opt.core().state(0, 1).mu_product);
+}
+
+TEST(TorchOptim, LoadRejectsAnotherAlgorithmAndChangesNothing) {
+  auto params = MakeParams(10);
+  Adam adam(params);
+  SetGrads(params, 1);
+  adam.step();
+  torch::serialize::OutputArchive out;
+  adam.save(out);
+  std::stringstream bytes;
+  out.save_to(bytes);
+
+  RMSprop rmsprop(params, {.lr = 0.5});
+  torch::serialize::InputArchive in;
+  in.load_from(bytes);
+  try {
+    rmsprop.load(in);
+    FAIL() << "expected an error";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("holds a 'adam' optimizer, not 'rmsprop'"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(rmsprop.param_groups()[0].options().get_lr(), 0.5);
+}
+
+TEST(TorchOptim, LoadRejectsOtherParameterCounts) {
+  auto params = MakeParams(11);
+  Adam adam(params);
+  SetGrads(params, 1);
+  adam.step();
+  std::stringstream bytes;
+  {
+    torch::serialize::OutputArchive out;
+    adam.save(out);
+    out.save_to(bytes);
+  }
+  std::vector<torch::Tensor> fewer = {params[0].detach().clone().requires_grad_()};
+  Adam other(fewer);
+  torch::serialize::InputArchive in;
+  in.load_from(bytes);
+  EXPECT_THROW(
+      {
+        try {
+          other.load(in);
+        } catch (const c10::Error& e) {
+          EXPECT_NE(std::string(e.what()).find("has 3 parameters, this optimizer's 1"), std::string::npos) << e.what();
+          throw;
+        }
+      },
+      c10::Error);
+}
+
+TEST(TorchOptim, StepLRDrivesTheLearningRate) {
+  // libtorch's StepLR drives adamant's SGD exactly as it drives libtorch's own.
+  auto params = MakeParams(12);
+  auto reference = Clone(params);
+  SGD opt(params, {.lr = 1.0});
+  torch::optim::SGD theirs(reference, torch::optim::SGDOptions(1.0));
+  torch::optim::StepLR schedule(opt, /*step_size=*/2, /*gamma=*/0.5);
+  torch::optim::StepLR their_schedule(theirs, /*step_size=*/2, /*gamma=*/0.5);
+  std::vector<double> lrs;
+  for (int epoch = 0; epoch < 6; ++epoch) {
+    SetGrads(params, epoch + 1);
+    SetGrads(reference, epoch + 1);
+    const auto before = params[0].detach().clone();
+    opt.step();
+    theirs.step();
+    // SGD without momentum moves by exactly lr * grad: the rate the step used.
+    lrs.push_back(((before - params[0]) / params[0].grad()).mean().item<double>());
+    EXPECT_EQ(opt.core().lr(0), theirs.param_groups()[0].options().get_lr());
+    schedule.step();
+    their_schedule.step();
+  }
+  ExpectBitwiseEqual(params, reference);
+  EXPECT_NEAR(lrs.front(), 1.0, 1e-5);
+  EXPECT_NEAR(lrs.back(), 0.25, 1e-5);
+}
+
+TEST(TorchOptim, ParamGroupsAddedLaterAndPerGroupOptions) {
+  auto params = MakeParams(13);
+  Adam opt(std::vector<torch::Tensor>{params[0]}, {.lr = 1e-3});
+  opt.add_param_group(torch::optim::OptimizerParamGroup({params[1]}, std::make_unique<AdamOptions>(
+                                                                              adamant::AdamOptions{.lr = 0.5})));
+  opt.add_parameters({params[2]});  // appended to group 0
+  SetGrads(params, 1);
+  const auto before = Clone(params);
+  opt.step();
+  ASSERT_EQ(opt.core().num_param_groups(), 2u);
+  EXPECT_EQ(opt.core().lr(1), 0.5);
+  // Adam's first step moves each element by about lr.
+  EXPECT_NEAR((before[1] - params[1]).abs().max().item<double>(), 0.5, 1e-3);
+  EXPECT_NEAR((before[2] - params[2]).abs().max().item<double>(), 1e-3, 1e-5);
+  EXPECT_EQ(opt.core().state(0, 1).step, 1);
+}
+
+TEST(TorchOptim, ClosureAndAutogradVersion) {
+  auto params = MakeParams(14);
+  Adam opt(params);
+  const auto version = params[0]._version();
+  const torch::Tensor loss = opt.step([&] {
+    opt.zero_grad();
+    torch::Tensor l = params[0].square().sum() + params[1].sum() + params[2].sum();
+    l.backward();
+    return l;
+  });
+  EXPECT_TRUE(loss.defined());
+  EXPECT_GT(params[0]._version(), version);
+}
+
+TEST(TorchOptim, BFloat16WithMasterWeights) {
+  auto params = MakeParams(15);
+  std::vector<torch::Tensor> half;
+  for (auto& p : params) half.push_back(p.detach().to(torch::kBFloat16).requires_grad_());
+  std::vector<torch::Tensor> full;
+  for (auto& p : half) full.push_back(p.detach().to(torch::kFloat32).requires_grad_());
+  Adam ours(half, {.lr = 1e-2});
+  ours.set_precision({.master_weights = true});
+  Adam reference(full, {.lr = 1e-2});
+  for (int t = 1; t <= 5; ++t) {
+    SetGrads(full, t);
+    for (size_t i = 0; i < half.size(); ++i) {
+      half[i].mutable_grad() = full[i].grad().to(torch::kBFloat16);  // both see the same bf16 gradient
+      full[i].mutable_grad() = half[i].grad().to(torch::kFloat32);
+    }
+    ours.step();
+    reference.step();
+  }
+  // The master copy follows the float32 trajectory exactly; the parameter is its rounding.
+  for (size_t i = 0; i < half.size(); ++i) {
+    const Buffer& master = ours.core().state(0, i).at("master_param");
+    const torch::Tensor m = torch::from_blob(const_cast<void*>(master.data()), {master.numel()}, torch::kFloat32);
+    EXPECT_TRUE(torch::equal(m, full[i].detach().flatten())) << i;
+    EXPECT_TRUE(torch::equal(half[i].detach().flatten(), m.to(torch::kBFloat16))) << i;
+  }
+}
+
+template <class F>
+std::string ErrorOf(F&& f) {
+  try {
+    f();
+  } catch (const c10::Error& e) {
+    return e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(TorchOptimErrors, ClearMessages) {
+  auto params = MakeParams(16);
+  EXPECT_NE(ErrorOf([&] { Adam(params, {.lr = -1.0}); }).find("Invalid learning rate: -1.0"), std::string::npos);
+  EXPECT_NE(ErrorOf([&] { Create("adamx", params); }).find("unknown optimizer 'adamx'"), std::string::npos);
+
+  torch::Tensor transposed = torch::randn({4, 3}).t().requires_grad_();
+  EXPECT_NE(ErrorOf([&] { Adam(std::vector<torch::Tensor>{transposed}); }).find("is not contiguous"),
+            std::string::npos);
+  torch::Tensor ints = torch::zeros({3}, torch::kInt32);
+  EXPECT_NE(ErrorOf([&] { SGD(std::vector<torch::Tensor>{ints}); }).find("has dtype Int"), std::string::npos);
+
+  Adam opt(params);
+  params[0].mutable_grad() = torch::randn({7, 5}).to_sparse();
+  EXPECT_NE(ErrorOf([&] { opt.step(); }).find("sparse gradient"), std::string::npos);
+  params[0].mutable_grad() = torch::randn({7, 5}, torch::kFloat64);
+  EXPECT_NE(ErrorOf([&] { opt.step(); }).find("has dtype Double but the parameter has Float"), std::string::npos);
+  // Nothing was updated by the rejected steps.
+  EXPECT_EQ(opt.core().state(0, 0).step, 0);
+
+  torch::optim::OptimizerParamGroup foreign({params[1]}, std::make_unique<torch::optim::AdamOptions>(1e-3));
+  opt.add_param_group(foreign);
+  params[0].mutable_grad() = torch::randn({7, 5});
+  EXPECT_NE(ErrorOf([&] { opt.step(); }).find("param group 1 has options of another optimizer"), std::string::npos);
+}
+
+TEST(TorchOptim, NonContiguousGradientIsReadThroughACopy) {
+  auto params = MakeParams(17);
+  auto reference = Clone(params);
+  SGD a(params, {.lr = 0.1});
+  SGD b(reference, {.lr = 0.1});
+  SetGrads(reference, 1);
+  for (size_t i = 0; i < params.size(); ++i) params[i].mutable_grad() = reference[i].grad().clone();
+  params[0].mutable_grad() = reference[0].grad().t().contiguous().t();  // same values, transposed strides
+  ASSERT_FALSE(params[0].grad().is_contiguous());
+  a.step();
+  b.step();
+  ExpectBitwiseEqual(params, reference);
+}
+
+TEST(TorchOptim, CoreOfFindsAdamantsOptimizer) {
+  auto params = MakeParams(18);
+  auto ours = Create("radam", params);
+  torch::optim::Adam theirs(params);
+  ASSERT_NE(CoreOf(*ours), nullptr);
+  EXPECT_EQ(CoreOf(*ours)->name(), "radam");
+  EXPECT_EQ(CoreOf(theirs), nullptr);
+}
+
+}  // namespace
+}  // namespace adamant::optim
