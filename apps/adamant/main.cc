@@ -3,6 +3,7 @@
 //   adamant train                                   # an MLP with Adam, ~0.89 test accuracy
 //   adamant train --model cnn --optimizer adamw --lr 3e-4 --weight-decay 0.1 --schedule cosine --warmup 200
 //   adamant train --resume runs/train --epochs 30   # continue a run
+//   adamant compare --quick                          # the Adam paper's experiments, small
 #include <CLI/CLI.hpp>
 
 #include <c10/util/Exception.h>
@@ -13,6 +14,7 @@
 
 #include "adamant/factory.h"
 #include "adamant/schedule.h"
+#include "compare.h"
 #include "train.h"
 
 namespace adamant::app {
@@ -91,7 +93,9 @@ struct OptimizerFlags {
 };
 
 int Main(int argc, char** argv) {
-  CLI::App app{"adamant: Adam-family optimizers. Trains networks on Fashion-MNIST with them.", "adamant"};
+  CLI::App app{"adamant: Adam-family optimizers. Trains networks on Fashion-MNIST with them and reproduces the "
+               "Adam paper's experiments.",
+               "adamant"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "adamant 0.1.0");
 
@@ -186,6 +190,30 @@ int Main(int argc, char** argv) {
   bool no_plot = false;
   train->add_flag("--no-plot", no_plot, "do not draw curves.png")->group(out_group);
 
+  CLI::App* compare = app.add_subcommand(
+      "compare",
+      "Reproduce the experiments of Kingma & Ba's Adam paper (and of AMSGrad's and AdamW's) on Fashion-MNIST: "
+      "search each optimizer's learning rate on the validation split, train the best, and write CSVs, figures "
+      "and a report per experiment.");
+  CompareOptions c;
+  compare
+      ->add_option("--experiment", c.experiments,
+                   "experiment(s) to run, repeatable or comma-separated: " + [] {
+                     std::string names;
+                     for (const auto& n : ExperimentNames()) names += (names.empty() ? "" : ", ") + n;
+                     return names;
+                   }() + ", all (default: all)")
+      ->delimiter(',');
+  compare->add_flag("--quick", c.quick, "a subset of the data, fewer epochs, a coarser grid (all in ~10 minutes)");
+  compare->add_option("--out", c.out_dir, "where reports, figures and CSVs go (default: docs/results, or "
+                                           "runs/compare-quick with --quick)");
+  compare->add_option("--data-dir", c.data_dir, "directory with the four Fashion-MNIST .gz files")->capture_default_str();
+  compare->add_option("--threads", c.threads, "threads (0: all cores)")->capture_default_str();
+  compare->add_option("--seed", c.seed, "seed of every run")->capture_default_str();
+  compare->add_option("--limit-train", c.limit_train, "at most N training examples in any run (0: each experiment's own)")
+      ->capture_default_str();
+  compare->add_option("--epochs", c.epochs, "epochs of every final run (0: each experiment's own)")->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -196,11 +224,16 @@ int Main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     // One line, like every other error; usage errors exit with 2.
-    std::fprintf(stderr, "adamant: error: %s (see adamant %s--help)\n", e.what(), train->parsed() ? "train " : "");
+    std::fprintf(stderr, "adamant: error: %s (see adamant %s--help)\n", e.what(),
+                 train->parsed() ? "train " : compare->parsed() ? "compare " : "");
     return 2;
   }
 
   try {
+    if (compare->parsed()) {
+      Compare(c);
+      return 0;
+    }
     o.plot = !no_plot;
     if (!resume.empty()) {
       // Run-length settings may change; anything else would not be the same run.

@@ -107,6 +107,20 @@ Data LoadData(const TrainOptions& o) {
           Select(raw.test, test_rows, mean, std, images)};
 }
 
+// The last data set loaded, kept for the next run with the same data settings (compare trains many).
+const Data& CachedData(const TrainOptions& o) {
+  static std::string key;
+  static std::unique_ptr<Data> data;
+  const std::string wanted = o.data_dir + "|" + std::to_string(o.seed) + "|" + std::to_string(o.limit_train) + "|" +
+                             std::to_string(o.val_size) + "|" + std::to_string(o.limit_test) + "|" +
+                             (TakesImages(o.model) ? "images" : "vectors");
+  if (data == nullptr || key != wanted) {
+    data = std::make_unique<Data>(LoadData(o));
+    key = wanted;
+  }
+  return *data;
+}
+
 struct Evaluation {
   double loss = 0;
   double accuracy = 0;
@@ -312,16 +326,20 @@ void WriteSummary(const fs::path& dir, const TrainOptions& o, const TrainResult&
 TrainResult Run(const TrainOptions& o, const fs::path& resume_from) {
   Validate(o);
   const fs::path dir = o.out_dir;
-  PrepareOutputDir(dir);
+  const bool files = !o.out_dir.empty();  // compare's runs keep everything in memory
+  const bool verbose = !o.quiet;
   const std::string config = ToJson(o).dump(2) + "\n";
   const std::string fingerprint = Fingerprint(o);
-  WriteFileAtomically(dir / kConfigFile, config);
+  if (files) {
+    PrepareOutputDir(dir);
+    WriteFileAtomically(dir / kConfigFile, config);
+  }
 
   if (o.threads > 0) {
     torch::set_num_threads(o.threads);
     adamant::SetNumThreads(o.threads);
   }
-  const Data data = LoadData(o);
+  const Data& data = CachedData(o);
 
   torch::manual_seed(o.seed);
   torch::nn::Sequential model = MakeModel(o.model);
@@ -349,7 +367,8 @@ TrainResult Run(const TrainOptions& o, const fs::path& resume_from) {
   bool stopped = false;
   double lr = base_lrs.empty() ? 0.0 : base_lrs[0];
 
-  if (pos.epoch == 1 && pos.batch == 0 && pos.step == 0) {
+  if (!verbose) {
+  } else if (pos.epoch == 1 && pos.batch == 0 && pos.step == 0) {
     std::printf("training %s (%lld parameters) with %s (%s) on %lld Fashion-MNIST examples, %lld epochs\n",
                 o.model.name.c_str(), static_cast<long long>(torch::nn::utils::parameters_to_vector(params).numel()),
                 o.optimizer.c_str(), o.impl.c_str(), static_cast<long long>(n), static_cast<long long>(o.epochs));
@@ -397,7 +416,7 @@ TrainResult Run(const TrainOptions& o, const fs::path& resume_from) {
         pos.step_losses.push_back(static_cast<float>(group_loss));
         group_loss = 0;
         const bool at_limit = o.max_steps > 0 && pos.step >= o.max_steps;
-        if ((o.checkpoint_every > 0 && pos.step % o.checkpoint_every == 0) || at_limit) {
+        if (files && ((o.checkpoint_every > 0 && pos.step % o.checkpoint_every == 0) || at_limit)) {
           Position saved = pos;
           saved.batch = pos.batch + 1;
           saved.seconds = elapsed();
@@ -420,18 +439,20 @@ TrainResult Run(const TrainOptions& o, const fs::path& resume_from) {
                    val.loss, val.accuracy, lr, elapsed()};
     pos.epochs.push_back(m);
     pos.metrics_csv += MetricsRow(m);
-    WriteFileAtomically(dir / kMetricsFile, pos.metrics_csv);
-    std::printf("epoch %3lld/%lld  train_loss %.4f  val_loss %.4f  val_accuracy %.4f  lr %.3g  %.1fs\n",
+    if (files) WriteFileAtomically(dir / kMetricsFile, pos.metrics_csv);
+    if (verbose) {
+      std::printf("epoch %3lld/%lld  train_loss %.4f  val_loss %.4f  val_accuracy %.4f  lr %.3g  %.1fs\n",
                 static_cast<long long>(m.epoch), static_cast<long long>(o.epochs), m.train_loss, m.val_loss,
                 m.val_accuracy, m.lr, m.seconds);
-    std::fflush(stdout);
+      std::fflush(stdout);
+    }
   }
 
   TrainResult result;
   result.finished = pos.epoch > o.epochs;
   // A finished run ends with a checkpoint too (a stopped one wrote its own at --max-steps): resuming it
   // with more --epochs trains on.
-  if (result.finished) {
+  if (files && result.finished) {
     Position saved = pos;
     saved.seconds = elapsed();
     saved.step_seconds = step_seconds;
@@ -447,6 +468,7 @@ TrainResult Run(const TrainOptions& o, const fs::path& resume_from) {
   result.seconds = elapsed();
   result.optimizer_step_ms = steps_this_process > 0 ? 1e3 * step_seconds_this_process / steps_this_process : 0.0;
   result.weights_checksum = WeightsChecksum(model);
+  if (!files) return result;
   WriteFileAtomically(dir / kMetricsFile, pos.metrics_csv);
 
   bool plotted = false;
@@ -459,7 +481,8 @@ TrainResult Run(const TrainOptions& o, const fs::path& resume_from) {
   }
   WriteSummary(dir, o, result, torch::nn::utils::parameters_to_vector(params).numel(), plotted);
 
-  if (result.finished) {
+  if (!verbose) {
+  } else if (result.finished) {
     std::printf("test accuracy %.4f (loss %.4f) after %lld epochs, %lld optimizer steps, %.1f s (optimizer step %.3f ms)\n",
                 result.test_accuracy, result.test_loss, static_cast<long long>(o.epochs),
                 static_cast<long long>(result.steps), result.seconds, result.optimizer_step_ms);
@@ -467,9 +490,11 @@ TrainResult Run(const TrainOptions& o, const fs::path& resume_from) {
     std::printf("stopped after %lld optimizer steps (--max-steps); continue with: adamant train --resume %s\n",
                 static_cast<long long>(result.steps), dir.c_str());
   }
-  std::printf("metrics: %s\n", (dir / kMetricsFile).c_str());
-  if (plotted) std::printf("plot:    %s\n", (dir / kPlotFile).c_str());
-  std::printf("summary: %s\ncheckpoint: %s\n", (dir / kSummaryFile).c_str(), (dir / kCheckpointFile).c_str());
+  if (verbose) {
+    std::printf("metrics: %s\n", (dir / kMetricsFile).c_str());
+    if (plotted) std::printf("plot:    %s\n", (dir / kPlotFile).c_str());
+    std::printf("summary: %s\ncheckpoint: %s\n", (dir / kSummaryFile).c_str(), (dir / kCheckpointFile).c_str());
+  }
   return result;
 }
 

@@ -39,10 +39,11 @@ struct TrainOptions {
   int64_t val_size = 5000;
   int64_t limit_test = 0;  // 0: all 10,000
 
-  std::string out_dir = "runs/train";
+  std::string out_dir = "runs/train";  // empty: write no files (results in memory only)
   int64_t checkpoint_every = 0;  // optimizer steps between checkpoints; 0: at the end (and at --max-steps) only
   std::string progress = "auto";
   bool plot = true;
+  bool quiet = false;  // no lines on stdout (not part of config.json)
 };
 
 // Throws std::invalid_argument naming the first bad option.

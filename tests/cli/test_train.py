@@ -5,15 +5,13 @@ The binary is build/apps/adamant/adamant (ADAMANT_BIN overrides).
 """
 import csv
 import json
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(os.environ.get("ADAMANT_BIN", ROOT / "build" / "apps" / "adamant" / "adamant"))
+from adamant_cli import run
+
 DATA = Path("/usr/share/datasets/fashion-mnist")
 # A tiny run: 512 training examples in 8 mini-batches of 64, two epochs, one thread (bitwise reproducible).
 TINY_OPTIONS = {"--limit-train": "512", "--val-size": "200", "--limit-test": "300", "--epochs": "2",
@@ -29,14 +27,6 @@ def tiny(**overrides):
 
 TINY = tiny()
 METRICS_HEADER = ["epoch", "step", "train_loss", "val_loss", "val_accuracy", "lr", "seconds"]
-
-
-def run(*args, check=True):
-    result = subprocess.run([str(BIN), *map(str, args)], capture_output=True, text=True, timeout=300)
-    if check and result.returncode != 0:
-        raise AssertionError(f"adamant {' '.join(map(str, args))} failed ({result.returncode}):\n"
-                             f"{result.stdout}\n{result.stderr}")
-    return result
 
 
 def metrics(out):
