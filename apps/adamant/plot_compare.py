@@ -40,8 +40,14 @@ def curves(title, curves_csv, iterations_csv):
     by_opt = defaultdict(list)
     for r in rows(iterations_csv):
         by_opt[r["optimizer"]].append((int(r["iteration"]), number(r["loss"])))
-    for name, points in by_opt.items():
-        left.plot([p[0] for p in points], [p[1] for p in points], label=name, linewidth=0.8)
+    for i, (name, points) in enumerate(by_opt.items()):
+        color = f"C{i}"
+        xs, ys = [p[0] for p in points], [p[1] for p in points]
+        left.plot(xs, ys, color=color, linewidth=0.5, alpha=0.3)
+        # A moving average over ~1% of the iterations, so the curves can be told apart.
+        w = max(1, len(ys) // 100)
+        smooth = [sum(ys[max(0, j - w + 1):j + 1]) / len(ys[max(0, j - w + 1):j + 1]) for j in range(len(ys))]
+        left.plot(xs, smooth, color=color, linewidth=1.2, label=name)
     left.set_xlabel("iterations (first epochs)")
     left.set_title("per iteration")
     by_opt = defaultdict(list)
@@ -49,9 +55,9 @@ def curves(title, curves_csv, iterations_csv):
     for r in rows(curves_csv):
         by_opt[r["optimizer"]].append((int(r["epoch"]), number(r["train_loss"])))
         lrs[r["optimizer"]] = r["lr"]
-    for name, points in by_opt.items():
+    for i, (name, points) in enumerate(by_opt.items()):
         right.plot([p[0] for p in points], [p[1] for p in points], marker="o", markersize=3,
-                   label=f"{name} (lr {lrs[name]})")
+                   color=f"C{i}", label=f"{name} (lr {lrs[name]})")
     right.set_xlabel("epochs")
     right.set_title("per epoch")
     for ax in (left, right):
