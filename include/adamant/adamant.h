@@ -6,6 +6,7 @@
 #include "adamant/dtype.h"
 #include "adamant/factory.h"
 #include "adamant/functional.h"
+#include "adamant/nonfinite.h"
 #include "adamant/option_text.h"
 #include "adamant/optimizer.h"
 #include "adamant/options.h"

@@ -2,6 +2,7 @@
 #ifndef ADAMANT_CORE_PARALLEL_H_
 #define ADAMANT_CORE_PARALLEL_H_
 
+#include <cstdint>
 #include <span>
 
 #include "kernels/kernels.h"
@@ -14,6 +15,12 @@ namespace adamant::core {
 // threads write the same cache line. The result does not depend on the split: every element's update
 // depends only on that element.
 void ForEachPiece(kernels::KernelFn fn, const void* modes, std::span<const kernels::Slot> slots);
+
+// The index of the first slot (in order) for which fn(slot, begin, end) is false on some piece, or -1.
+// The same split as ForEachPiece; each thread reads its share backwards, in blocks, so that the share's
+// first elements are still in cache when a step over the same elements follows. The lowest failing
+// index over the threads is the first failing slot, whatever the thread count.
+int64_t FirstFailingSlot(kernels::FiniteFn fn, std::span<const kernels::Slot> slots);
 
 }  // namespace adamant::core
 
