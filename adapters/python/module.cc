@@ -16,7 +16,8 @@
 //
 // Loss scaling and non-finite gradients (nonfinite.h): every step takes `grad_scale` (gradients divided by
 // it inside the pass and written back unscaled); `first_nonfinite` is the read-only check adamant.torch runs
-// over every group's gradients before a step under nonfinite='skip' or 'raise'.
+// over every group's gradients before a step under nonfinite='skip' or 'raise'. `clip_grad_norm` and
+// `clip_grad_value` are adamant::ClipGradNorm and ClipGradValue (clip.h) over gradient tuples.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -233,6 +234,18 @@ std::optional<size_t> FirstNonFinite(const py::list& items, double grad_scale) {
   return functional::FirstNonFinite(grads, grad_scale);
 }
 
+double ClipNorm(const py::list& items, double max_norm, double norm_type, bool error_if_nonfinite) {
+  const std::vector<ParamView> grads = ReadGrads(items);
+  py::gil_scoped_release release;
+  return ClipGradNorm(grads, max_norm, norm_type, error_if_nonfinite);
+}
+
+void ClipValue(const py::list& items, double clip_value) {
+  const std::vector<ParamView> grads = ReadGrads(items);
+  py::gil_scoped_release release;
+  ClipGradValue(grads, clip_value);
+}
+
 // Validates a dict of options for `algorithm` (raises ValueError with PyTorch's message).
 void ValidateOptions(const std::string& algorithm, const py::dict& options) {
   if (algorithm == "adam") return Validate(ReadOptions(options, AdamOptions{}));
@@ -268,6 +281,11 @@ PYBIND11_MODULE(_adamant, m) {
   m.def("sgd", &SGDStep, py::arg("group"), py::arg("tensors"), scale);
   m.def("first_nonfinite", &FirstNonFinite, py::arg("grads"), scale,
         "Index of the first (grad_ptr, numel, dtype) whose gradient / grad_scale holds a NaN or an inf, or None");
+  m.def("clip_grad_norm", &ClipNorm, py::arg("grads"), py::arg("max_norm"), py::arg("norm_type") = 2.0,
+        py::arg("error_if_nonfinite") = false,
+        "adamant::ClipGradNorm over (grad_ptr, numel, dtype) tuples; returns the total norm (a float)");
+  m.def("clip_grad_value", &ClipValue, py::arg("grads"), py::arg("clip_value"),
+        "adamant::ClipGradValue over (grad_ptr, numel, dtype) tuples");
   m.attr("algorithms") = py::cast(std::vector<std::string>{"adam", "adamw", "adamax", "nadam", "radam", "adagrad",
                                                            "rmsprop", "adadelta", "sgd"});
 }

@@ -122,5 +122,15 @@ int64_t FirstFailingSlot(kernels::FiniteFn fn, std::span<const kernels::Slot> sl
   return k == kNone ? -1 : k;
 }
 
+void ParallelFor(int64_t count, int64_t elements, const std::function<void(int64_t)>& body) {
+  const int threads = static_cast<int>(std::min<int64_t>(ThreadsFor(elements), count));
+  if (threads <= 1) {
+    for (int64_t i = 0; i < count; ++i) body(i);
+    return;
+  }
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (int64_t i = 0; i < count; ++i) body(i);
+}
+
 }  // namespace core
 }  // namespace adamant
