@@ -57,7 +57,7 @@ inline void ForVariant(const Slot& slot, F&& f) {
 }
 
 template <Storage kFormat>
-inline float Load(Half16 x) {
+ADAMANT_KERNEL_INLINE float Load(Half16 x) {
   if constexpr (kFormat == Storage::kBFloat16) {
     return BFloat16ToFloat(x);
   } else {
@@ -65,7 +65,7 @@ inline float Load(Half16 x) {
   }
 }
 template <Storage kFormat>
-inline Half16 Round(float x) {
+ADAMANT_KERNEL_INLINE Half16 Round(float x) {
   if constexpr (kFormat == Storage::kBFloat16) {
     return FloatToBFloat16(x);
   } else {
@@ -73,7 +73,7 @@ inline Half16 Round(float x) {
   }
 }
 template <Storage kFormat>
-inline Half16 RoundStochastic(float x, uint32_t random) {
+ADAMANT_KERNEL_INLINE Half16 RoundStochastic(float x, uint32_t random) {
   if constexpr (kFormat == Storage::kBFloat16) {
     return FloatToBFloat16Stochastic(x, random);
   } else {
@@ -84,7 +84,7 @@ inline Half16 RoundStochastic(float x, uint32_t random) {
 // The gradient element i in the compute type; with loss scaling, divided by `scale` (torch's fused
 // kernels: grad / grad_scale) and the quotient stored back (rounded to nearest even for bf16/fp16).
 template <class V>
-inline typename V::Compute Grad(typename V::Param* __restrict g, int64_t i, typename V::Compute scale) {
+ADAMANT_KERNEL_INLINE typename V::Compute Grad(typename V::Param* __restrict g, int64_t i, typename V::Compute scale) {
   using P = typename V::Param;
   using S = typename V::Compute;
   if constexpr (std::is_same_v<P, S>) {
