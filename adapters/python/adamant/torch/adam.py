@@ -18,6 +18,8 @@ class Adam(_base.Optimizer):
       moment (TensorFlow/Keras's "epsilon hat"), so runs match those frameworks for the same eps.
     * ``master_weights``, ``stochastic_rounding``, ``seed`` (defaults False, False, 0): how bfloat16 and
       float16 parameters are updated (their state is float32); see ``adamant.torch``.
+    * ``nonfinite`` (default "propagate"): "skip" or "raise" on a NaN or infinite gradient, as every
+      adamant.torch optimizer; see ``adamant.torch``.
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
