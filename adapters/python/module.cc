@@ -13,10 +13,16 @@
 // random bits are keyed by (seed, step, position of the tensor in `tensors`, element): the caller varies
 // the seed between calls where that key repeats (SGD has no step; two groups stepped by separate calls
 // share positions). adamant.torch mixes a per-optimizer step counter and the group's index into the seed.
+//
+// Loss scaling and non-finite gradients (nonfinite.h): every step takes `grad_scale` (gradients divided by
+// it inside the pass and written back unscaled); `first_nonfinite` is the read-only check adamant.torch runs
+// over every group's gradients before a step under nonfinite='skip' or 'raise'. `clip_grad_norm` and
+// `clip_grad_value` are adamant::ClipGradNorm and ClipGradValue (clip.h) over gradient tuples.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -116,12 +122,14 @@ py::tuple AsTuple(py::handle h, size_t size, const char* layout) {
 }
 
 template <class Tensor, class Options, class Fn>
-void Run(const std::vector<Tensor>& tensors, const Options& options, const Precision& precision, Fn fn) {
+void Run(const std::vector<Tensor>& tensors, const Options& options, const Precision& precision, double grad_scale,
+         Fn fn) {
+  const StepArgs args{grad_scale, false};
   py::gil_scoped_release release;
-  fn(std::span<const Tensor>(tensors), options, precision);
+  fn(std::span<const Tensor>(tensors), options, precision, args);
 }
 
-void AdamStep(const py::dict& group, const py::list& items, bool adamw) {
+void AdamStep(const py::dict& group, const py::list& items, bool adamw, double grad_scale) {
   AdamOptions o = adamw ? AdamWOptions{} : AdamOptions{};
   o = ReadOptions(group, o);
   if (adamw) o.decoupled_weight_decay = true;
@@ -130,21 +138,21 @@ void AdamStep(const py::dict& group, const py::list& items, bool adamw) {
     auto t = AsTuple(h, 9, "(param, grad, numel, dtype, exp_avg, exp_avg_sq, max_exp_avg_sq, step, master)");
     tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), Ptr(t[6]), py::cast<int64_t>(t[7]), Master(t[8])});
   }
-  Run(tensors, o, ReadPrecision(group), functional::Adam);
+  Run(tensors, o, ReadPrecision(group), grad_scale, functional::Adam);
 }
 
-void AdamaxStep(const py::dict& group, const py::list& items) {
+void AdamaxStep(const py::dict& group, const py::list& items, double grad_scale) {
   const auto o = ReadOptions(group, AdamaxOptions{});
   std::vector<functional::AdamaxTensor> tensors;
   for (py::handle h : items) {
     auto t = AsTuple(h, 8, "(param, grad, numel, dtype, exp_avg, exp_inf, step, master)");
     tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), py::cast<int64_t>(t[6]), Master(t[7])});
   }
-  Run(tensors, o, ReadPrecision(group), functional::Adamax);
+  Run(tensors, o, ReadPrecision(group), grad_scale, functional::Adamax);
 }
 
 // Returns the new mu_product of each tensor.
-std::vector<double> NAdamStep(const py::dict& group, const py::list& items) {
+std::vector<double> NAdamStep(const py::dict& group, const py::list& items, double grad_scale) {
   const auto o = ReadOptions(group, NAdamOptions{});
   std::vector<functional::NAdamTensor> tensors;
   std::vector<double> mu_products;
@@ -155,58 +163,87 @@ std::vector<double> NAdamStep(const py::dict& group, const py::list& items) {
     tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), py::cast<int64_t>(t[6]), nullptr, Master(t[8])});
   }
   for (size_t i = 0; i < tensors.size(); ++i) tensors[i].mu_product = &mu_products[i];
-  Run(tensors, o, ReadPrecision(group), functional::NAdam);
+  Run(tensors, o, ReadPrecision(group), grad_scale, functional::NAdam);
   return mu_products;
 }
 
-void RAdamStep(const py::dict& group, const py::list& items) {
+void RAdamStep(const py::dict& group, const py::list& items, double grad_scale) {
   const auto o = ReadOptions(group, RAdamOptions{});
   std::vector<functional::RAdamTensor> tensors;
   for (py::handle h : items) {
     auto t = AsTuple(h, 8, "(param, grad, numel, dtype, exp_avg, exp_avg_sq, step, master)");
     tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), py::cast<int64_t>(t[6]), Master(t[7])});
   }
-  Run(tensors, o, ReadPrecision(group), functional::RAdam);
+  Run(tensors, o, ReadPrecision(group), grad_scale, functional::RAdam);
 }
 
-void AdagradStep(const py::dict& group, const py::list& items) {
+void AdagradStep(const py::dict& group, const py::list& items, double grad_scale) {
   const auto o = ReadOptions(group, AdagradOptions{});
   std::vector<functional::AdagradTensor> tensors;
   for (py::handle h : items) {
     auto t = AsTuple(h, 7, "(param, grad, numel, dtype, sum, step, master)");
     tensors.push_back({ReadParam(t), Ptr(t[4]), py::cast<int64_t>(t[5]), Master(t[6])});
   }
-  Run(tensors, o, ReadPrecision(group), functional::Adagrad);
+  Run(tensors, o, ReadPrecision(group), grad_scale, functional::Adagrad);
 }
 
-void RMSpropStep(const py::dict& group, const py::list& items) {
+void RMSpropStep(const py::dict& group, const py::list& items, double grad_scale) {
   const auto o = ReadOptions(group, RMSpropOptions{});
   std::vector<functional::RMSpropTensor> tensors;
   for (py::handle h : items) {
     auto t = AsTuple(h, 9, "(param, grad, numel, dtype, square_avg, momentum_buffer, grad_avg, step, master)");
     tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), Ptr(t[6]), py::cast<int64_t>(t[7]), Master(t[8])});
   }
-  Run(tensors, o, ReadPrecision(group), functional::RMSprop);
+  Run(tensors, o, ReadPrecision(group), grad_scale, functional::RMSprop);
 }
 
-void AdadeltaStep(const py::dict& group, const py::list& items) {
+void AdadeltaStep(const py::dict& group, const py::list& items, double grad_scale) {
   const auto o = ReadOptions(group, AdadeltaOptions{});
   std::vector<functional::AdadeltaTensor> tensors;
   for (py::handle h : items) {
     auto t = AsTuple(h, 8, "(param, grad, numel, dtype, square_avg, acc_delta, step, master)");
     tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), py::cast<int64_t>(t[6]), Master(t[7])});
   }
-  Run(tensors, o, ReadPrecision(group), functional::Adadelta);
+  Run(tensors, o, ReadPrecision(group), grad_scale, functional::Adadelta);
 }
 
-void SGDStep(const py::dict& group, const py::list& items) {
+void SGDStep(const py::dict& group, const py::list& items, double grad_scale) {
   const auto o = ReadOptions(group, SGDOptions{});
   std::vector<functional::SGDTensor> tensors;
   for (py::handle h : items) {
     auto t = AsTuple(h, 7, "(param, grad, numel, dtype, momentum_buffer, momentum_buffer_initialized, master)");
     tensors.push_back({ReadParam(t), Ptr(t[4]), py::cast<bool>(t[5]), Master(t[6])});
   }
-  Run(tensors, o, ReadPrecision(group), functional::SGD);
+  Run(tensors, o, ReadPrecision(group), grad_scale, functional::SGD);
+}
+
+// (grad_ptr, numel, dtype) tuples as gradient-only ParamViews.
+std::vector<ParamView> ReadGrads(const py::list& items) {
+  std::vector<ParamView> out;
+  out.reserve(items.size());
+  for (py::handle h : items) {
+    auto t = AsTuple(h, 3, "(grad, numel, dtype)");
+    out.push_back(ParamView{nullptr, Ptr(t[0]), py::cast<int64_t>(t[1]), ReadDType(t[2])});
+  }
+  return out;
+}
+
+std::optional<size_t> FirstNonFinite(const py::list& items, double grad_scale) {
+  const std::vector<ParamView> grads = ReadGrads(items);
+  py::gil_scoped_release release;
+  return functional::FirstNonFinite(grads, grad_scale);
+}
+
+double ClipNorm(const py::list& items, double max_norm, double norm_type, bool error_if_nonfinite) {
+  const std::vector<ParamView> grads = ReadGrads(items);
+  py::gil_scoped_release release;
+  return ClipGradNorm(grads, max_norm, norm_type, error_if_nonfinite);
+}
+
+void ClipValue(const py::list& items, double clip_value) {
+  const std::vector<ParamView> grads = ReadGrads(items);
+  py::gil_scoped_release release;
+  ClipGradValue(grads, clip_value);
 }
 
 // Validates a dict of options for `algorithm` (raises ValueError with PyTorch's message).
@@ -228,15 +265,27 @@ void ValidateOptions(const std::string& algorithm, const py::dict& options) {
 PYBIND11_MODULE(_adamant, m) {
   m.doc() = "adamant's C++ optimizer steps (the functional layer); use adamant.torch for torch.optim drop-ins";
   m.def("validate", &ValidateOptions, py::arg("algorithm"), py::arg("options"));
-  m.def("adam", [](const py::dict& g, const py::list& t) { AdamStep(g, t, false); }, py::arg("group"), py::arg("tensors"));
-  m.def("adamw", [](const py::dict& g, const py::list& t) { AdamStep(g, t, true); }, py::arg("group"), py::arg("tensors"));
-  m.def("adamax", &AdamaxStep, py::arg("group"), py::arg("tensors"));
-  m.def("nadam", &NAdamStep, py::arg("group"), py::arg("tensors"));
-  m.def("radam", &RAdamStep, py::arg("group"), py::arg("tensors"));
-  m.def("adagrad", &AdagradStep, py::arg("group"), py::arg("tensors"));
-  m.def("rmsprop", &RMSpropStep, py::arg("group"), py::arg("tensors"));
-  m.def("adadelta", &AdadeltaStep, py::arg("group"), py::arg("tensors"));
-  m.def("sgd", &SGDStep, py::arg("group"), py::arg("tensors"));
+  // Each step takes the loss scale (1.0: none); found_inf and the non-finite policies are applied by the
+  // caller, which sees every group (adamant.torch.Optimizer.step).
+  const auto scale = py::arg("grad_scale") = 1.0;
+  m.def("adam", [](const py::dict& g, const py::list& t, double s) { AdamStep(g, t, false, s); }, py::arg("group"),
+        py::arg("tensors"), scale);
+  m.def("adamw", [](const py::dict& g, const py::list& t, double s) { AdamStep(g, t, true, s); }, py::arg("group"),
+        py::arg("tensors"), scale);
+  m.def("adamax", &AdamaxStep, py::arg("group"), py::arg("tensors"), scale);
+  m.def("nadam", &NAdamStep, py::arg("group"), py::arg("tensors"), scale);
+  m.def("radam", &RAdamStep, py::arg("group"), py::arg("tensors"), scale);
+  m.def("adagrad", &AdagradStep, py::arg("group"), py::arg("tensors"), scale);
+  m.def("rmsprop", &RMSpropStep, py::arg("group"), py::arg("tensors"), scale);
+  m.def("adadelta", &AdadeltaStep, py::arg("group"), py::arg("tensors"), scale);
+  m.def("sgd", &SGDStep, py::arg("group"), py::arg("tensors"), scale);
+  m.def("first_nonfinite", &FirstNonFinite, py::arg("grads"), scale,
+        "Index of the first (grad_ptr, numel, dtype) whose gradient / grad_scale holds a NaN or an inf, or None");
+  m.def("clip_grad_norm", &ClipNorm, py::arg("grads"), py::arg("max_norm"), py::arg("norm_type") = 2.0,
+        py::arg("error_if_nonfinite") = false,
+        "adamant::ClipGradNorm over (grad_ptr, numel, dtype) tuples; returns the total norm (a float)");
+  m.def("clip_grad_value", &ClipValue, py::arg("grads"), py::arg("clip_value"),
+        "adamant::ClipGradValue over (grad_ptr, numel, dtype) tuples");
   m.attr("algorithms") = py::cast(std::vector<std::string>{"adam", "adamw", "adamax", "nadam", "radam", "adagrad",
                                                            "rmsprop", "adadelta", "sgd"});
 }

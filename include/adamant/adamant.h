@@ -3,9 +3,11 @@
 #define ADAMANT_ADAMANT_H_
 
 #include "adamant/buffer.h"
+#include "adamant/clip.h"
 #include "adamant/dtype.h"
 #include "adamant/factory.h"
 #include "adamant/functional.h"
+#include "adamant/nonfinite.h"
 #include "adamant/option_text.h"
 #include "adamant/optimizer.h"
 #include "adamant/options.h"

@@ -13,6 +13,10 @@
 // element read and written once, on the best SIMD target of the CPU. Results are bitwise identical for
 // every thread count and target.
 //
+// Loss scaling (nonfinite.h): `args.grad_scale` divides every gradient inside the pass, and the quotient is
+// written back to the gradient, as PyTorch's fused optimizers do; with `args.found_inf` the call changes
+// nothing at all (NAdam's mu_product included) once its input has been checked.
+//
 // bf16/fp16 parameters: the rule runs in float32 on the widened values and the result is rounded back to
 // nearest even, or stochastically (Precision::rounding). With `master` (float32, numel elements) the rule
 // updates the master copy instead and the parameter receives its rounding, so the trajectory of the
@@ -21,8 +25,10 @@
 #define ADAMANT_FUNCTIONAL_H_
 
 #include <cstdint>
+#include <optional>
 #include <span>
 
+#include "adamant/nonfinite.h"
 #include "adamant/options.h"
 #include "adamant/precision.h"
 #include "adamant/param.h"
@@ -42,7 +48,8 @@ struct AdamTensor {
   float* master = nullptr;  // bf16/fp16 parameters only: fp32 master weights (optional)
 };
 // Adam, and AdamW (pass options with decoupled_weight_decay = true).
-void Adam(std::span<const AdamTensor> tensors, const AdamOptions& options, const Precision& precision = {});
+void Adam(std::span<const AdamTensor> tensors, const AdamOptions& options, const Precision& precision = {},
+          const StepArgs& args = {});
 
 struct AdamaxTensor {
   ParamView param;
@@ -51,7 +58,8 @@ struct AdamaxTensor {
   int64_t step = 1;
   float* master = nullptr;  // bf16/fp16 parameters only: fp32 master weights (optional)
 };
-void Adamax(std::span<const AdamaxTensor> tensors, const AdamaxOptions& options, const Precision& precision = {});
+void Adamax(std::span<const AdamaxTensor> tensors, const AdamaxOptions& options, const Precision& precision = {},
+            const StepArgs& args = {});
 
 struct NAdamTensor {
   ParamView param;
@@ -63,7 +71,8 @@ struct NAdamTensor {
   double* mu_product = nullptr;
   float* master = nullptr;  // bf16/fp16 parameters only: fp32 master weights (optional)
 };
-void NAdam(std::span<const NAdamTensor> tensors, const NAdamOptions& options, const Precision& precision = {});
+void NAdam(std::span<const NAdamTensor> tensors, const NAdamOptions& options, const Precision& precision = {},
+           const StepArgs& args = {});
 
 struct RAdamTensor {
   ParamView param;
@@ -72,7 +81,8 @@ struct RAdamTensor {
   int64_t step = 1;
   float* master = nullptr;  // bf16/fp16 parameters only: fp32 master weights (optional)
 };
-void RAdam(std::span<const RAdamTensor> tensors, const RAdamOptions& options, const Precision& precision = {});
+void RAdam(std::span<const RAdamTensor> tensors, const RAdamOptions& options, const Precision& precision = {},
+           const StepArgs& args = {});
 
 struct AdagradTensor {
   ParamView param;
@@ -80,7 +90,8 @@ struct AdagradTensor {
   int64_t step = 1;
   float* master = nullptr;  // bf16/fp16 parameters only: fp32 master weights (optional)
 };
-void Adagrad(std::span<const AdagradTensor> tensors, const AdagradOptions& options, const Precision& precision = {});
+void Adagrad(std::span<const AdagradTensor> tensors, const AdagradOptions& options, const Precision& precision = {},
+             const StepArgs& args = {});
 
 struct RMSpropTensor {
   ParamView param;
@@ -90,7 +101,8 @@ struct RMSpropTensor {
   int64_t step = 1;
   float* master = nullptr;  // bf16/fp16 parameters only: fp32 master weights (optional)
 };
-void RMSprop(std::span<const RMSpropTensor> tensors, const RMSpropOptions& options, const Precision& precision = {});
+void RMSprop(std::span<const RMSpropTensor> tensors, const RMSpropOptions& options, const Precision& precision = {},
+             const StepArgs& args = {});
 
 struct AdadeltaTensor {
   ParamView param;
@@ -99,7 +111,8 @@ struct AdadeltaTensor {
   int64_t step = 1;
   float* master = nullptr;  // bf16/fp16 parameters only: fp32 master weights (optional)
 };
-void Adadelta(std::span<const AdadeltaTensor> tensors, const AdadeltaOptions& options, const Precision& precision = {});
+void Adadelta(std::span<const AdadeltaTensor> tensors, const AdadeltaOptions& options, const Precision& precision = {},
+              const StepArgs& args = {});
 
 struct SGDTensor {
   ParamView param;
@@ -109,7 +122,16 @@ struct SGDTensor {
   bool momentum_buffer_initialized = false;
   float* master = nullptr;  // bf16/fp16 parameters only: fp32 master weights (optional)
 };
-void SGD(std::span<const SGDTensor> tensors, const SGDOptions& options, const Precision& precision = {});
+void SGD(std::span<const SGDTensor> tensors, const SGDOptions& options, const Precision& precision = {},
+         const StepArgs& args = {});
+
+// The position of the first parameter (in `params` order) whose gradient, divided by grad_scale in the
+// compute type, holds a NaN or an infinity; nullopt if every gradient is finite. Parameters without a
+// gradient are ignored. Read only: one pass over the gradients, vectorized and split between threads like
+// a step (the answer does not depend on the thread count). Only `grad`, `numel` and `dtype` are used;
+// a negative count or an unknown dtype, or a grad_scale ValidateStepArgs refuses, throws
+// std::invalid_argument.
+std::optional<size_t> FirstNonFinite(std::span<const ParamView> params, double grad_scale = 1.0);
 
 }  // namespace adamant::functional
 

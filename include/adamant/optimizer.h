@@ -4,6 +4,11 @@
 //   adamant::Adam opt({adamant::MakeParam(w.data(), g.data(), 10)}, {.lr = 1e-2});
 //   for (...) { compute g; opt.Step(); }
 //
+// Non-finite gradients (nonfinite.h): set_nonfinite(NonFinite::kSkip) skips a step whose gradients hold a
+// NaN or an infinity (last_step_skipped() says so), kRaise throws NonFiniteGradientError; the default,
+// kPropagate, is PyTorch's behaviour and costs nothing. Step(StepArgs{.grad_scale = s}) unscales loss-scaled
+// gradients inside the step, and StepArgs{.found_inf = true} skips it, as PyTorch's fused optimizers.
+//
 // Each optimizer validates its options when constructed and every group's options again at each step
 // (groups may be edited between steps, e.g. by a learning-rate schedule), then calls the functional layer.
 #ifndef ADAMANT_OPTIMIZER_H_
@@ -17,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "adamant/nonfinite.h"
 #include "adamant/option_text.h"
 #include "adamant/options.h"
 #include "adamant/param.h"
@@ -40,7 +46,20 @@ class Optimizer {
   virtual std::string_view name() const = 0;
 
   // One update of every parameter that has a gradient.
-  virtual void Step() = 0;
+  void Step() { Step(StepArgs{}); }
+  // The same with a loss scaler's arguments (nonfinite.h): gradients divided by args.grad_scale inside the
+  // pass (and left unscaled), or, with args.found_inf, no change at all.
+  virtual void Step(const StepArgs& args) = 0;
+
+  // What a step does with a NaN or infinite gradient (nonfinite.h); kPropagate by default. With kSkip and
+  // kRaise each step first reads every gradient once (a fast vectorized, multi-threaded pass), so that a
+  // skipped or refused step changes nothing: no parameter, state, step count or gradient.
+  void set_nonfinite(NonFinite policy) { nonfinite_ = policy; }
+  NonFinite nonfinite() const { return nonfinite_; }
+  // True if the last Step() that returned normally changed nothing because of args.found_inf or, with
+  // kSkip, a non-finite gradient: a learning-rate schedule can then hold back too. A step that throws
+  // leaves it as it was.
+  bool last_step_skipped() const { return last_step_skipped_; }
 
   // Sets every gradient to zero in place (the gradient buffers belong to the caller).
   void ZeroGrad();
@@ -81,10 +100,16 @@ class Optimizer {
   // The precision for the next step: the seed is mixed with the number of steps taken, so stochastic
   // rounding draws new bits every step (SGD keeps no step count of its own).
   Precision NextStepPrecision();
+  // True if the step must change nothing: args.found_inf, or a non-finite gradient under kSkip (and sets
+  // last_step_skipped()); throws NonFiniteGradientError under kRaise. Called once everything is checked.
+  bool SkipStep(const StepArgs& args);
+  void set_last_step_skipped(bool skipped) { last_step_skipped_ = skipped; }
 
   std::vector<std::vector<ParamState>> states_;  // parallel to the groups
   Precision precision_;
-  uint64_t steps_taken_ = 0;
+  uint64_t steps_taken_ = 0;  // steps that were taken (not skipped)
+  NonFinite nonfinite_ = NonFinite::kPropagate;
+  bool last_step_skipped_ = false;
 };
 
 // Holds the groups of one algorithm's options; subclasses implement StepGroup().
@@ -112,16 +137,21 @@ class OptimizerBase : public Optimizer {
     return groups_[i];
   }
 
-  // Every check of every group happens before any group is updated: a rejected step changes nothing.
-  void Step() override {
+  using Optimizer::Step;
+  // Every check of every group happens before any group is updated: a rejected or skipped step changes
+  // nothing.
+  void Step(const StepArgs& args) override {
     for (size_t g = 0; g < groups_.size(); ++g) {
       // Parameters appended to a group since the last step start with empty state.
       if (states_[g].size() < groups_[g].params.size()) states_[g].resize(groups_[g].params.size());
       Validate(groups_[g].options);
       CheckParams(g, groups_[g].params);
     }
+    ValidateStepArgs(args);
+    if (SkipStep(args)) return;
     const Precision precision = NextStepPrecision();
-    for (size_t g = 0; g < groups_.size(); ++g) StepGroup(groups_[g], states_[g], precision);
+    for (size_t g = 0; g < groups_.size(); ++g) StepGroup(groups_[g], states_[g], precision, args);
+    set_last_step_skipped(false);
   }
 
   size_t num_param_groups() const override { return groups_.size(); }
@@ -175,8 +205,8 @@ class OptimizerBase : public Optimizer {
   }
 
   // Updates the parameters of one group that have a gradient, creating their state on first use.
-  virtual void StepGroup(ParamGroup<Options>& group, std::vector<ParamState>& states,
-                         const Precision& precision) = 0;
+  virtual void StepGroup(ParamGroup<Options>& group, std::vector<ParamState>& states, const Precision& precision,
+                         const StepArgs& args) = 0;
 
  private:
   Options defaults_;
@@ -194,7 +224,7 @@ class OptimizerBase : public Optimizer {
                                                                                           \
    protected:                                                                             \
     void StepGroup(ParamGroup<OptionsT>& group, std::vector<ParamState>& states,        \
-                   const Precision& precision) override;                                  \
+                   const Precision& precision, const StepArgs& args) override;            \
   }
 
 ADAMANT_DECLARE_OPTIMIZER(Adam, AdamOptions, "adam");

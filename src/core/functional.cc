@@ -136,12 +136,14 @@ uint64_t StreamStep(const Tensor& t) {
 // scalar table outlives the pass, so the slots' pointers into it stay valid.
 template <template <class> class Scalars, class Tensor, class Fill>
 void RunSlots(kernels::KernelFn fn, const void* modes, std::span<const Tensor> tensors, const Precision& precision,
-              Fill fill) {
+              const StepArgs& args, Fill fill) {
+  if (args.found_inf) return;  // the loss scaler found an inf or NaN: nothing changes, not even mu_product
   ScalarTable<Scalars> scalars(tensors.size());
   std::vector<kernels::Slot> slots;
   slots.reserve(tensors.size());
   for (size_t i = 0; i < tensors.size(); ++i) {
     kernels::Slot slot = BaseSlot(tensors[i], i, StreamStep(tensors[i]), precision);
+    slot.grad_scale = args.grad_scale;
     fill(tensors[i], slot, scalars);
     slots.push_back(slot);
   }
@@ -159,8 +161,10 @@ T Sign(bool maximize) {
 
 }  // namespace
 
-void Adam(std::span<const AdamTensor> tensors, const AdamOptions& o, const Precision& precision) {
+void Adam(std::span<const AdamTensor> tensors, const AdamOptions& o, const Precision& precision,
+          const StepArgs& args) {
   Validate(o);
+  ValidateStepArgs(args);
   for (size_t i = 0; i < tensors.size(); ++i) {
     const AdamTensor& t = tensors[i];
     CheckTensor("adam", i, t.param, t.master,
@@ -172,7 +176,7 @@ void Adam(std::span<const AdamTensor> tensors, const AdamOptions& o, const Preci
   const bool decoupled = o.decoupled_weight_decay && o.weight_decay != 0;
   const kernels::AdamModes modes{!o.decoupled_weight_decay && o.weight_decay != 0, o.amsgrad,
                                  o.eps_mode == EpsMode::kTensorFlow};
-  RunSlots<rules::AdamScalars>(kernels::Active().adam, &modes, tensors, precision,
+  RunSlots<rules::AdamScalars>(kernels::Active().adam, &modes, tensors, precision, args,
                             [&](const AdamTensor& t, kernels::Slot& slot, auto& scalars) {
     slot.state[0] = t.exp_avg;
     slot.state[1] = t.exp_avg_sq;
@@ -196,15 +200,17 @@ void Adam(std::span<const AdamTensor> tensors, const AdamOptions& o, const Preci
   });
 }
 
-void Adamax(std::span<const AdamaxTensor> tensors, const AdamaxOptions& o, const Precision& precision) {
+void Adamax(std::span<const AdamaxTensor> tensors, const AdamaxOptions& o, const Precision& precision,
+            const StepArgs& args) {
   Validate(o);
+  ValidateStepArgs(args);
   for (size_t i = 0; i < tensors.size(); ++i) {
     CheckTensor("adamax", i, tensors[i].param, tensors[i].master,
                 {{"exp_avg", tensors[i].exp_avg}, {"exp_inf", tensors[i].exp_inf}});
     CheckStep("adamax", i, tensors[i].step);
   }
   const kernels::AdamaxModes modes{o.weight_decay != 0, o.eps_mode == EpsMode::kTensorFlow};
-  RunSlots<rules::AdamaxScalars>(kernels::Active().adamax, &modes, tensors, precision,
+  RunSlots<rules::AdamaxScalars>(kernels::Active().adamax, &modes, tensors, precision, args,
                             [&](const AdamaxTensor& t, kernels::Slot& slot, auto& scalars) {
     slot.state[0] = t.exp_avg;
     slot.state[1] = t.exp_inf;
@@ -218,8 +224,10 @@ void Adamax(std::span<const AdamaxTensor> tensors, const AdamaxOptions& o, const
   });
 }
 
-void NAdam(std::span<const NAdamTensor> tensors, const NAdamOptions& o, const Precision& precision) {
+void NAdam(std::span<const NAdamTensor> tensors, const NAdamOptions& o, const Precision& precision,
+           const StepArgs& args) {
   Validate(o);
+  ValidateStepArgs(args);
   for (size_t i = 0; i < tensors.size(); ++i) {
     const NAdamTensor& t = tensors[i];
     CheckTensor("nadam", i, t.param, t.master, {{"exp_avg", t.exp_avg}, {"exp_avg_sq", t.exp_avg_sq}});
@@ -230,7 +238,7 @@ void NAdam(std::span<const NAdamTensor> tensors, const NAdamOptions& o, const Pr
   const kernels::NAdamModes modes{!o.decoupled_weight_decay && o.weight_decay != 0,
                                   o.eps_mode == EpsMode::kTensorFlow};
   // mu_product differs between tensors that took different paths: no caching by step.
-  RunSlots<rules::NAdamScalars>(kernels::Active().nadam, &modes, tensors, precision,
+  RunSlots<rules::NAdamScalars>(kernels::Active().nadam, &modes, tensors, precision, args,
                             [&](const NAdamTensor& t, kernels::Slot& slot, auto& scalars) {
     const double step = static_cast<double>(t.step);
     const double beta1 = o.betas[0];
@@ -267,8 +275,10 @@ void NAdam(std::span<const NAdamTensor> tensors, const NAdamOptions& o, const Pr
   });
 }
 
-void RAdam(std::span<const RAdamTensor> tensors, const RAdamOptions& o, const Precision& precision) {
+void RAdam(std::span<const RAdamTensor> tensors, const RAdamOptions& o, const Precision& precision,
+           const StepArgs& args) {
   Validate(o);
+  ValidateStepArgs(args);
   for (size_t i = 0; i < tensors.size(); ++i) {
     CheckTensor("radam", i, tensors[i].param, tensors[i].master,
                 {{"exp_avg", tensors[i].exp_avg}, {"exp_avg_sq", tensors[i].exp_avg_sq}});
@@ -276,7 +286,7 @@ void RAdam(std::span<const RAdamTensor> tensors, const RAdamOptions& o, const Pr
   }
   const bool decoupled = o.decoupled_weight_decay && o.weight_decay != 0;
   const kernels::RAdamModes modes{!o.decoupled_weight_decay && o.weight_decay != 0};
-  RunSlots<rules::RAdamScalars>(kernels::Active().radam, &modes, tensors, precision,
+  RunSlots<rules::RAdamScalars>(kernels::Active().radam, &modes, tensors, precision, args,
                             [&](const RAdamTensor& t, kernels::Slot& slot, auto& scalars) {
     const double step = static_cast<double>(t.step);
     const double beta2 = o.betas[1];
@@ -310,14 +320,16 @@ void RAdam(std::span<const RAdamTensor> tensors, const RAdamOptions& o, const Pr
   });
 }
 
-void Adagrad(std::span<const AdagradTensor> tensors, const AdagradOptions& o, const Precision& precision) {
+void Adagrad(std::span<const AdagradTensor> tensors, const AdagradOptions& o, const Precision& precision,
+             const StepArgs& args) {
   Validate(o);
+  ValidateStepArgs(args);
   for (size_t i = 0; i < tensors.size(); ++i) {
     CheckTensor("adagrad", i, tensors[i].param, tensors[i].master, {{"sum", tensors[i].sum}});
     CheckStep("adagrad", i, tensors[i].step);
   }
   const kernels::AdagradModes modes{o.weight_decay != 0};
-  RunSlots<rules::AdagradScalars>(kernels::Active().adagrad, &modes, tensors, precision,
+  RunSlots<rules::AdagradScalars>(kernels::Active().adagrad, &modes, tensors, precision, args,
                             [&](const AdagradTensor& t, kernels::Slot& slot, auto& scalars) {
     slot.state[0] = t.sum;
     slot.scalars = scalars.Get(t.param.dtype, t.step, true, [&](auto zero) {
@@ -329,8 +341,10 @@ void Adagrad(std::span<const AdagradTensor> tensors, const AdagradOptions& o, co
   });
 }
 
-void RMSprop(std::span<const RMSpropTensor> tensors, const RMSpropOptions& o, const Precision& precision) {
+void RMSprop(std::span<const RMSpropTensor> tensors, const RMSpropOptions& o, const Precision& precision,
+             const StepArgs& args) {
   Validate(o);
+  ValidateStepArgs(args);
   const bool momentum = o.momentum > 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
     const RMSpropTensor& t = tensors[i];
@@ -341,7 +355,7 @@ void RMSprop(std::span<const RMSpropTensor> tensors, const RMSpropOptions& o, co
     CheckStep("rmsprop", i, t.step);
   }
   const kernels::RMSpropModes modes{o.weight_decay != 0, o.centered, momentum};
-  RunSlots<rules::RMSpropScalars>(kernels::Active().rmsprop, &modes, tensors, precision,
+  RunSlots<rules::RMSpropScalars>(kernels::Active().rmsprop, &modes, tensors, precision, args,
                             [&](const RMSpropTensor& t, kernels::Slot& slot, auto& scalars) {
     slot.state[0] = t.square_avg;
     slot.state[1] = t.momentum_buffer;
@@ -356,15 +370,17 @@ void RMSprop(std::span<const RMSpropTensor> tensors, const RMSpropOptions& o, co
   });
 }
 
-void Adadelta(std::span<const AdadeltaTensor> tensors, const AdadeltaOptions& o, const Precision& precision) {
+void Adadelta(std::span<const AdadeltaTensor> tensors, const AdadeltaOptions& o, const Precision& precision,
+              const StepArgs& args) {
   Validate(o);
+  ValidateStepArgs(args);
   for (size_t i = 0; i < tensors.size(); ++i) {
     CheckTensor("adadelta", i, tensors[i].param, tensors[i].master,
                 {{"square_avg", tensors[i].square_avg}, {"acc_delta", tensors[i].acc_delta}});
     CheckStep("adadelta", i, tensors[i].step);
   }
   const kernels::AdadeltaModes modes{o.weight_decay != 0};
-  RunSlots<rules::AdadeltaScalars>(kernels::Active().adadelta, &modes, tensors, precision,
+  RunSlots<rules::AdadeltaScalars>(kernels::Active().adadelta, &modes, tensors, precision, args,
                             [&](const AdadeltaTensor& t, kernels::Slot& slot, auto& scalars) {
     slot.state[0] = t.square_avg;
     slot.state[1] = t.acc_delta;
@@ -376,15 +392,17 @@ void Adadelta(std::span<const AdadeltaTensor> tensors, const AdadeltaOptions& o,
   });
 }
 
-void SGD(std::span<const SGDTensor> tensors, const SGDOptions& o, const Precision& precision) {
+void SGD(std::span<const SGDTensor> tensors, const SGDOptions& o, const Precision& precision,
+         const StepArgs& args) {
   Validate(o);
+  ValidateStepArgs(args);
   const bool momentum = o.momentum != 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
     CheckTensor("sgd", i, tensors[i].param, tensors[i].master,
                 {{"momentum_buffer", momentum ? tensors[i].momentum_buffer : tensors[i].param.data}});
   }
   const kernels::SGDModes modes{o.weight_decay != 0, momentum, o.nesterov};
-  RunSlots<rules::SGDScalars>(kernels::Active().sgd, &modes, tensors, precision,
+  RunSlots<rules::SGDScalars>(kernels::Active().sgd, &modes, tensors, precision, args,
                             [&](const SGDTensor& t, kernels::Slot& slot, auto& scalars) {
     slot.state[0] = t.momentum_buffer;
     slot.flag = !t.momentum_buffer_initialized;
@@ -394,6 +412,33 @@ void SGD(std::span<const SGDTensor> tensors, const SGDOptions& o, const Precisio
                                   static_cast<T>(1.0 - o.dampening), static_cast<T>(-o.lr)};
     });
   });
+}
+
+std::optional<size_t> FirstNonFinite(std::span<const ParamView> params, double grad_scale) {
+  ValidateStepArgs({grad_scale, false});
+  std::vector<kernels::Slot> slots;
+  std::vector<size_t> positions;
+  slots.reserve(params.size());
+  positions.reserve(params.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    const ParamView& p = params[i];
+    if (p.grad == nullptr) continue;
+    if (p.numel < 0) Fail("nonfinite check", i, "negative element count " + std::to_string(p.numel));
+    if (p.dtype != DType::kFloat32 && p.dtype != DType::kFloat64 && !IsHalf(p.dtype)) {
+      Fail("nonfinite check", i, "unsupported dtype (supported: float32, float64, bfloat16, float16)");
+    }
+    if (p.numel == 0) continue;
+    kernels::Slot slot;
+    slot.grad = p.grad;
+    slot.numel = p.numel;
+    slot.storage = StorageOf(p.dtype);
+    slot.grad_scale = grad_scale;
+    slots.push_back(slot);
+    positions.push_back(i);
+  }
+  const int64_t k = core::FirstFailingSlot(kernels::Active().all_finite, slots);
+  if (k < 0) return std::nullopt;
+  return positions[static_cast<size_t>(k)];
 }
 
 }  // namespace adamant::functional

@@ -3,8 +3,10 @@
 #include "adamant/optimizer.h"
 
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "adamant/functional.h"
 #include "core/mix.h"
@@ -87,6 +89,31 @@ void Optimizer::ZeroGrad() {
   }
 }
 
+bool Optimizer::SkipStep(const StepArgs& args) {
+  if (args.found_inf) {
+    last_step_skipped_ = true;
+    return true;
+  }
+  if (nonfinite_ == NonFinite::kPropagate) return false;
+  // One pass over the gradients of every group before anything changes: skipping or refusing must leave
+  // every group as it was, so the check cannot be fused into the per-group updates (docs/design.md).
+  std::vector<ParamView> views;
+  std::vector<std::pair<size_t, size_t>> where;  // (group, index) of each view
+  for (size_t g = 0; g < num_param_groups(); ++g) {
+    const std::span<const ParamView> group = std::as_const(*this).params(g);
+    for (size_t i = 0; i < group.size(); ++i) {
+      if (group[i].grad == nullptr) continue;
+      views.push_back(group[i]);
+      where.emplace_back(g, i);
+    }
+  }
+  const std::optional<size_t> bad = functional::FirstNonFinite(views, args.grad_scale);
+  if (!bad) return false;
+  if (nonfinite_ == NonFinite::kRaise) throw NonFiniteGradientError(name(), where[*bad].first, where[*bad].second);
+  last_step_skipped_ = true;
+  return true;
+}
+
 Precision Optimizer::NextStepPrecision() {
   Precision p = precision_;
   p.seed = core::Mix(p.seed ^ core::Mix(steps_taken_++));
@@ -148,7 +175,8 @@ ParamState& Optimizer::state(size_t group, size_t index) {
   return states[index];
 }
 
-void Adam::StepGroup(ParamGroup<AdamOptions>& group, std::vector<ParamState>& states, const Precision& precision) {
+void Adam::StepGroup(ParamGroup<AdamOptions>& group, std::vector<ParamState>& states,
+                     const Precision& precision, const StepArgs& args) {
   const AdamOptions& o = group.options;
   StepWithGrads<functional::AdamTensor>(
       group.params, states, precision,
@@ -156,19 +184,21 @@ void Adam::StepGroup(ParamGroup<AdamOptions>& group, std::vector<ParamState>& st
         return functional::AdamTensor{p, StateBuffer(s, "exp_avg", p), StateBuffer(s, "exp_avg_sq", p),
                                       o.amsgrad ? StateBuffer(s, "max_exp_avg_sq", p) : nullptr, s.step + 1};
       },
-      [&](auto tensors) { functional::Adam(tensors, o, precision); });
+      [&](auto tensors) { functional::Adam(tensors, o, precision, args); });
 }
 
-void Adamax::StepGroup(ParamGroup<AdamaxOptions>& group, std::vector<ParamState>& states, const Precision& precision) {
+void Adamax::StepGroup(ParamGroup<AdamaxOptions>& group, std::vector<ParamState>& states,
+                       const Precision& precision, const StepArgs& args) {
   StepWithGrads<functional::AdamaxTensor>(
       group.params, states, precision,
       [&](const ParamView& p, ParamState& s) {
         return functional::AdamaxTensor{p, StateBuffer(s, "exp_avg", p), StateBuffer(s, "exp_inf", p), s.step + 1};
       },
-      [&](auto tensors) { functional::Adamax(tensors, group.options, precision); });
+      [&](auto tensors) { functional::Adamax(tensors, group.options, precision, args); });
 }
 
-void NAdam::StepGroup(ParamGroup<NAdamOptions>& group, std::vector<ParamState>& states, const Precision& precision) {
+void NAdam::StepGroup(ParamGroup<NAdamOptions>& group, std::vector<ParamState>& states,
+                      const Precision& precision, const StepArgs& args) {
   // mu_product is advanced by the call itself; a rejected call throws before touching it.
   StepWithGrads<functional::NAdamTensor>(
       group.params, states, precision,
@@ -176,29 +206,32 @@ void NAdam::StepGroup(ParamGroup<NAdamOptions>& group, std::vector<ParamState>& 
         return functional::NAdamTensor{p, StateBuffer(s, "exp_avg", p), StateBuffer(s, "exp_avg_sq", p), s.step + 1,
                                        &s.mu_product};
       },
-      [&](auto tensors) { functional::NAdam(tensors, group.options, precision); });
+      [&](auto tensors) { functional::NAdam(tensors, group.options, precision, args); });
 }
 
-void RAdam::StepGroup(ParamGroup<RAdamOptions>& group, std::vector<ParamState>& states, const Precision& precision) {
+void RAdam::StepGroup(ParamGroup<RAdamOptions>& group, std::vector<ParamState>& states,
+                      const Precision& precision, const StepArgs& args) {
   StepWithGrads<functional::RAdamTensor>(
       group.params, states, precision,
       [&](const ParamView& p, ParamState& s) {
         return functional::RAdamTensor{p, StateBuffer(s, "exp_avg", p), StateBuffer(s, "exp_avg_sq", p), s.step + 1};
       },
-      [&](auto tensors) { functional::RAdam(tensors, group.options, precision); });
+      [&](auto tensors) { functional::RAdam(tensors, group.options, precision, args); });
 }
 
-void Adagrad::StepGroup(ParamGroup<AdagradOptions>& group, std::vector<ParamState>& states, const Precision& precision) {
+void Adagrad::StepGroup(ParamGroup<AdagradOptions>& group, std::vector<ParamState>& states,
+                        const Precision& precision, const StepArgs& args) {
   const AdagradOptions& o = group.options;
   StepWithGrads<functional::AdagradTensor>(
       group.params, states, precision,
       [&](const ParamView& p, ParamState& s) {
         return functional::AdagradTensor{p, StateBuffer(s, "sum", p, o.initial_accumulator_value), s.step + 1};
       },
-      [&](auto tensors) { functional::Adagrad(tensors, o, precision); });
+      [&](auto tensors) { functional::Adagrad(tensors, o, precision, args); });
 }
 
-void RMSprop::StepGroup(ParamGroup<RMSpropOptions>& group, std::vector<ParamState>& states, const Precision& precision) {
+void RMSprop::StepGroup(ParamGroup<RMSpropOptions>& group, std::vector<ParamState>& states,
+                        const Precision& precision, const StepArgs& args) {
   const RMSpropOptions& o = group.options;
   StepWithGrads<functional::RMSpropTensor>(
       group.params, states, precision,
@@ -207,20 +240,22 @@ void RMSprop::StepGroup(ParamGroup<RMSpropOptions>& group, std::vector<ParamStat
                                          o.momentum > 0 ? StateBuffer(s, "momentum_buffer", p) : nullptr,
                                          o.centered ? StateBuffer(s, "grad_avg", p) : nullptr, s.step + 1};
       },
-      [&](auto tensors) { functional::RMSprop(tensors, o, precision); });
+      [&](auto tensors) { functional::RMSprop(tensors, o, precision, args); });
 }
 
-void Adadelta::StepGroup(ParamGroup<AdadeltaOptions>& group, std::vector<ParamState>& states, const Precision& precision) {
+void Adadelta::StepGroup(ParamGroup<AdadeltaOptions>& group, std::vector<ParamState>& states,
+                         const Precision& precision, const StepArgs& args) {
   StepWithGrads<functional::AdadeltaTensor>(
       group.params, states, precision,
       [&](const ParamView& p, ParamState& s) {
         return functional::AdadeltaTensor{p, StateBuffer(s, "square_avg", p), StateBuffer(s, "acc_delta", p),
                                           s.step + 1};
       },
-      [&](auto tensors) { functional::Adadelta(tensors, group.options, precision); });
+      [&](auto tensors) { functional::Adadelta(tensors, group.options, precision, args); });
 }
 
-void SGD::StepGroup(ParamGroup<SGDOptions>& group, std::vector<ParamState>& states, const Precision& precision) {
+void SGD::StepGroup(ParamGroup<SGDOptions>& group, std::vector<ParamState>& states,
+                    const Precision& precision, const StepArgs& args) {
   // SGD keeps no step count (as PyTorch); its only state is the momentum buffer, which does not exist
   // until the first step and is then set to the gradient.
   const SGDOptions& o = group.options;
@@ -240,7 +275,7 @@ void SGD::StepGroup(ParamGroup<SGDOptions>& group, std::vector<ParamState>& stat
     tensors.push_back({p, StateBuffer(s, "momentum_buffer", p), initialized, master});
   }
   try {
-    functional::SGD(tensors, o, precision);
+    functional::SGD(tensors, o, precision, args);
   } catch (...) {
     for (ParamState* s : fresh) s->buffers.erase("momentum_buffer");  // no half-made state
     throw;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "adamant/threads.h"
@@ -28,6 +29,8 @@ namespace {
 
 // Below this many elements per thread, starting threads costs more than it saves.
 constexpr int64_t kMinElementsPerThread = 1 << 15;
+// The non-finite check reads a share backwards in blocks of this many elements.
+constexpr int64_t kCheckBlock = 1 << 18;
 // Piece boundaries inside a tensor: a multiple of 16 elements (64 bytes of fp32 state).
 constexpr int64_t kAlignElements = 16;
 
@@ -54,17 +57,23 @@ void RunRange(kernels::KernelFn fn, const void* modes, std::span<const kernels::
   }
 }
 
-}  // namespace
+// The number of threads worth starting for `total` elements.
+int ThreadsFor(int64_t total) {
+  const int64_t useful = std::max<int64_t>(1, total / kMinElementsPerThread);
+  return static_cast<int>(std::min<int64_t>(GetNumThreads(), useful));
+}
 
-void ForEachPiece(kernels::KernelFn fn, const void* modes, std::span<const kernels::Slot> slots) {
+// Calls range(from, to) once per thread, the threads' ranges covering every element of every slot in
+// order (a single call on the calling thread when one thread is enough).
+template <class Range>
+void SplitSlots(std::span<const kernels::Slot> slots, Range range) {
   std::vector<int64_t> prefix(slots.size() + 1, 0);
   for (size_t k = 0; k < slots.size(); ++k) prefix[k + 1] = prefix[k] + slots[k].numel;
   const int64_t total = prefix.back();
-  const int64_t useful = std::max<int64_t>(1, total / kMinElementsPerThread);
-  const int threads = static_cast<int>(std::min<int64_t>(GetNumThreads(), useful));
+  const int threads = ThreadsFor(total);
   const Cursor end{slots.size(), 0};
   if (threads <= 1) {
-    RunRange(fn, modes, slots, {0, 0}, end);
+    range(0, Cursor{0, 0}, end);
     return;
   }
 #pragma omp parallel num_threads(threads)
@@ -73,8 +82,54 @@ void ForEachPiece(kernels::KernelFn fn, const void* modes, std::span<const kerne
     const int n = omp_get_num_threads();
     const Cursor from = t == 0 ? Cursor{0, 0} : Locate(prefix, slots, total * t / n);
     const Cursor to = t == n - 1 ? end : Locate(prefix, slots, total * (t + 1) / n);
-    RunRange(fn, modes, slots, from, to);
+    range(t, from, to);
   }
+}
+
+}  // namespace
+
+void ForEachPiece(kernels::KernelFn fn, const void* modes, std::span<const kernels::Slot> slots) {
+  SplitSlots(slots, [&](int, Cursor from, Cursor to) { RunRange(fn, modes, slots, from, to); });
+}
+
+int64_t FirstFailingSlot(kernels::FiniteFn fn, std::span<const kernels::Slot> slots) {
+  if (slots.empty()) return -1;
+  constexpr int64_t kNone = std::numeric_limits<int64_t>::max();
+  std::atomic<int64_t> first{kNone};
+  SplitSlots(slots, [&](int, Cursor from, Cursor to) {
+    // Backwards, in blocks: the share's first elements are the last read, so they are still in cache
+    // when the step that follows starts on them.
+    const size_t last = std::min(to.slot, slots.size() - 1);
+    int64_t found = kNone;
+    for (size_t k = last + 1; k-- > from.slot;) {
+      const int64_t begin = k == from.slot ? from.offset : 0;
+      const int64_t end = k == to.slot ? to.offset : slots[k].numel;
+      for (int64_t b = end; b > begin;) {
+        const int64_t a = std::max(begin, b - kCheckBlock);
+        if (!fn(slots[k], a, b)) {
+          found = static_cast<int64_t>(k);  // the lowest failing slot so far; keep going down for lower ones
+          break;
+        }
+        b = a;
+      }
+    }
+    if (found == kNone) return;
+    int64_t seen = first.load();
+    while (found < seen && !first.compare_exchange_weak(seen, found)) {
+    }
+  });
+  const int64_t k = first.load();
+  return k == kNone ? -1 : k;
+}
+
+void ParallelFor(int64_t count, int64_t elements, const std::function<void(int64_t)>& body) {
+  const int threads = static_cast<int>(std::min<int64_t>(ThreadsFor(elements), count));
+  if (threads <= 1) {
+    for (int64_t i = 0; i < count; ++i) body(i);
+    return;
+  }
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (int64_t i = 0; i < count; ++i) body(i);
 }
 
 }  // namespace core

@@ -17,6 +17,10 @@
   void RMSprop(const void*, const Slot&, int64_t, int64_t);              \
   void Adadelta(const void*, const Slot&, int64_t, int64_t);             \
   void SGD(const void*, const Slot&, int64_t, int64_t);                  \
+  bool AllFinite(const Slot&, int64_t, int64_t);                         \
+  double GradNorm(const Slot&, int64_t, int64_t, NormKind, double);      \
+  void ScaleGrad(const void*, const Slot&, int64_t, int64_t);            \
+  void ClampGrad(const void*, const Slot&, int64_t, int64_t);            \
   }
 ADAMANT_DECLARE_TARGET(avx512)
 ADAMANT_DECLARE_TARGET(avx2)
@@ -26,8 +30,9 @@ ADAMANT_DECLARE_TARGET(baseline)
 namespace adamant::kernels {
 namespace {
 
-#define ADAMANT_TABLE(T) \
-  KernelTable{#T, T::Adam, T::Adamax, T::NAdam, T::RAdam, T::Adagrad, T::RMSprop, T::Adadelta, T::SGD}
+#define ADAMANT_TABLE(T)                                                                                  \
+  KernelTable{#T,           T::Adam,      T::Adamax,  T::NAdam,    T::RAdam,     T::Adagrad, T::RMSprop, \
+              T::Adadelta,  T::SGD,       T::AllFinite, T::GradNorm, T::ScaleGrad, T::ClampGrad}
 
 // Best first.
 const KernelTable kTables[] = {ADAMANT_TABLE(avx512), ADAMANT_TABLE(avx2), ADAMANT_TABLE(baseline)};

@@ -29,11 +29,12 @@ enum class Rounding : uint8_t {
 // One tensor's share of a step.
 struct Slot {
   void* param = nullptr;
-  const void* grad = nullptr;
+  void* grad = nullptr;  // read; also written (the unscaled gradient) when grad_scale != 1
   void* state[3] = {nullptr, nullptr, nullptr};  // the algorithm's buffers, in the order its kernel documents
   float* master = nullptr;  // bf16/fp16 only: fp32 master weights; the rule updates these, param = round(master)
   const void* scalars = nullptr;  // rules::<Algo>Scalars<float>, or <double> for kFloat64
   uint64_t random_stream = 0;     // stochastic rounding: mixes seed, step and tensor
+  double grad_scale = 1.0;        // loss scaling: the rule sees grad / grad_scale (in the compute type)
   int64_t numel = 0;
   Storage storage = Storage::kFloat32;
   Rounding rounding = Rounding::kNearestEven;
@@ -53,9 +54,37 @@ struct SGDModes { bool l2, momentum, nesterov; };         // state: momentum_buf
 // Updates elements [begin, end) of the slot's tensor. `modes` points at the algorithm's *Modes struct.
 using KernelFn = void (*)(const void* modes, const Slot& slot, int64_t begin, int64_t end);
 
+// Gradient-only kernels: they read (and, for scaling and clamping, write) slot.grad, of slot.storage,
+// and ignore the other fields but grad_scale.
+
+// True if every gradient element of [begin, end), divided by slot.grad_scale in the compute type, is
+// finite. Read only.
+using FiniteFn = bool (*)(const Slot& slot, int64_t begin, int64_t end);
+
+// What NormFn accumulates over the elements x of a range, in double (x widened exactly):
+enum class NormKind : uint8_t {
+  kTwo,     // sum of x*x
+  kOne,     // sum of |x|
+  kInf,     // max |x| (NaN if any x is NaN)
+  kNegInf,  // min |x| (NaN if any x is NaN)
+  kZero,    // count of x != 0
+  kP,       // sum of |x|^p
+};
+// The range's partial, combined by the caller in a fixed order. Sums use 16 interleaved accumulators
+// added up in a fixed order at the end, so every target (and the scalar baseline) gives the same bits.
+using NormFn = double (*)(const Slot& slot, int64_t begin, int64_t end, NormKind kind, double p);
+
+// For ForEachPiece: grad *= factor (ScaleArgs) and grad = min(max(grad, lo), hi) (ClampArgs), each in
+// the compute type, rounded back to nearest even for bf16/fp16; NaN stays NaN.
+struct ScaleArgs { double factor; };
+struct ClampArgs { double lo, hi; };
+
 struct KernelTable {
   std::string_view target;  // "avx512", "avx2", "baseline"
   KernelFn adam, adamax, nadam, radam, adagrad, rmsprop, adadelta, sgd;
+  FiniteFn all_finite;
+  NormFn grad_norm;
+  KernelFn scale_grad, clamp_grad;  // `modes` points at ScaleArgs / ClampArgs
 };
 
 // The table for the best target this CPU supports, or the one forced with SetTarget() or the

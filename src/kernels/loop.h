@@ -14,37 +14,50 @@ namespace adamant::kernels {
 // P: how the parameter and gradient are stored (float, double, or the 16-bit pattern of bf16/fp16);
 // S: the compute and state type. kFormat says which 16-bit format P holds. kMaster: the rule updates the
 // fp32 master copy and the parameter is its rounding; kStochastic: the parameter is rounded
-// stochastically (without a master copy).
-template <class P, class S, Storage kFormat, bool kMaster = false, bool kStochastic = false>
+// stochastically (without a master copy); kUnscale: loss scaling, the rule sees grad / grad_scale and the
+// quotient is written back to the gradient (PyTorch's fused kernels). Without it the gradient is only
+// read: a step with grad_scale 1 is the unscaled step, bit for bit, at no cost.
+template <class P, class S, Storage kFormat, bool kMaster = false, bool kStochastic = false, bool kUnscaleGrad = false>
 struct Variant {
   using Param = P;
   using Compute = S;
   static constexpr Storage kStorage = kFormat;
   static constexpr bool kUsesMaster = kMaster;
   static constexpr bool kUsesStochastic = kStochastic;
+  static constexpr bool kUnscale = kUnscaleGrad;
 };
 
-// Calls f(Variant<...>{}) for the slot's storage and rounding.
-template <class F>
-inline void ForVariant(const Slot& slot, F&& f) {
+template <bool kU, class F>
+inline void ForVariantScaled(const Slot& slot, F&& f) {
   switch (slot.storage) {
     case Storage::kFloat32:
-      return f(Variant<float, float, Storage::kFloat32>{});
+      return f(Variant<float, float, Storage::kFloat32, false, false, kU>{});
     case Storage::kFloat64:
-      return f(Variant<double, double, Storage::kFloat64>{});
+      return f(Variant<double, double, Storage::kFloat64, false, false, kU>{});
     case Storage::kBFloat16:
-      if (slot.master != nullptr) return f(Variant<Half16, float, Storage::kBFloat16, true>{});
-      if (slot.rounding == Rounding::kStochastic) return f(Variant<Half16, float, Storage::kBFloat16, false, true>{});
-      return f(Variant<Half16, float, Storage::kBFloat16>{});
+      if (slot.master != nullptr) return f(Variant<Half16, float, Storage::kBFloat16, true, false, kU>{});
+      if (slot.rounding == Rounding::kStochastic) {
+        return f(Variant<Half16, float, Storage::kBFloat16, false, true, kU>{});
+      }
+      return f(Variant<Half16, float, Storage::kBFloat16, false, false, kU>{});
     case Storage::kFloat16:
-      if (slot.master != nullptr) return f(Variant<Half16, float, Storage::kFloat16, true>{});
-      if (slot.rounding == Rounding::kStochastic) return f(Variant<Half16, float, Storage::kFloat16, false, true>{});
-      return f(Variant<Half16, float, Storage::kFloat16>{});
+      if (slot.master != nullptr) return f(Variant<Half16, float, Storage::kFloat16, true, false, kU>{});
+      if (slot.rounding == Rounding::kStochastic) {
+        return f(Variant<Half16, float, Storage::kFloat16, false, true, kU>{});
+      }
+      return f(Variant<Half16, float, Storage::kFloat16, false, false, kU>{});
   }
 }
 
+// Calls f(Variant<...>{}) for the slot's storage, rounding and loss scaling.
+template <class F>
+inline void ForVariant(const Slot& slot, F&& f) {
+  if (slot.grad_scale != 1.0) return ForVariantScaled<true>(slot, f);
+  return ForVariantScaled<false>(slot, f);
+}
+
 template <Storage kFormat>
-inline float Load(Half16 x) {
+ADAMANT_KERNEL_INLINE float Load(Half16 x) {
   if constexpr (kFormat == Storage::kBFloat16) {
     return BFloat16ToFloat(x);
   } else {
@@ -52,7 +65,7 @@ inline float Load(Half16 x) {
   }
 }
 template <Storage kFormat>
-inline Half16 Round(float x) {
+ADAMANT_KERNEL_INLINE Half16 Round(float x) {
   if constexpr (kFormat == Storage::kBFloat16) {
     return FloatToBFloat16(x);
   } else {
@@ -60,11 +73,36 @@ inline Half16 Round(float x) {
   }
 }
 template <Storage kFormat>
-inline Half16 RoundStochastic(float x, uint32_t random) {
+ADAMANT_KERNEL_INLINE Half16 RoundStochastic(float x, uint32_t random) {
   if constexpr (kFormat == Storage::kBFloat16) {
     return FloatToBFloat16Stochastic(x, random);
   } else {
     return FloatToFloat16Stochastic(x, random);
+  }
+}
+
+// The gradient element i in the compute type; with loss scaling, divided by `scale` (torch's fused
+// kernels: grad / grad_scale) and the quotient stored back (rounded to nearest even for bf16/fp16).
+template <class V>
+ADAMANT_KERNEL_INLINE typename V::Compute Grad(typename V::Param* __restrict g, int64_t i, typename V::Compute scale) {
+  using P = typename V::Param;
+  using S = typename V::Compute;
+  if constexpr (std::is_same_v<P, S>) {
+    if constexpr (V::kUnscale) {
+      const S x = g[i] / scale;
+      g[i] = x;
+      return x;
+    } else {
+      return g[i];
+    }
+  } else {
+    if constexpr (V::kUnscale) {
+      const S x = Load<V::kStorage>(g[i]) / scale;
+      g[i] = Round<V::kStorage>(x);
+      return x;
+    } else {
+      return Load<V::kStorage>(g[i]);
+    }
   }
 }
 
@@ -74,32 +112,33 @@ inline void Loop(const Slot& slot, int64_t begin, int64_t end, Update update, St
   using P = typename V::Param;
   using S = typename V::Compute;
   P* __restrict p = static_cast<P*>(slot.param);
-  const P* __restrict g = static_cast<const P*>(slot.grad);
+  P* __restrict g = static_cast<P*>(slot.grad);
+  const S scale = static_cast<S>(slot.grad_scale);
   if constexpr (V::kUsesMaster) {
     float* __restrict master = slot.master;
     for (int64_t i = begin; i < end; ++i) {
       S x = master[i];
-      update(x, Load<V::kStorage>(g[i]), state[i]...);
+      update(x, Grad<V>(g, i, scale), state[i]...);
       master[i] = x;
       p[i] = Round<V::kStorage>(x);
     }
   } else if constexpr (std::is_same_v<P, S>) {
     for (int64_t i = begin; i < end; ++i) {
       S x = p[i];
-      update(x, g[i], state[i]...);
+      update(x, Grad<V>(g, i, scale), state[i]...);
       p[i] = x;
     }
   } else if constexpr (V::kUsesStochastic) {
     const uint64_t stream = slot.random_stream;
     for (int64_t i = begin; i < end; ++i) {
       S x = Load<V::kStorage>(p[i]);
-      update(x, Load<V::kStorage>(g[i]), state[i]...);
+      update(x, Grad<V>(g, i, scale), state[i]...);
       p[i] = RoundStochastic<V::kStorage>(x, RandomBits(stream, static_cast<uint64_t>(i)));
     }
   } else {
     for (int64_t i = begin; i < end; ++i) {
       S x = Load<V::kStorage>(p[i]);
-      update(x, Load<V::kStorage>(g[i]), state[i]...);
+      update(x, Grad<V>(g, i, scale), state[i]...);
       p[i] = Round<V::kStorage>(x);
     }
   }

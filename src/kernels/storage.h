@@ -17,15 +17,19 @@
 
 namespace adamant::kernels {
 
+// Forced inline: with every storage, rounding and loss-scaling variant in one kernel source, GCC's inlining
+// budget runs out and a conversion left as a call keeps its loop from vectorizing.
+#define ADAMANT_KERNEL_INLINE inline __attribute__((always_inline))
+
 // bf16 and fp16 values as the kernels see them: 16-bit patterns (plain integers, which vectorize).
 using Half16 = uint16_t;
 
-inline uint32_t FloatBits(float f) {
+ADAMANT_KERNEL_INLINE uint32_t FloatBits(float f) {
   uint32_t u;
   std::memcpy(&u, &f, 4);
   return u;
 }
-inline float BitsFloat(uint32_t u) {
+ADAMANT_KERNEL_INLINE float BitsFloat(uint32_t u) {
   float f;
   std::memcpy(&f, &u, 4);
   return f;
@@ -36,10 +40,10 @@ inline float BitsFloat(uint32_t u) {
 
 // --- bfloat16 ---------------------------------------------------------------------------------------------
 
-inline float BFloat16ToFloat(uint16_t h) { return BitsFloat(static_cast<uint32_t>(h) << 16); }
+ADAMANT_KERNEL_INLINE float BFloat16ToFloat(uint16_t h) { return BitsFloat(static_cast<uint32_t>(h) << 16); }
 
 // Round to nearest even; NaN stays NaN (quieted), as c10::BFloat16's round_to_nearest_even.
-inline uint16_t FloatToBFloat16(float f) {
+ADAMANT_KERNEL_INLINE uint16_t FloatToBFloat16(float f) {
   const uint32_t u = FloatBits(f);
   const uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
   const uint32_t nan = (u >> 16) | 0x40u;
@@ -48,7 +52,7 @@ inline uint16_t FloatToBFloat16(float f) {
 }
 
 // Stochastic: add 16 random bits below the kept ones and truncate. Inf and NaN take the nearest-even path.
-inline uint16_t FloatToBFloat16Stochastic(float f, uint32_t random) {
+ADAMANT_KERNEL_INLINE uint16_t FloatToBFloat16Stochastic(float f, uint32_t random) {
   const uint32_t u = FloatBits(f);
   const bool special = (u & 0x7F800000u) == 0x7F800000u;
   const uint32_t up = (u + (random & 0xFFFFu)) >> 16;
@@ -57,7 +61,7 @@ inline uint16_t FloatToBFloat16Stochastic(float f, uint32_t random) {
 
 // --- float16 (IEEE binary16) -----------------------------------------------------------------------------
 
-inline float Float16ToFloat(uint16_t h) {
+ADAMANT_KERNEL_INLINE float Float16ToFloat(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
   const uint32_t exp = (h >> 10) & 0x1Fu;
   const uint32_t man = h & 0x3FFu;
@@ -70,7 +74,7 @@ inline float Float16ToFloat(uint16_t h) {
 }
 
 // Round to nearest even, overflow to inf, subnormals, NaN preserved (quieted).
-inline uint16_t FloatToFloat16(float f) {
+ADAMANT_KERNEL_INLINE uint16_t FloatToFloat16(float f) {
   const uint32_t u = FloatBits(f);
   const uint32_t sign = (u >> 16) & 0x8000u;
   const uint32_t a = u & 0x7FFFFFFFu;
@@ -91,7 +95,7 @@ inline uint16_t FloatToFloat16(float f) {
 
 // Stochastic rounding to float16: a random offset below the kept bits instead of the half-way constant.
 // From 65536 up (and inf, NaN) there is no finite upper neighbour: those take the nearest-even path.
-inline uint16_t FloatToFloat16Stochastic(float f, uint32_t random) {
+ADAMANT_KERNEL_INLINE uint16_t FloatToFloat16Stochastic(float f, uint32_t random) {
   const uint32_t u = FloatBits(f);
   const uint32_t sign = (u >> 16) & 0x8000u;
   const uint32_t a = u & 0x7FFFFFFFu;
@@ -111,7 +115,7 @@ inline uint16_t FloatToFloat16Stochastic(float f, uint32_t random) {
 // --- random bits for stochastic rounding -------------------------------------------------------------------
 
 // murmur3's 32-bit finalizer over (stream, index): independent of the thread split.
-inline uint32_t RandomBits(uint64_t stream, uint64_t index) {
+ADAMANT_KERNEL_INLINE uint32_t RandomBits(uint64_t stream, uint64_t index) {
   uint32_t h = static_cast<uint32_t>(index) ^ static_cast<uint32_t>(stream);
   h += static_cast<uint32_t>(stream >> 32) ^ (static_cast<uint32_t>(index >> 32) * 0x9E3779B9u);
   h ^= h >> 16;

@@ -18,6 +18,10 @@ void Adagrad(const void* modes, const Slot& slot, int64_t begin, int64_t end);
 void RMSprop(const void* modes, const Slot& slot, int64_t begin, int64_t end);
 void Adadelta(const void* modes, const Slot& slot, int64_t begin, int64_t end);
 void SGD(const void* modes, const Slot& slot, int64_t begin, int64_t end);
+bool AllFinite(const Slot& slot, int64_t begin, int64_t end);
+double GradNorm(const Slot& slot, int64_t begin, int64_t end, NormKind kind, double p);
+void ScaleGrad(const void* args, const Slot& slot, int64_t begin, int64_t end);
+void ClampGrad(const void* args, const Slot& slot, int64_t begin, int64_t end);
 }  // namespace adamant::kernels::ADAMANT_TARGET
 
 #endif  // ADAMANT_KERNELS_TARGET_H_

@@ -51,6 +51,12 @@ inline T Maximum(T a, T b) {
   return (a > b || a != a) ? a : b;
 }
 
+// torch.minimum: NaN if either input is NaN.
+template <typename T>
+inline T Minimum(T a, T b) {
+  return (a < b || a != a) ? a : b;
+}
+
 // x + a * y as torch's add_(y, alpha=a): one fused multiply-add.
 template <typename T>
 inline T AddScaled(T x, T a, T y) {

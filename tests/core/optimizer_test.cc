@@ -976,7 +976,7 @@ std::string FunctionalError(Fn fn, const Options& o, std::function<Tensor(Functi
   FunctionalFixture f;
   std::vector<Tensor> tensors = {make(f, 0), make(f, 1)};
   mutate(tensors[1]);
-  const std::string msg = ErrorOf([&] { fn(std::span<const Tensor>(tensors), o, Precision{}); });
+  const std::string msg = ErrorOf([&] { fn(std::span<const Tensor>(tensors), o, Precision{}, StepArgs{}); });
   if (msg != "<no error>") {
     EXPECT_TRUE(f.untouched()) << "tensor 0 was updated before tensor 1 was found bad: " << msg;
   }

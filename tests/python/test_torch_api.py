@@ -14,37 +14,39 @@ P, K = inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY
 ADAM_EXTRAS = [("bias_correction", True, K), ("eps_mode", "pytorch", K)]
 # Every optimizer's mixed-precision options (test_torch_mixed_precision.py), last.
 PRECISION = [("master_weights", False, K), ("stochastic_rounding", False, K), ("seed", 0, K)]
+# The optimizer's non-finite gradient policy (test_torch_nonfinite.py), not a param group option.
+NONFINITE = [("nonfinite", "propagate", K)]
 
 # Current PyTorch's signatures (torch/optim/*.py), then adamant's extra keyword-only options.
 SIGNATURES = {
     "Adam": [("lr", 1e-3, P), ("betas", (0.9, 0.999), P), ("eps", 1e-8, P), ("weight_decay", 0, P),
              ("amsgrad", False, P), ("foreach", None, K), ("maximize", False, K), ("capturable", False, K),
              ("differentiable", False, K), ("fused", None, K), ("decoupled_weight_decay", False, K)] + ADAM_EXTRAS
-            + PRECISION,
+            + PRECISION + NONFINITE,
     "AdamW": [("lr", 1e-3, P), ("betas", (0.9, 0.999), P), ("eps", 1e-8, P), ("weight_decay", 1e-2, P),
               ("amsgrad", False, P), ("maximize", False, K), ("foreach", None, K), ("capturable", False, K),
-              ("differentiable", False, K), ("fused", None, K)] + ADAM_EXTRAS + PRECISION,
+              ("differentiable", False, K), ("fused", None, K)] + ADAM_EXTRAS + PRECISION + NONFINITE,
     "Adamax": [("lr", 2e-3, P), ("betas", (0.9, 0.999), P), ("eps", 1e-8, P), ("weight_decay", 0, P),
                ("foreach", None, P), ("maximize", False, K), ("differentiable", False, K),
-               ("capturable", False, K)] + ADAM_EXTRAS + PRECISION,
+               ("capturable", False, K)] + ADAM_EXTRAS + PRECISION + NONFINITE,
     "NAdam": [("lr", 2e-3, P), ("betas", (0.9, 0.999), P), ("eps", 1e-8, P), ("weight_decay", 0, P),
               ("momentum_decay", 4e-3, P), ("decoupled_weight_decay", False, P), ("foreach", None, K),
               ("maximize", False, K), ("capturable", False, K), ("differentiable", False, K)] + ADAM_EXTRAS
-             + PRECISION,
+             + PRECISION + NONFINITE,
     "RAdam": [("lr", 1e-3, P), ("betas", (0.9, 0.999), P), ("eps", 1e-8, P), ("weight_decay", 0, P),
               ("decoupled_weight_decay", False, P), ("foreach", None, K), ("maximize", False, K),
-              ("capturable", False, K), ("differentiable", False, K), ("bias_correction", True, K)] + PRECISION,
+              ("capturable", False, K), ("differentiable", False, K), ("bias_correction", True, K)] + PRECISION + NONFINITE,
     "Adagrad": [("lr", 1e-2, P), ("lr_decay", 0, P), ("weight_decay", 0, P), ("initial_accumulator_value", 0, P),
                 ("eps", 1e-10, P), ("foreach", None, P), ("maximize", False, K), ("differentiable", False, K),
-                ("fused", None, K)] + PRECISION,
+                ("fused", None, K)] + PRECISION + NONFINITE,
     "RMSprop": [("lr", 1e-2, P), ("alpha", 0.99, P), ("eps", 1e-8, P), ("weight_decay", 0, P), ("momentum", 0, P),
                 ("centered", False, P), ("capturable", False, P), ("foreach", None, P), ("maximize", False, P),
-                ("differentiable", False, P)] + PRECISION,
+                ("differentiable", False, P)] + PRECISION + NONFINITE,
     "Adadelta": [("lr", 1.0, P), ("rho", 0.9, P), ("eps", 1e-6, P), ("weight_decay", 0, P), ("foreach", None, P),
-                 ("capturable", False, K), ("maximize", False, K), ("differentiable", False, K)] + PRECISION,
+                 ("capturable", False, K), ("maximize", False, K), ("differentiable", False, K)] + PRECISION + NONFINITE,
     "SGD": [("lr", 1e-3, P), ("momentum", 0, P), ("dampening", 0, P), ("weight_decay", 0, P), ("nesterov", False, P),
             ("maximize", False, K), ("foreach", None, K), ("differentiable", False, K), ("fused", None, K)]
-           + PRECISION,
+           + PRECISION + NONFINITE,
 }
 
 
@@ -56,7 +58,7 @@ def test_signature_is_current_pytorchs(algorithm):
     assert [(p.name, p.default, p.kind) for p in params[1:]] == SIGNATURES[algorithm]
     assert issubclass(cls, torch.optim.Optimizer)
     opt = cls([torch.zeros(2, requires_grad=True)])
-    expected = {name: default for name, default, _ in SIGNATURES[algorithm]}
+    expected = {name: default for name, default, _ in SIGNATURES[algorithm] if name != "nonfinite"}
     if algorithm == "AdamW":
         expected["decoupled_weight_decay"] = True
     assert opt.defaults == expected

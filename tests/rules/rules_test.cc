@@ -1048,7 +1048,7 @@ kernels::Slot SlotOf(int64_t n, T* p, const T* g, const void* scalars, T* s0 = n
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>);
   kernels::Slot slot;
   slot.param = p;
-  slot.grad = g;
+  slot.grad = const_cast<T*>(g);  // read only: grad_scale stays 1
   slot.state[0] = s0;
   slot.state[1] = s1;
   slot.state[2] = s2;

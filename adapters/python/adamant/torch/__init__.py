@@ -16,6 +16,14 @@ options ``master_weights`` (keep a float32 copy, ``state['master_param']``, whic
 parameter gets its rounding), ``stochastic_rounding`` (round the parameter stochastically instead, when
 there is no master copy) and ``seed`` (the stochastic rounding's seed: same seed, same run); float32 and
 float64 parameters ignore them. Details in ``adamant.torch._base``.
+
+Non-finite gradients and loss scaling: every optimizer takes the keyword-only ``nonfinite`` ("propagate",
+PyTorch's behaviour and the default; "skip": a step whose gradients hold a NaN or an inf changes nothing and
+``optimizer.last_step_skipped`` is True; "raise": RuntimeError naming the parameter, nothing changed), and
+``step(closure=None, *, grad_scale=None, found_inf=None)`` unscales loss-scaled gradients inside the step or
+skips it, as PyTorch's fused optimizers (also from the attributes current PyTorch's GradScaler sets).
+Gradient clipping in C++: ``adamant.clip_grad_norm_``, ``adamant.clip_grad_value_``. See
+docs/reliability.md.
 """
 
 from adamant.torch._base import Optimizer

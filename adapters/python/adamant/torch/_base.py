@@ -36,9 +36,22 @@ and float64 parameters ignore them):
 torch's ``load_state_dict`` casts floating state to the parameter's dtype, which would round the float32
 state of a bfloat16 parameter to bfloat16; ``load_state_dict`` here restores it in float32 from the state
 dict (a state dict with bfloat16 state, e.g. torch.optim's, is widened once on the first step).
+
+Non-finite gradients and loss scaling (docs/reliability.md). Every optimizer takes the keyword-only
+``nonfinite`` ("propagate", the default and PyTorch's behaviour; "skip"; "raise"), a property of the
+optimizer (not of a param group) that can be changed between steps. Under "skip" and "raise" each step
+first reads every gradient of every group once, in C++ (``_adamant.first_nonfinite``), before anything is
+created or changed: a step whose gradients hold a NaN or an infinity is skipped entirely (parameters,
+state, step counts and ``state_dict()`` stay as they were; ``last_step_skipped`` is True) or refused with a
+RuntimeError naming the group and parameter. ``step(closure, *, grad_scale=None, found_inf=None)`` takes
+a loss scaler's scale and inf flag as PyTorch's fused optimizers do (floats or 1-element tensors; when not
+given, the ``grad_scale`` and ``found_inf`` attributes that current PyTorch's GradScaler sets on optimizers
+with ``_step_supports_amp_scaling``): gradients are divided by ``grad_scale`` inside the C++ step and left
+unscaled, and a nonzero ``found_inf`` skips the step.
 """
 
 import inspect
+import math
 import numbers
 from itertools import chain
 
@@ -61,6 +74,7 @@ _PRESERVE = torch.preserve_format
 _STEP_DTYPE = torch.float32
 _MASK64 = (1 << 64) - 1
 STEP_COUNT_KEY = "adamant_step_count"  # the state dict's entry for the optimizer's count of steps
+NONFINITE_POLICIES = ("propagate", "skip", "raise")
 
 
 def state_dtype(p):
@@ -174,8 +188,41 @@ def stream_seed(seed, step_count, group_index):
 
 
 def _signature_defaults(init):
+    """The constructor's defaults that are param group options (``nonfinite`` belongs to the optimizer)."""
     return {name: param.default for name, param in inspect.signature(init).parameters.items()
-            if param.default is not inspect.Parameter.empty}
+            if param.default is not inspect.Parameter.empty and name != "nonfinite"}
+
+
+def check_nonfinite(value):
+    """ValueError (PyTorch's wording) unless `value` is one of the non-finite gradient policies."""
+    if value.__class__ is not str or value not in NONFINITE_POLICIES:
+        raise ValueError(f"Invalid nonfinite value: {value!r} (expected 'propagate', 'skip' or 'raise')")
+    return value
+
+
+def _as_float(name, value):
+    """A Python float from a number or a 1-element tensor; TypeError/ValueError otherwise."""
+    if isinstance(value, Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"{name} must be a number or a 1-element tensor, got a tensor of shape "
+                             f"{tuple(value.shape)}")
+        return float(value.item())
+    if isinstance(value, numbers.Real):
+        return float(value)
+    raise TypeError(f"{name} must be a number or a 1-element tensor, got {type(value).__name__}")
+
+
+def loss_scaling(optimizer, grad_scale, found_inf):
+    """(the scale as a float, 1.0 for none; whether the step must be skipped) from step()'s arguments or,
+    when not given, the attributes current PyTorch's GradScaler sets on the optimizer."""
+    if grad_scale is None:
+        grad_scale = getattr(optimizer, "grad_scale", None)
+    if found_inf is None:
+        found_inf = getattr(optimizer, "found_inf", None)
+    scale = 1.0 if grad_scale is None else _as_float("grad_scale", grad_scale)
+    if not (math.isfinite(scale) and scale > 0):
+        raise ValueError(f"Invalid grad_scale value: {scale!r} (it must be finite and > 0)")
+    return scale, found_inf is not None and _as_float("found_inf", found_inf) != 0
 
 
 def drop_in(algorithm, **fixed_defaults):
@@ -233,10 +280,10 @@ class Optimizer(torch.optim.Optimizer):
 
     Subclasses define ``__init__`` with torch.optim's signature, decorate themselves with ``drop_in`` and
     either describe their state buffers with ``_buffers(group)`` (and the hooks next to it) for the generic
-    ``_prepare``, or implement ``_prepare(group, group_index)`` themselves (SGD). ``_prepare`` checks the
-    group's parameters, creates missing state and returns ``(items, steps, keep, extra)``: the tuples for
-    the C++ step, the (step tensor, new value) pairs to store after it, objects to keep alive until it has
-    run (gradient copies) and whatever ``_finish(extra, result)`` needs afterwards.
+    ``_prepare``, or implement ``_prepare(group, group_index, grads)`` themselves (SGD). ``grads`` lists the
+    group's parameters with a gradient, checked by ``_checked`` (``_with_grads``); ``_prepare`` creates
+    missing state and returns ``(items, steps, extra)``: the tuples for the C++ step, the (step tensor, new
+    value) pairs to store after it, and whatever ``_finish(extra, result)`` needs afterwards.
     """
 
     _name = "Optimizer"  # the torch.optim class replaced
@@ -244,20 +291,46 @@ class Optimizer(torch.optim.Optimizer):
     _kernel = None
     _option_defaults = {}
     _torch_handles_sparse = False  # torch.optim's version accepts sparse gradients (Adagrad, SGD)
+    # As torch's fused optimizers: step() unscales and skips by itself, so current PyTorch's GradScaler
+    # hands it `grad_scale` and `found_inf` (as attributes) instead of unscaling the gradients in a pass.
+    _step_supports_amp_scaling = True
 
-    def __init__(self, params, defaults):
+    def __init__(self, params, defaults, nonfinite="propagate"):
         _check_options(self._name, self._algorithm, defaults)
+        check_nonfinite(nonfinite)
         super().__init__(params, defaults)
         self._adamant_step_count = 0  # steps taken (that updated something); keys stochastic rounding
+        self._nonfinite = nonfinite
+        self._last_step_skipped = False
+
+    @property
+    def nonfinite(self):
+        """What a step does with a NaN or infinite gradient: "propagate" (PyTorch's behaviour), "skip" (the
+        whole step changes nothing) or "raise" (RuntimeError naming the parameter; nothing changes)."""
+        return self._nonfinite
+
+    @nonfinite.setter
+    def nonfinite(self, value):
+        self._nonfinite = check_nonfinite(value)
+
+    @property
+    def last_step_skipped(self):
+        """True if the last step() that returned changed nothing: a nonzero ``found_inf``, or a non-finite
+        gradient under ``nonfinite="skip"``. A learning-rate schedule can hold back on such steps."""
+        return self._last_step_skipped
 
     def __getstate__(self):
         state = super().__getstate__()
         state["_adamant_step_count"] = self._adamant_step_count
+        state["_nonfinite"] = self._nonfinite
+        state["_last_step_skipped"] = self._last_step_skipped
         return state
 
     def __setstate__(self, state):
         super().__setstate__(state)
         self.__dict__.setdefault("_adamant_step_count", 0)
+        self.__dict__.setdefault("_nonfinite", "propagate")
+        self.__dict__.setdefault("_last_step_skipped", False)
         for group in self.param_groups:
             for key, value in self._option_defaults.items():
                 group.setdefault(key, value)
@@ -309,59 +382,97 @@ class Optimizer(torch.optim.Optimizer):
         super().zero_grad(set_to_none=set_to_none)
 
     @torch.no_grad()
-    def step(self, closure=None):
+    def step(self, closure=None, *, grad_scale=None, found_inf=None):
         """Performs a single optimization step.
 
         Args:
             closure (Callable, optional): a closure that reevaluates the model and returns the loss; it
                 runs with gradients enabled.
+            grad_scale (float or Tensor, optional): the factor the gradients are scaled by (loss scaling);
+                each is divided by it inside the step and left unscaled, as in PyTorch's fused optimizers.
+            found_inf (float, bool or Tensor, optional): nonzero: a non-finite gradient was found (by a loss
+                scaler); the step changes nothing.
 
         Every parameter of every group is checked before any is updated: a step that raises (invalid
-        option, unsupported tensor) leaves the parameters and their state values as they were.
+        option, unsupported tensor, a non-finite gradient under ``nonfinite="raise"``) leaves the
+        parameters and their state values as they were.
         """
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        work = []
+        scale, skip = loss_scaling(self, grad_scale, found_inf)
+        policy = self._nonfinite
+        checked = []
         for gi, group in enumerate(self.param_groups):
             if group.get("capturable") or group.get("differentiable"):
                 _check_flags(self._name, group)
             _check_precision(group)
-            prepared = self._prepare(group, gi)
+            grads = self._with_grads(group, gi)
+            if grads:
+                checked.append((gi, group, grads))
+        if len(checked) > 1 or skip or policy != "propagate":
+            for _, group, _ in checked:  # one C++ call validates its own group before touching anything
+                _adamant.validate(self._algorithm, group)
+        if skip or (policy != "propagate" and self._nonfinite_gradient(checked, scale, policy)):
+            self._last_step_skipped = True
+            return loss
+        work = []
+        for gi, group, grads in checked:
+            prepared = self._prepare(group, gi, grads)
             if prepared[0]:
                 work.append((gi, group, prepared))
         if not work:
+            self._last_step_skipped = False
             return loss
-        if len(work) > 1:  # one call validates its own group before touching anything
-            for _, group, _ in work:
-                _adamant.validate(self._algorithm, group)
         count = self._adamant_step_count
-        for gi, group, (items, steps, keep, extra) in work:
+        for gi, group, (items, steps, extra) in work:
             if group.get("stochastic_rounding"):
                 group = dict(group)
                 group["seed"] = stream_seed(group.get("seed", 0), count, gi)
-            result = self._kernel(group, items)
+            result = self._kernel(group, items, scale)
             for st, value in steps:
                 st.fill_(value)
             if extra is not None:
                 self._finish(extra, result)
+        if scale != 1.0:  # the C++ wrote the unscaled gradients into the copies it was given
+            for _, _, grads in checked:
+                for _, _, g, _, _, original in grads:
+                    if g is not original:
+                        original.copy_(g)
         self._adamant_step_count = count + 1
+        self._last_step_skipped = False
         return loss
+
+    def _nonfinite_gradient(self, checked, scale, policy):
+        """True if some gradient / scale holds a NaN or an inf (one read-only C++ pass over every group);
+        under "raise", RuntimeError naming the first such parameter instead."""
+        where = [(gi, i, p) for gi, _, grads in checked for i, p, _, _, _, _ in grads]
+        bad = _adamant.first_nonfinite(
+            [(g.data_ptr(), g.numel(), dtype) for _, _, grads in checked for _, _, g, dtype, _, _ in grads], scale)
+        if bad is None:
+            return False
+        if policy == "raise":
+            gi, i, p = where[bad]
+            raise RuntimeError(f"adamant.torch.{self._name}: the gradient of {_where(p, gi, i)} is not finite (it "
+                               f"holds a NaN or an infinity); the step was refused and nothing changed "
+                               f"(nonfinite='raise')")
+        return True
 
     def _finish(self, extra, result):
         pass
 
-    def _with_grads(self, group, gi, keep):
-        """(p, gradient to read, dtype name, dense flag) for each parameter of `group` with a gradient, checked
-        by _checked; the gradients (possibly copies) are appended to `keep`."""
+    def _with_grads(self, group, gi):
+        """(index, p, gradient to read, dtype name, dense flag, p.grad) for each parameter of `group` with a
+        gradient, checked by _checked; the gradient to read is p.grad or a copy of it."""
+        out = []
         for i, p in enumerate(group["params"]):
-            g = p.grad
-            if g is None:
+            original = p.grad
+            if original is None:
                 continue
-            dtype, g, dense = self._checked(p, g, gi, i)
-            keep.append(g)
-            yield p, g, dtype, dense
+            dtype, g, dense = self._checked(p, original, gi, i)
+            out.append((i, p, g, dtype, dense, original))
+        return out
 
     # The state buffers of a group, for the generic _prepare below: the names whose data_ptr()s follow the
     # dtype in the C++ step's tuple, in order; None for an optional buffer the group does not use (a 0
@@ -385,7 +496,7 @@ class Optimizer(torch.optim.Optimizer):
         which reaches _finish (when not empty)."""
         return ()
 
-    def _prepare(self, group, gi):
+    def _prepare(self, group, gi, grads):
         """The usual preparation: (p, grad, numel, dtype, <buffer ptrs>, step, <_after_step values>, master)
         for each parameter with a gradient, its step incremented."""
         names = self._buffers(group)
@@ -394,9 +505,8 @@ class Optimizer(torch.optim.Optimizer):
         state_of = self.state
         items = []
         steps = []
-        keep = []
         extras = []
-        for p, g, dtype, dense in self._with_grads(group, gi, keep):
+        for _, p, g, dtype, dense, _ in grads:
             state = state_of[p]
             if not state:
                 self._init_state(state, p, group, names)
@@ -410,7 +520,7 @@ class Optimizer(torch.optim.Optimizer):
                           *[0 if name is None else state_ptr(state, name, p, dense) for name in names], step,
                           *tail, master_ptr(state, p, dense, masters)))
             steps.append((st, step))
-        return items, steps, keep, extras or None
+        return items, steps, extras or None
 
     # Checks one parameter and its gradient; returns (dtype name, gradient to read, dense flag), the
     # flag true when the parameter is dense but not contiguous (state must then share its strides).

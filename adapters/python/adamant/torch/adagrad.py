@@ -29,11 +29,13 @@ class Adagrad(_base.Optimizer):
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
                  foreach: Optional[bool] = None, *, maximize: bool = False, differentiable: bool = False,
-                 fused: Optional[bool] = None, master_weights: bool = False, stochastic_rounding: bool = False, seed: int = 0):
+                 fused: Optional[bool] = None, master_weights: bool = False, stochastic_rounding: bool = False, seed: int = 0,
+                 nonfinite: str = "propagate"):
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value, foreach=foreach,
                                       maximize=maximize, differentiable=differentiable, fused=fused,
-                                      master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed))
+                                      master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed),
+                         nonfinite=nonfinite)
 
     def add_param_group(self, param_group):
         super().add_param_group(param_group)

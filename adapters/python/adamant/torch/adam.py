@@ -18,18 +18,22 @@ class Adam(_base.Optimizer):
       moment (TensorFlow/Keras's "epsilon hat"), so runs match those frameworks for the same eps.
     * ``master_weights``, ``stochastic_rounding``, ``seed`` (defaults False, False, 0): how bfloat16 and
       float16 parameters are updated (their state is float32); see ``adamant.torch``.
+    * ``nonfinite`` (default "propagate"): "skip" or "raise" on a NaN or infinite gradient, as every
+      adamant.torch optimizer; see ``adamant.torch``.
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
                  foreach: Optional[bool] = None, maximize: bool = False, capturable: bool = False,
                  differentiable: bool = False, fused: Optional[bool] = None, decoupled_weight_decay: bool = False,
-                 bias_correction: bool = True, eps_mode: str = "pytorch", master_weights: bool = False, stochastic_rounding: bool = False, seed: int = 0):
+                 bias_correction: bool = True, eps_mode: str = "pytorch", master_weights: bool = False, stochastic_rounding: bool = False, seed: int = 0,
+                 nonfinite: str = "propagate"):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                                       maximize=maximize, foreach=foreach, capturable=capturable,
                                       differentiable=differentiable, fused=fused,
                                       decoupled_weight_decay=decoupled_weight_decay,
                                       bias_correction=bias_correction, eps_mode=eps_mode,
-                                      master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed))
+                                      master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed),
+                         nonfinite=nonfinite)
 
     _lazy_buffers = frozenset(("max_exp_avg_sq",))  # made when amsgrad is first on
 
@@ -48,8 +52,10 @@ class AdamW(Adam):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
                  maximize: bool = False, foreach: Optional[bool] = None, capturable: bool = False,
                  differentiable: bool = False, fused: Optional[bool] = None, bias_correction: bool = True,
-                 eps_mode: str = "pytorch", master_weights: bool = False, stochastic_rounding: bool = False, seed: int = 0):
+                 eps_mode: str = "pytorch", master_weights: bool = False, stochastic_rounding: bool = False, seed: int = 0,
+                 nonfinite: str = "propagate"):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                          foreach=foreach, maximize=maximize, capturable=capturable, differentiable=differentiable,
                          fused=fused, decoupled_weight_decay=True, bias_correction=bias_correction,
-                         eps_mode=eps_mode, master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed)
+                         eps_mode=eps_mode, master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed,
+                         nonfinite=nonfinite)

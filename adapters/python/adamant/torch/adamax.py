@@ -18,10 +18,12 @@ class Adamax(_base.Optimizer):
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  foreach: Optional[bool] = None, *, maximize: bool = False, differentiable: bool = False,
                  capturable: bool = False, bias_correction: bool = True, eps_mode: str = "pytorch",
-                 master_weights: bool = False, stochastic_rounding: bool = False, seed: int = 0):
+                 master_weights: bool = False, stochastic_rounding: bool = False, seed: int = 0,
+                 nonfinite: str = "propagate"):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
                                       maximize=maximize, differentiable=differentiable, capturable=capturable,
-                                      bias_correction=bias_correction, eps_mode=eps_mode, master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed))
+                                      bias_correction=bias_correction, eps_mode=eps_mode, master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed),
+                         nonfinite=nonfinite)
 
     def _buffers(self, group):
         return "exp_avg", "exp_inf"

@@ -18,11 +18,13 @@ class RAdam(_base.Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  decoupled_weight_decay: bool = False, *, foreach: Optional[bool] = None, maximize: bool = False,
                  capturable: bool = False, differentiable: bool = False, bias_correction: bool = True,
-                 master_weights: bool = False, stochastic_rounding: bool = False, seed: int = 0):
+                 master_weights: bool = False, stochastic_rounding: bool = False, seed: int = 0,
+                 nonfinite: str = "propagate"):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
                                       maximize=maximize, capturable=capturable, differentiable=differentiable,
                                       decoupled_weight_decay=decoupled_weight_decay,
-                                      bias_correction=bias_correction, master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed))
+                                      bias_correction=bias_correction, master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed),
+                         nonfinite=nonfinite)
 
     def _buffers(self, group):
         return "exp_avg", "exp_avg_sq"

@@ -25,20 +25,21 @@ class SGD(_base.Optimizer):
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
                  maximize: bool = False, foreach: Optional[bool] = None, differentiable: bool = False,
                  fused: Optional[bool] = None, master_weights: bool = False, stochastic_rounding: bool = False,
-                 seed: int = 0):
+                 seed: int = 0,
+                 nonfinite: str = "propagate"):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                                       nesterov=nesterov, maximize=maximize, foreach=foreach,
                                       differentiable=differentiable, fused=fused, master_weights=master_weights,
-                                      stochastic_rounding=stochastic_rounding, seed=seed))
+                                      stochastic_rounding=stochastic_rounding, seed=seed),
+                         nonfinite=nonfinite)
 
-    def _prepare(self, group, gi):
+    def _prepare(self, group, gi, grads):
         momentum = group["momentum"] != 0
         masters = group.get("master_weights", False)
         state_of = self.state
         items = []
-        keep = []
         fresh = []  # (state, buffer) pairs stored once the step has run
-        for p, g, dtype, dense in self._with_grads(group, gi, keep):
+        for _, p, g, dtype, dense, _ in grads:
             # State only where needed (momentum, a master copy), as torch keeps none without momentum.
             state = state_of[p] if momentum or p in state_of or (masters and p.dtype in _base._HALF) else None
             master = 0 if state is None else master_ptr(state, p, dense, masters)
@@ -53,7 +54,7 @@ class SGD(_base.Optimizer):
             else:
                 items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype,
                               state_ptr(state, "momentum_buffer", p, dense), True, master))
-        return items, (), keep, fresh
+        return items, (), fresh
 
     def _finish(self, fresh, result):
         for state, buf in fresh:
