@@ -163,6 +163,10 @@ int Main(int argc, char** argv) {
   train->add_option("--clip-grad-norm", o.clip_grad_norm, "clip the global gradient norm to this (0: off)")
       ->capture_default_str()
       ->group(run_group);
+  train->add_option("--nonfinite", o.nonfinite,
+                    "a NaN or infinite gradient: propagate (PyTorch's behaviour), skip the step, or raise an error")
+      ->capture_default_str()
+      ->group(run_group);
   train->add_option("--max-steps", o.max_steps, "stop after N optimizer steps, with a checkpoint (0: no limit)")
       ->capture_default_str()
       ->group(run_group);

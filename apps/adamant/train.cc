@@ -11,7 +11,9 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "adamant/nonfinite.h"
 #include "adamant/schedule.h"
+#include "adamant/torch/optim.h"
 #include "adamant/threads.h"
 #include "files.h"
 #include "optimizers.h"
@@ -169,6 +171,7 @@ struct Position {
   int64_t epoch = 1;        // 1-based epoch in progress
   int64_t batch = 0;        // next mini-batch of that epoch
   int64_t step = 0;         // optimizer steps taken
+  int64_t skipped_steps = 0;  // skipped for a non-finite gradient
   double loss_sum = 0;      // this epoch's training loss so far (sum over examples)
   int64_t loss_count = 0;   // and its number of examples
   double seconds = 0;       // training time before this process
@@ -211,6 +214,7 @@ void SaveCheckpoint(const fs::path& path, torch::nn::Sequential& model, torch::o
   archive.write("trainer/epoch", c10::IValue(pos.epoch));
   archive.write("trainer/batch", c10::IValue(pos.batch));
   archive.write("trainer/step", c10::IValue(pos.step));
+  archive.write("trainer/skipped_steps", c10::IValue(pos.skipped_steps));
   archive.write("trainer/loss_sum", c10::IValue(pos.loss_sum));
   archive.write("trainer/loss_count", c10::IValue(pos.loss_count));
   archive.write("trainer/seconds", c10::IValue(pos.seconds));
@@ -262,6 +266,7 @@ Position LoadCheckpoint(const fs::path& path, torch::nn::Sequential& model, torc
   pos.epoch = ReadScalar<int64_t>(archive, "trainer/epoch");
   pos.batch = ReadScalar<int64_t>(archive, "trainer/batch");
   pos.step = ReadScalar<int64_t>(archive, "trainer/step");
+  pos.skipped_steps = ReadScalar<int64_t>(archive, "trainer/skipped_steps");
   pos.loss_sum = ReadScalar<double>(archive, "trainer/loss_sum");
   pos.loss_count = ReadScalar<int64_t>(archive, "trainer/loss_count");
   pos.seconds = ReadScalar<double>(archive, "trainer/seconds");
@@ -310,6 +315,7 @@ void WriteSummary(const fs::path& dir, const TrainOptions& o, const TrainResult&
   j["parameters"] = num_params;
   j["epochs"] = r.epochs.empty() ? 0 : r.epochs.back().epoch;
   j["steps"] = r.steps;
+  j["skipped_steps"] = r.skipped_steps;
   j["finished"] = r.finished;
   j["test_loss"] = r.test_loss;
   j["test_accuracy"] = r.test_accuracy;
@@ -345,6 +351,8 @@ TrainResult Run(const TrainOptions& o, const fs::path& resume_from) {
   torch::nn::Sequential model = MakeModel(o.model);
   std::unique_ptr<torch::optim::Optimizer> optimizer =
       MakeOptimizer(o.impl, o.optimizer, model->parameters(), o.optimizer_options);
+  auto* ours = dynamic_cast<adamant::optim::TorchOptimizer*>(optimizer.get());
+  if (ours != nullptr) ours->set_nonfinite(ParseNonFinite(o.nonfinite));
   std::vector<double> base_lrs;
   for (auto& group : optimizer->param_groups()) base_lrs.push_back(group.options().get_lr());
 
@@ -413,6 +421,14 @@ TrainResult Run(const TrainOptions& o, const fs::path& resume_from) {
         step_seconds_this_process += dt;
         ++steps_this_process;
         optimizer->zero_grad();
+        if (ours != nullptr && ours->last_step_skipped()) {
+          // A non-finite gradient (--nonfinite skip): nothing changed, so the step does not count and the
+          // schedule stays where it was.
+          --pos.step;
+          ++pos.skipped_steps;
+          group_loss = 0;
+          continue;
+        }
         pos.step_losses.push_back(static_cast<float>(group_loss));
         group_loss = 0;
         const bool at_limit = o.max_steps > 0 && pos.step >= o.max_steps;
@@ -465,6 +481,7 @@ TrainResult Run(const TrainOptions& o, const fs::path& resume_from) {
   result.test_loss = test.loss;
   result.test_accuracy = test.accuracy;
   result.steps = pos.step;
+  result.skipped_steps = pos.skipped_steps;
   result.seconds = elapsed();
   result.optimizer_step_ms = steps_this_process > 0 ? 1e3 * step_seconds_this_process / steps_this_process : 0.0;
   result.weights_checksum = WeightsChecksum(model);
@@ -521,6 +538,9 @@ void Validate(const TrainOptions& o) {
   if (o.impl != "adamant" && o.impl != "torch") {
     throw std::invalid_argument("--impl must be adamant or torch, got '" + o.impl + "'");
   }
+  if (ParseNonFinite(o.nonfinite) != NonFinite::kPropagate && o.impl != "adamant") {
+    throw std::invalid_argument("--nonfinite " + o.nonfinite + " needs adamant's optimizers (libtorch's propagate)");
+  }
   // The optimizer and its options: build one over no parameters (same checks and messages as a real one).
   MakeOptimizer(o.impl, o.optimizer, {torch::zeros({1}, torch::requires_grad())}, o.optimizer_options);
   // The number of steps per epoch is known once the data is loaded (Run checks the schedule again then):
@@ -545,6 +565,7 @@ nlohmann::json ToJson(const TrainOptions& o) {
           {"step_size", o.step_size},
           {"min_lr", o.min_lr},
           {"clip_grad_norm", o.clip_grad_norm},
+          {"nonfinite", o.nonfinite},
           {"accumulate", o.accumulate},
           {"batch_size", o.batch_size},
           {"epochs", o.epochs},
@@ -577,6 +598,7 @@ TrainOptions TrainOptionsFromJson(const nlohmann::json& j) {
   j.at("step_size").get_to(o.step_size);
   j.at("min_lr").get_to(o.min_lr);
   j.at("clip_grad_norm").get_to(o.clip_grad_norm);
+  j.at("nonfinite").get_to(o.nonfinite);
   j.at("accumulate").get_to(o.accumulate);
   j.at("batch_size").get_to(o.batch_size);
   j.at("epochs").get_to(o.epochs);

@@ -27,6 +27,7 @@ struct TrainOptions {
   double min_lr = 0.0;     // cosine: the rate at the end of training
 
   double clip_grad_norm = 0.0;  // 0: no clipping
+  std::string nonfinite = "propagate";  // propagate | skip | raise (adamant's optimizers only)
   int64_t accumulate = 1;       // mini-batches per optimizer step
   int64_t batch_size = 128;
   int64_t epochs = 15;
@@ -68,6 +69,7 @@ struct TrainResult {
   double test_loss = 0;
   double test_accuracy = 0;
   int64_t steps = 0;
+  int64_t skipped_steps = 0;  // steps skipped for a non-finite gradient (--nonfinite skip)
   double seconds = 0;
   double optimizer_step_ms = 0;  // mean wall time of optimizer.step()
   std::string weights_checksum;  // FNV-1a 64 of the final parameters' bytes: equal runs, equal checksums

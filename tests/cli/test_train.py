@@ -206,3 +206,19 @@ def test_unknown_flag_is_a_usage_error():
     result = run("train", "--colour", "red", check=False)
     assert result.returncode != 0
     assert "--colour" in result.stderr
+
+
+def test_nonfinite_policies(tmp_path):
+    # SGD with an absurd learning rate: the weights blow up within a few steps, then the loss and the
+    # gradients stop being finite.
+    blowup = [*tiny(progress="none"), "--no-plot", "--optimizer", "sgd", "--lr", "1e12"]
+    run("train", *blowup, "--out", tmp_path / "propagate")
+    assert summary(tmp_path / "propagate")["skipped_steps"] == 0
+    run("train", *blowup, "--out", tmp_path / "skip", "--nonfinite", "skip")
+    skipped = summary(tmp_path / "skip")
+    assert skipped["skipped_steps"] > 0
+    assert skipped["steps"] + skipped["skipped_steps"] == 16  # every step either taken or skipped
+    message = error_of("train", *blowup, "--out", tmp_path / "raise", "--nonfinite", "raise")
+    assert "the gradient is not finite" in message and "nonfinite = raise" in message
+    message = error_of("train", *blowup, "--out", tmp_path / "x", "--nonfinite", "skip", "--impl", "torch")
+    assert "--nonfinite skip needs adamant's optimizers" in message

@@ -72,6 +72,11 @@ class TorchOptimizer : public ::torch::optim::Optimizer {
 
   // How bf16/fp16 parameters are updated (adamant/precision.h).
   void set_precision(const Precision& precision) { core().set_precision(precision); }
+
+  // What a step does with a NaN or infinite gradient (adamant/nonfinite.h), and whether the last step was
+  // skipped for one (so that a schedule can hold back too).
+  void set_nonfinite(NonFinite policy) { core().set_nonfinite(policy); }
+  bool last_step_skipped() const { return core().last_step_skipped(); }
 };
 
 // The default options of algorithm `Core` (AdamW's differ from Adam's, its option struct's).
