@@ -3,6 +3,7 @@
 #define ADAMANT_ADAMANT_H_
 
 #include "adamant/buffer.h"
+#include "adamant/checkpoint.h"
 #include "adamant/dtype.h"
 #include "adamant/factory.h"
 #include "adamant/functional.h"
