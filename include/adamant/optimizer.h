@@ -187,7 +187,8 @@ class OptimizerBase : public Optimizer {
   Options WithOptions(size_t group, const OptionList& values) const {
     Options o = param_group(group).options;
     for (size_t i = 0; i < values.size(); ++i) {
-      const auto& [key, value] = values[i];
+      const std::string& key = values[i].first;
+      const std::string& value = values[i].second;
       for (size_t j = 0; j < i; ++j) {
         if (values[j].first == key) {
           throw std::invalid_argument("option '" + key + "' given twice for " + std::string(name()));

@@ -605,7 +605,9 @@ void Restore(Optimizer& opt, const ParsedFile& file) {
     has_mu[g].assign(states[g].size(), 0);
     has_any[g].assign(states[g].size(), 0);
   }
-  for (const auto& [name, entry] : file.tensors) {
+  for (const auto& tensor : file.tensors) {
+    const std::string& name = tensor.first;
+    const TensorEntry& entry = tensor.second;
     const std::string where = "tensor " + Quote(name) + ": ";
     uint64_t g = 0, i = 0;
     std::string_view key;
