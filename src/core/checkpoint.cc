@@ -672,9 +672,9 @@ void Restore(Optimizer& opt, const ParsedFile& file) {
   size_t set = 0;
   try {
     for (; set < num_groups; ++set) opt.SetOptions(set, options[set]);
-  } catch (const std::invalid_argument& e) {
+  } catch (...) {
     for (size_t g = 0; g < set; ++g) opt.SetOptions(g, old_options[g]);
-    Fail(std::string("param group ") + std::to_string(set) + ": " + e.what());
+    throw;
   }
   // The rest cannot throw.
   opt.set_precision(precision);
