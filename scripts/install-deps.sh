@@ -16,12 +16,14 @@ for arg in "$@"; do
 done
 
 # Build: compiler, CMake, GoogleTest, pybind11, JSON.  Python tests: Debian's python3 with torch, numpy, pytest.
+# make test-fuzz: clang with libFuzzer and the sanitizer runtimes, and LLVM's OpenMP for clang.
 packages=(
   build-essential cmake pkg-config
   libgtest-dev libgmock-dev
   nlohmann-json3-dev
   pybind11-dev python3-dev
   python3 python3-numpy python3-pytest python3-torch
+  clang libclang-rt-14-dev libomp-dev
 )
 if [ "$bench" -eq 1 ]; then
   packages+=(libtorch-dev)
