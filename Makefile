@@ -4,7 +4,7 @@ BUILD_DIR := build
 PYTHON := /usr/bin/python3
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build test test-cpp test-python run bench golden clean
+.PHONY: all deps configure build test test-cpp test-python test-asan test-fuzz fuzz-corpus run bench golden clean
 
 all: build
 
@@ -17,17 +17,42 @@ configure: deps
 build: configure
 	cmake --build --preset $(PRESET) -j $(JOBS)
 
-# C++ tests through CTest, then the Python tests (the drop-ins, and the adamant command end to end); each
-# runner's summary is the last thing it prints.
+# C++ tests through CTest, the Python tests (the drop-ins, and the adamant command end to end), the
+# checkpoint fuzzer, then the C++ unit tests under the sanitizers; each runner's summary is the last
+# thing it prints.
 test: build
 	ctest --preset $(PRESET) -j $(JOBS)
 	PYTHONPATH=$(BUILD_DIR)/python $(PYTHON) -m pytest tests/python tests/cli -q -p no:cacheprovider
+	$(MAKE) --no-print-directory test-fuzz
+	$(MAKE) --no-print-directory test-asan
 
 test-cpp: build
 	ctest --preset $(PRESET) -j $(JOBS)
 
 test-python: build
 	PYTHONPATH=$(BUILD_DIR)/python $(PYTHON) -m pytest tests/python tests/cli -q -p no:cacheprovider
+
+# The C++ unit tests (label `unit`) under AddressSanitizer and UndefinedBehaviorSanitizer, in build-asan/.
+ASAN_TARGETS := core_test rules_test kernels_test precision_test validation_test checkpoint_test reliability_test
+test-asan: deps
+	cmake --preset asan
+	cmake --build --preset asan -j $(JOBS) --target $(ASAN_TARGETS)
+	ctest --preset asan -j $(JOBS)
+
+# The checkpoint loader's fuzzer (clang, libFuzzer, ASan, UBSan; build-fuzz/) for FUZZ_SECONDS, from the
+# committed seeds and regression cases; new inputs go to build-fuzz/corpus, a failing one to
+# build-fuzz/artifacts/ (fix the bug, then add the input to fuzz/regressions).
+FUZZ_SECONDS ?= 20
+test-fuzz: deps
+	cmake --preset fuzz
+	cmake --build --preset fuzz -j $(JOBS) --target checkpoint_fuzzer
+	mkdir -p build-fuzz/corpus build-fuzz/artifacts
+	build-fuzz/fuzz/checkpoint_fuzzer -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
+	  -artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 build-fuzz/corpus fuzz/corpus $(wildcard fuzz/regressions)
+
+# Regenerates the fuzzer's seed corpus (fuzz/corpus) from fuzz/checkpoint_harness.cc's SeedCorpus().
+fuzz-corpus: build
+	$(BUILD_DIR)/tests/checkpoint_seed_corpus fuzz/corpus
 
 # The main job: train an MLP with adamant's Adam on Fashion-MNIST (about three minutes on 2 cores); it
 # prints where the metrics, the plot and the summary are. Options: make run RUN_ARGS="--epochs 5".

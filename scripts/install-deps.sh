@@ -19,6 +19,7 @@ done
 # The adamant command's data and plots: Fashion-MNIST and matplotlib. libopenblas0-pthread replaces the
 # reference BLAS that Debian's libtorch would otherwise use for its matrix products (about 13x faster here);
 # it is what makes `make run` take minutes rather than half an hour.
+# make test-fuzz: clang with libFuzzer and the sanitizer runtimes, and LLVM's OpenMP for clang.
 packages=(
   build-essential cmake pkg-config
   libgtest-dev libgmock-dev
@@ -27,6 +28,7 @@ packages=(
   python3 python3-numpy python3-pytest python3-torch
   libtorch-dev libcli11-dev zlib1g-dev libopenblas0-pthread
   dataset-fashion-mnist python3-matplotlib
+  clang libclang-rt-14-dev libomp-dev
 )
 
 missing=()

@@ -14,8 +14,6 @@
 
 namespace adamant {
 
-using OptionList = std::vector<std::pair<std::string, std::string>>;
-
 // The names CreateOptimizer accepts: adam, adamw, adamax, nadam, radam, adagrad, rmsprop, adadelta, sgd.
 std::vector<std::string_view> AlgorithmNames();
 

@@ -15,6 +15,7 @@
 #define ADAMANT_OPTIMIZER_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -72,6 +73,11 @@ class Optimizer {
   virtual std::vector<std::string> option_names() const = 0;
   virtual std::string GetOption(size_t group, std::string_view key) const = 0;
   virtual void SetOption(size_t group, std::string_view key, std::string_view value) = 0;
+  // Several options of one group at once, validated together after all are read, so that options which
+  // constrain each other (SGD's nesterov and momentum) can change in one call: all or nothing.
+  virtual void SetOptions(size_t group, const OptionList& values) = 0;
+  // Throws what SetOptions would throw for the same values, and changes nothing.
+  virtual void CheckOptions(size_t group, const OptionList& values) const = 0;
 
   // The learning rate, which schedules change, without going through text.
   virtual double lr(size_t group) const = 0;
@@ -184,6 +190,11 @@ class OptimizerBase : public Optimizer {
     Validate(o);
     groups_[group].options = o;
   }
+  void SetOptions(size_t group, const OptionList& values) override {
+    Options o = WithOptions(group, values);
+    groups_[group].options = o;
+  }
+  void CheckOptions(size_t group, const OptionList& values) const override { WithOptions(group, values); }
   double lr(size_t group) const override { return param_group(group).options.lr; }
   void set_lr(size_t group, double lr) override { param_group(group).options.lr = lr; }
 
@@ -202,6 +213,27 @@ class OptimizerBase : public Optimizer {
     for (const auto& n : option_names()) valid += (valid.empty() ? "" : ", ") + n;
     throw std::invalid_argument("unknown option '" + std::string(key) + "' for " + std::string(name()) +
                                 " (valid: " + valid + ")");
+  }
+
+  // The group's options with `values` applied, validated; throws naming an unknown or repeated key.
+  Options WithOptions(size_t group, const OptionList& values) const {
+    Options o = param_group(group).options;
+    for (size_t i = 0; i < values.size(); ++i) {
+      const std::string& key = values[i].first;
+      const std::string& value = values[i].second;
+      for (size_t j = 0; j < i; ++j) {
+        if (values[j].first == key) {
+          throw std::invalid_argument("option '" + key + "' given twice for " + std::string(name()));
+        }
+      }
+      bool found = false;
+      VisitOptions(o, [&](std::string_view k, auto& field) {
+        if (k == key) OptionFromString(k, value, field), found = true;
+      });
+      if (!found) ThrowUnknownOption(key);
+    }
+    Validate(o);
+    return o;
   }
 
   // Updates the parameters of one group that have a gradient, creating their state on first use.
@@ -257,6 +289,8 @@ class AdamW : public Adam {
   std::vector<std::string> option_names() const override;
   std::string GetOption(size_t group, std::string_view key) const override;
   void SetOption(size_t group, std::string_view key, std::string_view value) override;
+  void SetOptions(size_t group, const OptionList& values) override;
+  void CheckOptions(size_t group, const OptionList& values) const override;
 
  private:
   static std::vector<ParamGroup<AdamOptions>> Decoupled(std::vector<ParamGroup<AdamOptions>> groups) {

@@ -4,10 +4,16 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "adamant/options.h"
 
 namespace adamant {
+
+// (key, value) pairs of options as text, in order: what the factory, Optimizer::SetOptions and
+// checkpoints take.
+using OptionList = std::vector<std::pair<std::string, std::string>>;
 
 // Shortest text that reads back to the same value, in Python's repr style ("0.001", "1e-08", "-1.0").
 std::string FormatNumber(double value);

@@ -1,7 +1,9 @@
 #include "adamant/buffer.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -28,6 +30,11 @@ void Buffer::Free::operator()(void* p) const { std::free(p); }
 
 Buffer::Buffer(DType dtype, int64_t numel) : dtype_(dtype), numel_(numel) {
   if (numel < 0) throw std::invalid_argument("Buffer: negative element count " + std::to_string(numel));
+  if (SizeOf(dtype) == 0) throw std::invalid_argument("Buffer: unsupported dtype");
+  // The byte count, rounded up to the alignment, must not wrap around.
+  if (static_cast<uint64_t>(numel) > (std::numeric_limits<size_t>::max() - kAlignment) / SizeOf(dtype)) {
+    throw std::invalid_argument("Buffer: element count " + std::to_string(numel) + " is too large");
+  }
   const size_t bytes = nbytes();
   if (bytes == 0) return;
   const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;

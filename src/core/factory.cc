@@ -12,7 +12,9 @@ template <class Opt, class Options>
 std::unique_ptr<Optimizer> Build(std::vector<ParamView> params, Options options, const OptionList& list,
                                  std::string_view name) {
   std::set<std::string> seen;
-  for (const auto& [key, value] : list) {
+  for (const auto& entry : list) {
+    const std::string& key = entry.first;  // not a structured binding: clang 14 cannot capture those
+    const std::string& value = entry.second;
     if (!seen.insert(key).second) {
       throw std::invalid_argument("option '" + key + "' given twice for " + std::string(name));
     }

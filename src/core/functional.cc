@@ -3,7 +3,10 @@
 #include "adamant/functional.h"
 
 #include <cmath>
+#include <cstdint>
+#include <iterator>
 #include <limits>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -29,9 +32,44 @@ namespace {
 
 bool IsHalf(DType d) { return d == DType::kBFloat16 || d == DType::kFloat16; }
 
-// The checks every algorithm shares; `state` lists the buffers the call will touch.
+// A state buffer of a tensor; `used` is false for a buffer the call's modes do not touch (max_exp_avg_sq
+// without amsgrad), which may then be null and is not checked.
+struct StateArg {
+  const char* name;
+  const void* ptr;
+  bool used = true;
+};
+
+// The bytes [begin, begin + size) of one buffer of a tensor, for the overlap check.
+struct Region {
+  const char* name;
+  uintptr_t begin;
+  uintptr_t size;
+};
+
+// No two buffers of a tensor may share memory: the kernels read and write them through restrict pointers
+// in one pass, so a gradient aliasing its parameter (or a state buffer aliasing either) would give results
+// that depend on the order of the loads and stores, and differ from PyTorch's.
+void CheckNoOverlap(std::string_view algorithm, size_t index, std::span<const Region> regions) {
+  for (size_t a = 0; a < regions.size(); ++a) {
+    if (regions[a].size > std::numeric_limits<uintptr_t>::max() - regions[a].begin) {
+      Fail(algorithm, index, std::string(regions[a].name) + " runs past the end of the address space");
+    }
+    for (size_t b = 0; b < a; ++b) {
+      const Region& x = regions[b];
+      const Region& y = regions[a];
+      if (x.begin < y.begin + y.size && y.begin < x.begin + x.size) {
+        Fail(algorithm, index,
+             std::string(x.name) + " and " + y.name + " overlap in memory" +
+                 (x.begin == y.begin ? " (the same pointer)" : "") + ": each must be a buffer of its own");
+      }
+    }
+  }
+}
+
+// The checks every algorithm shares; `state` lists the buffers of the tensor.
 void CheckTensor(std::string_view algorithm, size_t index, const ParamView& p, const float* master,
-                 std::initializer_list<std::pair<const char*, const void*>> state) {
+                 std::initializer_list<StateArg> state) {
   if (p.numel < 0) Fail(algorithm, index, "negative element count " + std::to_string(p.numel));
   switch (p.dtype) {
     case DType::kFloat32:
@@ -49,9 +87,24 @@ void CheckTensor(std::string_view algorithm, size_t index, const ParamView& p, c
   if (p.numel == 0) return;
   if (p.data == nullptr) Fail(algorithm, index, "param data is null");
   if (p.grad == nullptr) Fail(algorithm, index, "grad is null");
-  for (const auto& [name, ptr] : state) {
-    if (ptr == nullptr) Fail(algorithm, index, std::string(name) + " is null");
+  for (const StateArg& s : state) {
+    if (s.used && s.ptr == nullptr) Fail(algorithm, index, std::string(s.name) + " is null");
   }
+  // 8 bytes per element at most: a count beyond this cannot be the size of any buffer.
+  if (static_cast<uint64_t>(p.numel) > std::numeric_limits<uintptr_t>::max() / 8) {
+    Fail(algorithm, index, "element count " + std::to_string(p.numel) + " is too large");
+  }
+  const auto n = static_cast<uintptr_t>(p.numel);
+  const auto at = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr); };
+  Region regions[8];
+  size_t count = 0;
+  regions[count++] = {"param data", at(p.data), n * SizeOf(p.dtype)};
+  regions[count++] = {"grad", at(p.grad), n * SizeOf(p.dtype)};
+  for (const StateArg& s : state) {
+    if (s.used && count < std::size(regions)) regions[count++] = {s.name, at(s.ptr), n * SizeOf(StateDType(p.dtype))};
+  }
+  if (master != nullptr && count < std::size(regions)) regions[count++] = {"master", at(master), n * sizeof(float)};
+  CheckNoOverlap(algorithm, index, std::span<const Region>(regions, count));
 }
 
 void CheckStep(std::string_view algorithm, size_t index, int64_t step) {
@@ -170,7 +223,7 @@ void Adam(std::span<const AdamTensor> tensors, const AdamOptions& o, const Preci
     CheckTensor("adam", i, t.param, t.master,
                 {{"exp_avg", t.exp_avg},
                  {"exp_avg_sq", t.exp_avg_sq},
-                 {"max_exp_avg_sq", o.amsgrad ? t.max_exp_avg_sq : t.exp_avg_sq}});
+                 {"max_exp_avg_sq", t.max_exp_avg_sq, o.amsgrad}});
     CheckStep("adam", i, t.step);
   }
   const bool decoupled = o.decoupled_weight_decay && o.weight_decay != 0;
@@ -350,8 +403,8 @@ void RMSprop(std::span<const RMSpropTensor> tensors, const RMSpropOptions& o, co
     const RMSpropTensor& t = tensors[i];
     CheckTensor("rmsprop", i, t.param, t.master,
                 {{"square_avg", t.square_avg},
-                 {"momentum_buffer", momentum ? t.momentum_buffer : t.square_avg},
-                 {"grad_avg", o.centered ? t.grad_avg : t.square_avg}});
+                 {"momentum_buffer", t.momentum_buffer, momentum},
+                 {"grad_avg", t.grad_avg, o.centered}});
     CheckStep("rmsprop", i, t.step);
   }
   const kernels::RMSpropModes modes{o.weight_decay != 0, o.centered, momentum};
@@ -399,7 +452,7 @@ void SGD(std::span<const SGDTensor> tensors, const SGDOptions& o, const Precisio
   const bool momentum = o.momentum != 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
     CheckTensor("sgd", i, tensors[i].param, tensors[i].master,
-                {{"momentum_buffer", momentum ? tensors[i].momentum_buffer : tensors[i].param.data}});
+                {{"momentum_buffer", tensors[i].momentum_buffer, momentum}});
   }
   const kernels::SGDModes modes{o.weight_decay != 0, momentum, o.nesterov};
   RunSlots<rules::SGDScalars>(kernels::Active().sgd, &modes, tensors, precision, args,

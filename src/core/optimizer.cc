@@ -2,7 +2,9 @@
 // the functional layer per group.
 #include "adamant/optimizer.h"
 
+#include <cstdint>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -135,6 +137,18 @@ void Optimizer::CheckParams(size_t group, std::span<const ParamView> params) con
       fail(i, "unsupported dtype (supported: float32, float64, bfloat16, float16)");
     }
     if (p.numel > 0 && p.data == nullptr) fail(i, "param data is null");
+    // Past this no buffer of the state could be allocated, and the byte counts below would overflow.
+    if (static_cast<uint64_t>(p.numel) > std::numeric_limits<uintptr_t>::max() / 16) {
+      fail(i, "element count " + std::to_string(p.numel) + " is too large");
+    }
+    // The kernels read the gradient and write the parameter in one pass through restrict pointers: a
+    // gradient sharing memory with its parameter would be read after it was overwritten.
+    const auto begin = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr); };
+    const uintptr_t bytes = static_cast<uintptr_t>(p.numel) * SizeOf(p.dtype);
+    if (p.numel > 0 && begin(p.grad) < begin(p.data) + bytes && begin(p.data) < begin(p.grad) + bytes) {
+      fail(i, std::string("grad and param data overlap in memory") + (p.grad == p.data ? " (the same pointer)" : "") +
+                  ": the gradient must be a buffer of its own");
+    }
     const DType state_dtype = StateDType(p.dtype);
     for (const auto& [buffer_name, buffer] : states[i].buffers) {
       if (buffer.numel() != p.numel || buffer.dtype() != state_dtype) {
@@ -293,12 +307,30 @@ std::string AdamW::GetOption(size_t group, std::string_view key) const {
   return Adam::GetOption(group, key);
 }
 
-void AdamW::SetOption(size_t group, std::string_view key, std::string_view value) {
+namespace {
+
+void RejectDecoupledKey(std::string_view key) {
   if (key == "decoupled_weight_decay") {
     throw std::invalid_argument(
         "unknown option 'decoupled_weight_decay' for adamw (AdamW always decouples; use adam)");
   }
+}
+
+}  // namespace
+
+void AdamW::SetOption(size_t group, std::string_view key, std::string_view value) {
+  RejectDecoupledKey(key);
   Adam::SetOption(group, key, value);
+}
+
+void AdamW::SetOptions(size_t group, const OptionList& values) {
+  for (const auto& entry : values) RejectDecoupledKey(entry.first);
+  Adam::SetOptions(group, values);
+}
+
+void AdamW::CheckOptions(size_t group, const OptionList& values) const {
+  for (const auto& entry : values) RejectDecoupledKey(entry.first);
+  Adam::CheckOptions(group, values);
 }
 
 }  // namespace adamant

@@ -173,6 +173,25 @@ def test_grad_dtype_mismatch():
         opt.step()
 
 
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("alias", ["same", "overlapping"])
+def test_gradient_sharing_memory_with_its_parameter(algorithm, alias):
+    """The fused step reads the gradient while writing the parameter: an aliasing gradient is refused."""
+    w = torch.arange(8, dtype=torch.float32)
+    p = torch.nn.Parameter(w[:6])
+    p.grad = p.detach() if alias == "same" else w[2:8]
+    original = w.clone()
+    opt = getattr(at, algorithm)([p], lr=0.1)
+    message = (f"adamant.torch.{algorithm}: the gradient of parameter 0 of param group 0 (shape (6,)) shares memory "
+               f"with the parameter; adamant reads the gradient and writes the parameter in one pass, so the "
+               f"gradient must be a tensor of its own (e.g. p.grad = g.clone())")
+    with pytest.raises(RuntimeError, match=f"^{re.escape(message)}$"):
+        opt.step()
+    assert torch.equal(w, original)
+    p.grad = p.detach().clone()  # a gradient of its own steps
+    opt.step()
+
+
 def test_state_of_the_wrong_shape():
     """A state dict from another model is refused, not read out of bounds."""
     p = torch.zeros(3, requires_grad=True)

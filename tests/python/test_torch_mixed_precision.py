@@ -531,8 +531,14 @@ def test_extension_tuples():
         _adamant.sgd({"lr": 1e-3}, [(p.data_ptr(), g.data_ptr(), 4, name, 0, False, master.data_ptr())])
         assert torch.equal(master, torch.ones(4) + torch.tensor(1e-3)) and torch.equal(p, torch.ones(4, dtype=p.dtype))
     p = torch.ones(4, dtype=torch.float16)
-    _adamant.sgd({"lr": 1.0}, [(p.data_ptr(), p.data_ptr(), 4, "torch.float16", 0, False, 0)])
-    assert torch.equal(p, torch.zeros(4, dtype=torch.float16))  # p - 1·p
+    ones = torch.ones(4, dtype=torch.float16)
+    _adamant.sgd({"lr": 1.0}, [(p.data_ptr(), ones.data_ptr(), 4, "torch.float16", 0, False, 0)])
+    assert torch.equal(p, torch.zeros(4, dtype=torch.float16))  # p - 1·1
+    # A gradient aliasing its parameter is refused by the C++ functional layer too.
+    with pytest.raises(ValueError, match=re.escape("sgd: tensor 0: param data and grad overlap in memory (the same "
+                                                   "pointer): each must be a buffer of its own")):
+        _adamant.sgd({"lr": 1.0}, [(ones.data_ptr(), ones.data_ptr(), 4, "float16", 0, False, 0)])
+    assert torch.equal(ones, torch.ones(4, dtype=torch.float16))
     item = (p.data_ptr(), p.data_ptr(), 4, "float16", 0, False)
     with pytest.raises(ValueError, match=re.escape("expected a tuple (param, grad, numel, dtype, momentum_buffer, "
                                                    "momentum_buffer_initialized, master), got 6 items")):

@@ -103,6 +103,14 @@ def _is_dense(t):
     return True
 
 
+def _overlaps(p, g):
+    """True if dense tensors `p` and `g` share any byte of memory (each spans numel() elements from its
+    data_ptr(), the lowest address of a dense tensor)."""
+    n, m = p.numel() * p.element_size(), g.numel() * g.element_size()
+    a, b = p.data_ptr(), g.data_ptr()
+    return n > 0 and m > 0 and a < b + m and b < a + n
+
+
 def _same_layout(a, p):
     """True if `a` (of p's shape) maps each index to the same offset as `p` (size-1 dims don't count)."""
     sa = a.stride()
@@ -471,6 +479,11 @@ class Optimizer(torch.optim.Optimizer):
             if original is None:
                 continue
             dtype, g, dense = self._checked(p, original, gi, i)
+            if _overlaps(p, g):
+                raise RuntimeError(
+                    f"adamant.torch.{self._name}: the gradient of {_where(p, gi, i)} shares memory with the "
+                    f"parameter; adamant reads the gradient and writes the parameter in one pass, so the gradient "
+                    f"must be a tensor of its own (e.g. p.grad = g.clone())")
             out.append((i, p, g, dtype, dense, original))
         return out
 

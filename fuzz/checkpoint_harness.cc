@@ -1,0 +1,243 @@
+#include "fuzz/checkpoint_harness.h"
+
+#include <cstring>
+#include <exception>
+#include <stdexcept>
+#include <typeinfo>
+
+#include "adamant/checkpoint.h"
+#include "adamant/factory.h"
+#include "core/checkpoint_internal.h"
+#include "kernels/storage.h"
+
+namespace adamant::fuzz {
+namespace {
+
+// A value in [-1.375, 1.375] that depends on everything that identifies an element and a step.
+float Value(int step, size_t param, int64_t element) {
+  return static_cast<float>((element * 7 + static_cast<int64_t>(param) * 13 + step * 5) % 23 - 11) / 8.0f;
+}
+
+void Fill(std::string& bytes, DType dtype, int64_t numel, int step, size_t param) {
+  bytes.assign(static_cast<size_t>(numel) * SizeOf(dtype), '\0');
+  for (int64_t k = 0; k < numel; ++k) {
+    const float v = Value(step, param, k);
+    char* at = bytes.data() + static_cast<size_t>(k) * SizeOf(dtype);
+    switch (dtype) {
+      case DType::kFloat32:
+        std::memcpy(at, &v, 4);
+        break;
+      case DType::kFloat64: {
+        const double d = v;
+        std::memcpy(at, &d, 8);
+        break;
+      }
+      case DType::kBFloat16:
+      case DType::kFloat16: {
+        const uint16_t h = dtype == DType::kBFloat16 ? kernels::FloatToBFloat16(v) : kernels::FloatToFloat16(v);
+        std::memcpy(at, &h, 2);
+        break;
+      }
+    }
+  }
+}
+
+template <class Opt, class Defaults>
+std::unique_ptr<Optimizer> Build(Model& model) {
+  std::vector<ParamGroup<typename Opt::OptionsType>> groups;
+  for (size_t g = 0; g < model.num_groups(); ++g) groups.push_back({model.views(g), Defaults{}});
+  return std::make_unique<Opt>(std::move(groups), Defaults{});
+}
+
+}  // namespace
+
+Model::Model(std::vector<std::vector<ParamSpec>> groups) : specs_(std::move(groups)) {
+  size_t index = 0;
+  for (const auto& group : specs_) {
+    data_.emplace_back();
+    grad_.emplace_back();
+    for (const ParamSpec& spec : group) {
+      data_.back().emplace_back();
+      grad_.back().emplace_back();
+      Fill(data_.back().back(), spec.dtype, spec.numel, -1, index);
+      Fill(grad_.back().back(), spec.dtype, spec.numel, 0, index);
+      ++index;
+    }
+  }
+}
+
+Model Model::Small() {
+  return Model({{{DType::kFloat32, 6}, {DType::kBFloat16, 5}},
+                {{DType::kFloat64, 3}, {DType::kFloat16, 4}, {DType::kFloat32, 2, false}}});
+}
+
+std::vector<ParamView> Model::views(size_t group) {
+  std::vector<ParamView> out;
+  for (size_t i = 0; i < specs_[group].size(); ++i) {
+    const ParamSpec& spec = specs_[group][i];
+    out.push_back({data_[group][i].data(), spec.has_grad ? grad_[group][i].data() : nullptr, spec.numel, spec.dtype});
+  }
+  return out;
+}
+
+void Model::SetGrads(int step) {
+  size_t index = 0;
+  for (size_t g = 0; g < specs_.size(); ++g) {
+    for (size_t i = 0; i < specs_[g].size(); ++i, ++index) {
+      // In place: the views keep pointing at the same buffers.
+      std::string fresh;
+      Fill(fresh, specs_[g][i].dtype, specs_[g][i].numel, step, index);
+      std::memcpy(grad_[g][i].data(), fresh.data(), fresh.size());
+    }
+  }
+}
+
+std::vector<std::string> Model::Snapshot() const {
+  std::vector<std::string> out;
+  for (const auto& group : data_) out.insert(out.end(), group.begin(), group.end());
+  return out;
+}
+
+void Model::Restore(const std::vector<std::string>& snapshot) {
+  size_t k = 0;
+  for (auto& group : data_) {
+    for (std::string& d : group) {
+      std::memcpy(d.data(), snapshot.at(k).data(), d.size());
+      ++k;
+    }
+  }
+}
+
+std::unique_ptr<Optimizer> MakeOptimizer(std::string_view name, Model& model, const OptionList& options) {
+  std::unique_ptr<Optimizer> opt;
+  if (name == "adam") opt = Build<Adam, AdamOptions>(model);
+  if (name == "adamw") opt = Build<AdamW, AdamWOptions>(model);
+  if (name == "adamax") opt = Build<Adamax, AdamaxOptions>(model);
+  if (name == "nadam") opt = Build<NAdam, NAdamOptions>(model);
+  if (name == "radam") opt = Build<RAdam, RAdamOptions>(model);
+  if (name == "adagrad") opt = Build<Adagrad, AdagradOptions>(model);
+  if (name == "rmsprop") opt = Build<RMSprop, RMSpropOptions>(model);
+  if (name == "adadelta") opt = Build<Adadelta, AdadeltaOptions>(model);
+  if (name == "sgd") opt = Build<SGD, SGDOptions>(model);
+  if (opt == nullptr) throw std::invalid_argument("unknown optimizer '" + std::string(name) + "'");
+  for (size_t g = 0; g < opt->num_param_groups(); ++g) {
+    opt->SetOptions(g, options);
+    opt->set_lr(g, opt->lr(g) * static_cast<double>(g + 1));
+  }
+  return opt;
+}
+
+OptionList FullStateOptions(std::string_view name) {
+  if (name == "adam" || name == "adamw") return {{"amsgrad", "true"}};
+  if (name == "rmsprop") return {{"momentum", "0.9"}, {"centered", "true"}};
+  if (name == "sgd") return {{"momentum", "0.9"}, {"nesterov", "true"}};
+  if (name == "adagrad") return {{"initial_accumulator_value", "0.1"}, {"lr_decay", "0.01"}};
+  return {};
+}
+
+std::string CheckCheckpointInput(std::string_view bytes) {
+  // The algorithm the file claims, if its layout parses: the loader is then exercised past the
+  // algorithm check.
+  std::string algorithm = "adam";
+  checkpoint_internal::ParsedFile parsed;
+  bool parsed_ok = false;
+  try {
+    parsed = checkpoint_internal::Parse(bytes, /*verify_checksum=*/false);
+    parsed_ok = true;
+    const auto it = parsed.metadata.find("algorithm");
+    if (it != parsed.metadata.end()) {
+      for (std::string_view known : AlgorithmNames()) {
+        if (known == it->second) algorithm = it->second;
+      }
+    }
+  } catch (const CheckpointError&) {
+  } catch (const std::exception& e) {
+    return std::string("Parse threw ") + typeid(e).name() + ", not CheckpointError: " + e.what();
+  }
+
+  // Twice: through the public API (checksum verified), and through the two halves without the checksum,
+  // which a mutated input would otherwise almost never get past.
+  for (const bool verified : {true, false}) {
+    if (!verified && !parsed_ok) break;
+    Model model = Model::Small();
+    std::unique_ptr<Optimizer> opt = MakeOptimizer(algorithm, model, FullStateOptions(algorithm));
+    for (int step = 1; step <= 2; ++step) {  // some state of its own, for "unchanged" to mean something
+      model.SetGrads(step);
+      opt->Step();
+    }
+    const std::string before = SerializeState(*opt);
+    const std::vector<std::string> params = model.Snapshot();
+    bool loaded = false;
+    try {
+      if (verified) {
+        DeserializeState(*opt, bytes);
+      } else {
+        checkpoint_internal::Restore(*opt, parsed);
+      }
+      loaded = true;
+    } catch (const CheckpointError&) {
+    } catch (const std::exception& e) {
+      return std::string("loading threw ") + typeid(e).name() + ", not CheckpointError: " + e.what();
+    }
+    if (model.Snapshot() != params) return "loading changed the parameters";
+    if (!loaded) {
+      if (SerializeState(*opt) != before) return "a failed load changed the optimizer";
+      continue;
+    }
+    try {
+      const std::string saved = SerializeState(*opt);
+      Model other = Model::Small();
+      std::unique_ptr<Optimizer> again = MakeOptimizer(algorithm, other);
+      DeserializeState(*again, saved);
+      if (SerializeState(*again) != saved) return "a loaded state does not save and reload to the same bytes";
+      model.SetGrads(3);
+      opt->Step();
+    } catch (const std::exception& e) {
+      return std::string("after a successful load: ") + e.what();
+    }
+  }
+  return "";
+}
+
+std::vector<std::pair<std::string, std::string>> SeedCorpus() {
+  std::vector<std::pair<std::string, std::string>> corpus;
+  int k = 0;
+  for (std::string_view name : AlgorithmNames()) {
+    Model model = Model::Small();
+    std::unique_ptr<Optimizer> opt = MakeOptimizer(name, model, FullStateOptions(name));
+    Precision precision;
+    if (k % 3 == 1) precision.master_weights = true;
+    if (k % 3 == 2) precision = {.rounding = Rounding::kStochastic, .seed = 1234u + static_cast<uint64_t>(k)};
+    opt->set_precision(precision);
+    ++k;
+    for (int step = 1; step <= 3; ++step) {
+      model.SetGrads(step);
+      opt->Step();
+    }
+    corpus.emplace_back(std::string(name) + ".safetensors", SerializeState(*opt));
+  }
+  {
+    Model model = Model::Small();
+    corpus.emplace_back("adam_fresh.safetensors", SerializeState(*MakeOptimizer("adam", model)));
+  }
+  // Damaged copies of a valid file, each refused at a different check.
+  const std::string adam = corpus.front().second;
+  uint64_t header_len = 0;
+  std::memcpy(&header_len, adam.data(), 8);
+  std::string absurd = adam;
+  const uint64_t huge = uint64_t{1} << 40;
+  std::memcpy(absurd.data(), &huge, 8);
+  std::string flipped = adam;
+  flipped.back() = static_cast<char>(flipped.back() ^ 0x10);
+  std::string bad_json = adam;
+  bad_json[8] = '[';
+  corpus.emplace_back("damaged_empty.safetensors", "");
+  corpus.emplace_back("damaged_truncated_header.safetensors", adam.substr(0, 8 + header_len / 2));
+  corpus.emplace_back("damaged_truncated_data.safetensors", adam.substr(0, adam.size() - 4));
+  corpus.emplace_back("damaged_absurd_header_length.safetensors", absurd);
+  corpus.emplace_back("damaged_flipped_data_bit.safetensors", flipped);
+  corpus.emplace_back("damaged_not_json.safetensors", bad_json);
+  return corpus;
+}
+
+}  // namespace adamant::fuzz

@@ -1,0 +1,262 @@
+// Validation at the API boundaries, each refusal with its message and without side effects: parameters and
+// gradients handed to the optimizers (null, negative or absurd sizes, unsupported dtypes, a gradient sharing
+// memory with its parameter), the tensors handed to the functional layer (any two buffers of a tensor
+// overlapping), state buffers, and options set several at a time. docs/reliability.md lists where the other
+// boundary checks are tested.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "adamant/buffer.h"
+#include "adamant/factory.h"
+#include "adamant/functional.h"
+#include "adamant/optimizer.h"
+
+namespace adamant {
+namespace {
+
+template <class F>
+std::string ErrorOf(F&& f) {
+  try {
+    f();
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  } catch (const std::out_of_range& e) {
+    return std::string("out_of_range: ") + e.what();
+  }
+  return "<no error>";
+}
+
+// Every algorithm, built by name over `params`, stepping once; the message of the refusal, after checking
+// that nothing changed.
+class EveryAlgorithm : public ::testing::TestWithParam<std::string> {
+ protected:
+  std::string StepError(std::vector<ParamView> params, const std::vector<float>& watched,
+                        const OptionList& options = {}) {
+    auto opt = CreateOptimizer(GetParam(), std::move(params), options);
+    const std::vector<float> before = watched;
+    const std::string msg = ErrorOf([&] { opt->Step(); });
+    EXPECT_EQ(watched, before) << "a refused step changed a parameter";
+    for (size_t g = 0; g < opt->num_param_groups(); ++g) {
+      for (size_t i = 0; i < opt->params(g).size(); ++i) EXPECT_TRUE(opt->state(g, i).empty());
+    }
+    return msg;
+  }
+  std::string Where(size_t i) { return GetParam() + ": param group 0, parameter " + std::to_string(i) + ": "; }
+};
+
+TEST_P(EveryAlgorithm, GradientSharingMemoryWithItsParameter) {
+  std::vector<float> good(4, 1.0f), good_grad(4, 0.5f), w(8, 1.0f);
+  // The same pointer: e.g. a caller who passed the parameter as its own gradient.
+  EXPECT_EQ(StepError({MakeParam(good.data(), good_grad.data(), 4), MakeParam(w.data(), w.data(), 4)}, w),
+            Where(1) + "grad and param data overlap in memory (the same pointer): the gradient must be a buffer of "
+                       "its own");
+  // Overlapping ranges, either way round.
+  EXPECT_EQ(StepError({MakeParam(w.data(), w.data() + 3, 4)}, w),
+            Where(0) + "grad and param data overlap in memory: the gradient must be a buffer of its own");
+  EXPECT_EQ(StepError({MakeParam(w.data() + 3, w.data(), 4)}, w),
+            Where(0) + "grad and param data overlap in memory: the gradient must be a buffer of its own");
+  // Adjacent is fine.
+  auto opt = CreateOptimizer(GetParam(), {MakeParam(w.data(), w.data() + 4, 4)});
+  EXPECT_EQ(ErrorOf([&] { opt->Step(); }), "<no error>");
+  // Overlap is in bytes: a bf16 gradient starting inside the parameter's last element.
+  std::vector<uint16_t> h(8, 0x3F80);
+  const ParamView half{h.data(), h.data() + 3, 4, DType::kBFloat16};
+  std::vector<float> none;
+  EXPECT_EQ(StepError({half}, none),
+            Where(0) + "grad and param data overlap in memory: the gradient must be a buffer of its own");
+}
+
+TEST_P(EveryAlgorithm, NullPointersAndBadSizes) {
+  std::vector<float> w(4, 1.0f), g(4, 0.5f);
+  EXPECT_EQ(StepError({MakeParam(w.data(), g.data(), 4), ParamView{nullptr, g.data(), 4, DType::kFloat32}}, w),
+            Where(1) + "param data is null");
+  EXPECT_EQ(StepError({MakeParam(w.data(), g.data(), 4), MakeParam(w.data(), g.data(), -1)}, w),
+            Where(1) + "negative element count -1");
+  EXPECT_EQ(StepError({MakeParam(w.data(), g.data(), std::numeric_limits<int64_t>::max())}, w),
+            Where(0) + "element count 9223372036854775807 is too large");
+  EXPECT_EQ(StepError({ParamView{w.data(), g.data(), 4, static_cast<DType>(7)}}, w),
+            Where(0) + "unsupported dtype (supported: float32, float64, bfloat16, float16)");
+  // A null gradient is "no gradient": skipped, not an error (PyTorch's p.grad is None).
+  auto opt = CreateOptimizer(GetParam(), {ParamView{nullptr, nullptr, 4, DType::kFloat32}});
+  EXPECT_EQ(ErrorOf([&] { opt->Step(); }), "<no error>");
+  // A zero-element parameter needs no memory at all.
+  auto empty = CreateOptimizer(GetParam(), {ParamView{nullptr, g.data(), 0, DType::kFloat32}});
+  EXPECT_EQ(ErrorOf([&] { empty->Step(); }), "<no error>");
+}
+
+TEST_P(EveryAlgorithm, StateThatNoLongerFitsItsParameter) {
+  std::vector<float> w(4, 1.0f), g(4, 0.5f);
+  const OptionList options = GetParam() == "sgd" ? OptionList{{"momentum", "0.9"}} : OptionList{};
+  auto opt = CreateOptimizer(GetParam(), {MakeParam(w.data(), g.data(), 4)}, options);
+  opt->Step();
+  const std::string name = opt->state(0, 0).buffers.begin()->first;
+  opt->params(0)[0].numel = 3;  // the caller resized its tensor
+  const std::vector<float> before = w;
+  EXPECT_EQ(ErrorOf([&] { opt->Step(); }), Where(0) + "state '" + name +
+                                               "' has 4 elements of float32 but the float32 parameter needs 3 of "
+                                               "float32");
+  EXPECT_EQ(w, before);
+}
+
+TEST_P(EveryAlgorithm, OptionsOutOfRangeAtEveryEntryPoint) {
+  std::vector<float> w(4, 1.0f), g(4, 0.5f);
+  EXPECT_EQ(ErrorOf([&] { CreateOptimizer(GetParam(), {MakeParam(w.data(), g.data(), 4)}, {{"lr", "-1"}}); }),
+            "Invalid learning rate: -1.0");
+  auto opt = CreateOptimizer(GetParam(), {MakeParam(w.data(), g.data(), 4)});
+  EXPECT_EQ(ErrorOf([&] { opt->SetOption(0, "weight_decay", "-0.5"); }), "Invalid weight_decay value: -0.5");
+  EXPECT_EQ(ErrorOf([&] { opt->SetOptions(0, {{"lr", "0.5"}, {"weight_decay", "-0.5"}}); }),
+            "Invalid weight_decay value: -0.5");
+  EXPECT_EQ(ErrorOf([&] { opt->CheckOptions(0, {{"weight_decay", "-0.5"}}); }), "Invalid weight_decay value: -0.5");
+  EXPECT_EQ(opt->GetOption(0, "weight_decay"), GetParam() == "adamw" ? "0.01" : "0.0");
+  EXPECT_NE(opt->GetOption(0, "lr"), "0.5");  // all or nothing
+  EXPECT_EQ(ErrorOf([&] { opt->SetOptions(0, {{"lr", "0.5"}, {"lr", "0.25"}}); }),
+            "option 'lr' given twice for " + GetParam());
+  EXPECT_EQ(ErrorOf([&] { opt->SetOptions(0, {{"learning_rate", "0.5"}}); }).substr(0, 32),
+            "unknown option 'learning_rate' f");
+  EXPECT_EQ(ErrorOf([&] { opt->SetOptions(3, {{"lr", "0.5"}}); }),
+            "out_of_range: param group 3 does not exist (there are 1)");
+  EXPECT_EQ(ErrorOf([&] { opt->CheckOptions(3, {{"lr", "0.5"}}); }),
+            "out_of_range: param group 3 does not exist (there are 1)");
+  opt->CheckOptions(0, {{"lr", "0.5"}});
+  EXPECT_NE(opt->GetOption(0, "lr"), "0.5");  // checking changes nothing
+  opt->SetOptions(0, {{"lr", "0.5"}});
+  EXPECT_EQ(opt->GetOption(0, "lr"), "0.5");
+}
+
+INSTANTIATE_TEST_SUITE_P(Validation, EveryAlgorithm,
+                         ::testing::Values("adam", "adamw", "adamax", "nadam", "radam", "adagrad", "rmsprop",
+                                           "adadelta", "sgd"));
+
+TEST(SetOptions, OptionsThatConstrainEachOtherChangeTogether) {
+  std::vector<float> w(4, 1.0f), g(4, 0.5f);
+  auto sgd = CreateOptimizer("sgd", {MakeParam(w.data(), g.data(), 4)});
+  // One at a time, nesterov first is refused (momentum is still 0); together they are valid.
+  EXPECT_EQ(ErrorOf([&] { sgd->SetOption(0, "nesterov", "true"); }),
+            "Nesterov momentum requires a momentum and zero dampening");
+  sgd->SetOptions(0, {{"nesterov", "true"}, {"momentum", "0.9"}});
+  EXPECT_EQ(sgd->GetOption(0, "nesterov"), "true");
+  EXPECT_EQ(sgd->GetOption(0, "momentum"), "0.9");
+  EXPECT_EQ(ErrorOf([&] { sgd->SetOptions(0, {{"momentum", "0"}}); }),
+            "Nesterov momentum requires a momentum and zero dampening");
+  EXPECT_EQ(sgd->GetOption(0, "momentum"), "0.9");
+}
+
+TEST(SetOptions, AdamWHasNoDecoupledOption) {
+  std::vector<float> w(4, 1.0f), g(4, 0.5f);
+  auto adamw = CreateOptimizer("adamw", {MakeParam(w.data(), g.data(), 4)});
+  const std::string msg = "unknown option 'decoupled_weight_decay' for adamw (AdamW always decouples; use adam)";
+  EXPECT_EQ(ErrorOf([&] { adamw->SetOptions(0, {{"lr", "0.1"}, {"decoupled_weight_decay", "false"}}); }), msg);
+  EXPECT_EQ(ErrorOf([&] { adamw->CheckOptions(0, {{"decoupled_weight_decay", "true"}}); }), msg);
+  EXPECT_EQ(adamw->GetOption(0, "lr"), "0.001");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The functional layer: no two buffers of a tensor may overlap.
+
+struct Arrays {
+  std::vector<float> p = std::vector<float>(16, 1.0f), g = std::vector<float>(16, 0.5f);
+  std::vector<float> a = std::vector<float>(16, 0.0f), b = std::vector<float>(16, 0.0f);
+  std::vector<float> c = std::vector<float>(16, 0.0f);
+};
+
+std::string AdamError(const functional::AdamTensor& t, const AdamOptions& o = {}) {
+  std::vector<functional::AdamTensor> tensors = {t};
+  return ErrorOf([&] { functional::Adam(tensors, o); });
+}
+
+TEST(FunctionalOverlap, AnyTwoBuffersOfATensor) {
+  Arrays x;
+  const ParamView p = MakeParam(x.p.data(), x.g.data(), 8);
+  const std::string same = " overlap in memory (the same pointer): each must be a buffer of its own";
+  const std::string partial = " overlap in memory: each must be a buffer of its own";
+  EXPECT_EQ(AdamError({MakeParam(x.p.data(), x.p.data(), 8), x.a.data(), x.b.data()}),
+            "adam: tensor 0: param data and grad" + same);
+  EXPECT_EQ(AdamError({MakeParam(x.p.data(), x.p.data() + 7, 8), x.a.data(), x.b.data()}),
+            "adam: tensor 0: param data and grad" + partial);
+  EXPECT_EQ(AdamError({p, x.g.data(), x.b.data()}), "adam: tensor 0: grad and exp_avg" + same);
+  EXPECT_EQ(AdamError({p, x.a.data(), x.a.data() + 4}), "adam: tensor 0: exp_avg and exp_avg_sq" + partial);
+  EXPECT_EQ(AdamError({p, x.a.data(), x.p.data() + 2}), "adam: tensor 0: param data and exp_avg_sq" + partial);
+  AdamOptions amsgrad;
+  amsgrad.amsgrad = true;
+  EXPECT_EQ(AdamError({p, x.a.data(), x.b.data(), x.b.data() + 1}, amsgrad),
+            "adam: tensor 0: exp_avg_sq and max_exp_avg_sq" + partial);
+  // Master weights of a bf16 parameter (4 bytes per element, against 2 of the parameter).
+  std::vector<uint16_t> h(16, 0x3F80), hg(16, 0x3F00);
+  const ParamView half{h.data(), hg.data(), 8, DType::kBFloat16};
+  EXPECT_EQ(AdamError({half, x.a.data(), x.b.data(), nullptr, 1, x.a.data() + 7}),
+            "adam: tensor 0: exp_avg and master" + partial);
+  // Nothing was written by the refused calls.
+  EXPECT_EQ(x.p, std::vector<float>(16, 1.0f));
+  EXPECT_EQ(x.a, std::vector<float>(16, 0.0f));
+  EXPECT_EQ(h, std::vector<uint16_t>(16, 0x3F80));
+  // A buffer of a mode that is off is not used, so it is not checked.
+  EXPECT_EQ(AdamError({p, x.a.data(), x.b.data(), x.b.data()}), "<no error>");
+  EXPECT_EQ(AdamError({half, x.a.data(), x.b.data(), nullptr, 1, x.c.data()}), "<no error>");
+}
+
+TEST(FunctionalOverlap, EveryAlgorithmChecksItsBuffers) {
+  Arrays x;
+  const ParamView alias = MakeParam(x.p.data(), x.p.data(), 8);
+  const ParamView p = MakeParam(x.p.data(), x.g.data(), 8);
+  const std::string same = " overlap in memory (the same pointer): each must be a buffer of its own";
+  double mu = 1.0;
+  {
+    std::vector<functional::AdamaxTensor> t = {{p, x.a.data(), x.a.data()}};
+    EXPECT_EQ(ErrorOf([&] { functional::Adamax(t, {}); }), "adamax: tensor 0: exp_avg and exp_inf" + same);
+  }
+  {
+    std::vector<functional::NAdamTensor> t = {{alias, x.a.data(), x.b.data(), 1, &mu}};
+    EXPECT_EQ(ErrorOf([&] { functional::NAdam(t, {}); }), "nadam: tensor 0: param data and grad" + same);
+  }
+  {
+    std::vector<functional::RAdamTensor> t = {{p, x.g.data(), x.b.data()}};
+    EXPECT_EQ(ErrorOf([&] { functional::RAdam(t, {}); }), "radam: tensor 0: grad and exp_avg" + same);
+  }
+  {
+    std::vector<functional::AdagradTensor> t = {{p, x.p.data()}};
+    EXPECT_EQ(ErrorOf([&] { functional::Adagrad(t, {}); }), "adagrad: tensor 0: param data and sum" + same);
+  }
+  {
+    RMSpropOptions o;
+    o.centered = true;
+    std::vector<functional::RMSpropTensor> t = {{p, x.a.data(), nullptr, x.a.data()}};
+    EXPECT_EQ(ErrorOf([&] { functional::RMSprop(t, o); }), "rmsprop: tensor 0: square_avg and grad_avg" + same);
+  }
+  {
+    std::vector<functional::AdadeltaTensor> t = {{p, x.b.data(), x.b.data()}};
+    EXPECT_EQ(ErrorOf([&] { functional::Adadelta(t, {}); }), "adadelta: tensor 0: square_avg and acc_delta" + same);
+  }
+  {
+    SGDOptions o;
+    o.momentum = 0.9;
+    std::vector<functional::SGDTensor> t = {{p, x.g.data()}};
+    EXPECT_EQ(ErrorOf([&] { functional::SGD(t, o); }), "sgd: tensor 0: grad and momentum_buffer" + same);
+    // Without momentum the buffer is not used.
+    std::vector<functional::SGDTensor> plain = {{p, x.g.data()}};
+    EXPECT_EQ(ErrorOf([&] { functional::SGD(plain, {}); }), "<no error>");
+  }
+  EXPECT_EQ(mu, 1.0);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Buffers
+
+TEST(BufferValidation, SizesAndDtypes) {
+  EXPECT_EQ(ErrorOf([] { Buffer(DType::kFloat32, -1); }), "Buffer: negative element count -1");
+  EXPECT_EQ(ErrorOf([] { Buffer(DType::kFloat64, std::numeric_limits<int64_t>::max()); }),
+            "Buffer: element count 9223372036854775807 is too large");
+  EXPECT_EQ(ErrorOf([] { Buffer(static_cast<DType>(9), 4); }), "Buffer: unsupported dtype");
+  Buffer b(DType::kFloat32, 3);
+  EXPECT_EQ(ErrorOf([&] { b.as<double>(); }), "Buffer holds float32, not float64");
+  EXPECT_EQ(ErrorOf([] { Buffer(DType::kBFloat16, 2).Fill(1.0); }),
+            "Buffer::Fill: state buffers are float32 or float64");
+}
+
+}  // namespace
+}  // namespace adamant
