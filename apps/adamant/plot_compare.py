@@ -12,7 +12,6 @@ heatmap  CSV (method,lr,weight_decay,val_loss,val_error): validation error over 
 """
 import csv
 import math
-import os
 import sys
 from collections import defaultdict
 
@@ -20,6 +19,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from plot_metrics import save_png  # noqa: E402  (shipped beside this script)
 
 
 def rows(path):
@@ -159,9 +160,7 @@ def main(argv):
     draw, _ = kinds[argv[1]]
     fig = draw(argv[3], *argv[4:])
     fig.tight_layout()
-    tmp = f"{argv[2]}.tmp-{os.getpid()}"
-    fig.savefig(tmp, dpi=100, format="png")
-    os.replace(tmp, argv[2])
+    save_png(fig, argv[2])
     return 0
 
 

@@ -14,6 +14,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
+def save_png(fig, path):
+    """Writes `fig` beside `path` and renames it over it: a reader never sees half a PNG."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    fig.savefig(tmp, dpi=100, format="png")
+    os.replace(tmp, path)
+
+
 def main(argv):
     if len(argv) not in (3, 4):
         print(__doc__.strip().splitlines()[0], file=sys.stderr)
@@ -39,10 +46,7 @@ def main(argv):
     if len(argv) == 4:
         fig.suptitle(argv[3])
     fig.tight_layout()
-    # Written beside the target and renamed over it: a reader never sees half a PNG.
-    tmp = f"{argv[2]}.tmp-{os.getpid()}"
-    fig.savefig(tmp, dpi=100, format="png")
-    os.replace(tmp, argv[2])
+    save_png(fig, argv[2])
     return 0
 
 

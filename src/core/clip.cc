@@ -10,6 +10,7 @@
 
 #include "adamant/option_text.h"
 #include "core/parallel.h"
+#include "core/storage_of.h"
 #include "kernels/kernels.h"
 
 namespace adamant {
@@ -18,20 +19,6 @@ namespace {
 // Block size of the norm's partial sums. Fixed, so that the order of additions does not depend on the
 // number of threads; large enough that a block's partial costs far more than its bookkeeping.
 constexpr int64_t kBlock = 1 << 16;
-
-kernels::Storage StorageOf(DType dtype) {
-  switch (dtype) {
-    case DType::kFloat64:
-      return kernels::Storage::kFloat64;
-    case DType::kBFloat16:
-      return kernels::Storage::kBFloat16;
-    case DType::kFloat16:
-      return kernels::Storage::kFloat16;
-    case DType::kFloat32:
-      break;
-  }
-  return kernels::Storage::kFloat32;
-}
 
 // A slot per parameter with a non-empty gradient, after checking every parameter with a gradient.
 std::vector<kernels::Slot> GradSlots(const char* what, std::span<const ParamView> params) {
@@ -51,7 +38,7 @@ std::vector<kernels::Slot> GradSlots(const char* what, std::span<const ParamView
     kernels::Slot slot;
     slot.grad = p.grad;
     slot.numel = p.numel;
-    slot.storage = StorageOf(p.dtype);
+    slot.storage = core::StorageOf(p.dtype);
     slots.push_back(slot);
   }
   return slots;

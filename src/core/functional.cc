@@ -13,6 +13,7 @@
 
 #include "core/mix.h"
 #include "core/parallel.h"
+#include "core/storage_of.h"
 #include "kernels/kernels.h"
 #include "rules/adadelta.h"
 #include "rules/adagrad.h"
@@ -111,20 +112,6 @@ void CheckStep(std::string_view algorithm, size_t index, int64_t step) {
   if (step < 1) Fail(algorithm, index, "step must be >= 1, got " + std::to_string(step));
 }
 
-kernels::Storage StorageOf(DType dtype) {
-  switch (dtype) {
-    case DType::kFloat64:
-      return kernels::Storage::kFloat64;
-    case DType::kBFloat16:
-      return kernels::Storage::kBFloat16;
-    case DType::kFloat16:
-      return kernels::Storage::kFloat16;
-    case DType::kFloat32:
-      break;
-  }
-  return kernels::Storage::kFloat32;
-}
-
 
 // Per-tensor scalars, computed once per distinct (step, compute type) in a row: a call over thousands of
 // tensors at the same step computes them once. Reserved up front so the pointers in the slots stay valid.
@@ -163,7 +150,7 @@ kernels::Slot BaseSlot(const Tensor& t, size_t position, uint64_t step, const Pr
   slot.grad = t.param.grad;
   slot.master = t.master;
   slot.numel = t.param.numel;
-  slot.storage = StorageOf(t.param.dtype);
+  slot.storage = core::StorageOf(t.param.dtype);
   slot.rounding = precision.rounding == Rounding::kStochastic ? kernels::Rounding::kStochastic
                                                                : kernels::Rounding::kNearestEven;
   // With a master copy the parameter is its nearest rounding; stochastic rounding applies without one.
@@ -484,7 +471,7 @@ std::optional<size_t> FirstNonFinite(std::span<const ParamView> params, double g
     kernels::Slot slot;
     slot.grad = p.grad;
     slot.numel = p.numel;
-    slot.storage = StorageOf(p.dtype);
+    slot.storage = core::StorageOf(p.dtype);
     slot.grad_scale = grad_scale;
     slots.push_back(slot);
     positions.push_back(i);

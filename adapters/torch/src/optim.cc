@@ -192,8 +192,9 @@ void Optimizer<Core>::save(::torch::serialize::OutputArchive& archive) const {
 
 template <class Core>
 void Optimizer<Core>::load(::torch::serialize::InputArchive& archive) {
-  TORCH_CHECK(ReadInt(archive, "adamant/format") == kFormat, "adamant: the optimizer archive has format ",
-              ReadInt(archive, "adamant/format"), "; this build reads format ", kFormat);
+  const int64_t format = ReadInt(archive, "adamant/format");
+  TORCH_CHECK(format == kFormat, "adamant: the optimizer archive has format ", format, "; this build reads format ",
+              kFormat);
   c10::IValue algorithm;
   TORCH_CHECK(archive.try_read("adamant/algorithm", algorithm) && algorithm.isString(),
               "adamant: not an adamant optimizer archive (no 'adamant/algorithm')");
