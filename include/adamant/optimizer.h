@@ -98,6 +98,24 @@ class Optimizer {
   uint64_t steps_taken() const { return steps_taken_; }
   void set_steps_taken(uint64_t steps) { steps_taken_ = steps; }
 
+  // For the optimizers' own use (public so that their helpers can name it):
+  // Where the last step found one parameter's state: the algorithm's buffers (in its kernel's order) and
+  // the master copy. It holds while the state's stamp (StateBuffers), the parameter's size and dtype, and
+  // `key` (which buffers the options ask for) are unchanged, and each buffer still has the address noted
+  // (a Buffer replaced through a reference kept from before is noticed too).
+  struct StateRefs {
+    static constexpr int kMaxBuffers = 4;  // three of the algorithm's and master_param
+    uint64_t stamp = 0;                    // 0: nothing noted
+    int64_t numel = -1;
+    DType dtype = DType::kFloat32;
+    uint32_t key = 0;
+    int count = 0;
+    const Buffer* buffers[kMaxBuffers] = {};
+    void* data[kMaxBuffers] = {};
+  };
+  // True if `refs` still describes `state` for the parameter `p` (StateRefs::key aside).
+  static bool Holds(const StateRefs& refs, const ParamState& state, const ParamView& p);
+
  protected:
   void CheckGroup(size_t group) const;
   // Checks the parameters of a group that have a gradient (size, dtype, pointers) and that their existing
@@ -110,6 +128,9 @@ class Optimizer {
   // last_step_skipped()); throws NonFiniteGradientError under kRaise. Called once everything is checked.
   bool SkipStep(const StepArgs& args);
   void set_last_step_skipped(bool skipped) { last_step_skipped_ = skipped; }
+
+  // The noted state of every parameter, parallel to states_; grown by the steps.
+  std::vector<std::vector<StateRefs>> refs_;
 
   std::vector<std::vector<ParamState>> states_;  // parallel to the groups
   Precision precision_;
@@ -147,16 +168,18 @@ class OptimizerBase : public Optimizer {
   // Every check of every group happens before any group is updated: a rejected or skipped step changes
   // nothing.
   void Step(const StepArgs& args) override {
+    if (refs_.size() < groups_.size()) refs_.resize(groups_.size());
     for (size_t g = 0; g < groups_.size(); ++g) {
       // Parameters appended to a group since the last step start with empty state.
       if (states_[g].size() < groups_[g].params.size()) states_[g].resize(groups_[g].params.size());
+      refs_[g].resize(groups_[g].params.size());
       Validate(groups_[g].options);
       CheckParams(g, groups_[g].params);
     }
     ValidateStepArgs(args);
     if (SkipStep(args)) return;
     const Precision precision = NextStepPrecision();
-    for (size_t g = 0; g < groups_.size(); ++g) StepGroup(groups_[g], states_[g], precision, args);
+    for (size_t g = 0; g < groups_.size(); ++g) StepGroup(groups_[g], states_[g], refs_[g], precision, args);
     set_last_step_skipped(false);
   }
 
@@ -236,9 +259,10 @@ class OptimizerBase : public Optimizer {
     return o;
   }
 
-  // Updates the parameters of one group that have a gradient, creating their state on first use.
-  virtual void StepGroup(ParamGroup<Options>& group, std::vector<ParamState>& states, const Precision& precision,
-                         const StepArgs& args) = 0;
+  // Updates the parameters of one group that have a gradient, creating their state on first use; `refs`
+  // notes where each parameter's state is, for the next step.
+  virtual void StepGroup(ParamGroup<Options>& group, std::vector<ParamState>& states, std::vector<StateRefs>& refs,
+                         const Precision& precision, const StepArgs& args) = 0;
 
  private:
   Options defaults_;
@@ -256,7 +280,8 @@ class OptimizerBase : public Optimizer {
                                                                                           \
    protected:                                                                             \
     void StepGroup(ParamGroup<OptionsT>& group, std::vector<ParamState>& states,        \
-                   const Precision& precision, const StepArgs& args) override;            \
+                   std::vector<StateRefs>& refs, const Precision& precision,              \
+                   const StepArgs& args) override;                                        \
   }
 
 ADAMANT_DECLARE_OPTIMIZER(Adam, AdamOptions, "adam");

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <deque>
 #include <iterator>
 #include <limits>
 #include <span>
@@ -13,6 +14,7 @@
 
 #include "core/mix.h"
 #include "core/parallel.h"
+#include "core/scratch.h"
 #include "core/storage_of.h"
 #include "kernels/kernels.h"
 #include "rules/adadelta.h"
@@ -114,14 +116,10 @@ void CheckStep(std::string_view algorithm, size_t index, int64_t step) {
 
 
 // Per-tensor scalars, computed once per distinct (step, compute type) in a row: a call over thousands of
-// tensors at the same step computes them once. Reserved up front so the pointers in the slots stay valid.
+// tensors at the same step computes them once. A deque, so the pointers in the slots stay valid as it grows.
 template <template <class> class Scalars>
 class ScalarTable {
  public:
-  explicit ScalarTable(size_t n) {
-    f_.reserve(n);
-    d_.reserve(n);
-  }
   // make(T{}) returns Scalars<T>; `key` identifies what the scalars depend on (the step).
   template <class Make>
   const void* Get(DType dtype, int64_t key, bool cacheable, Make make) {
@@ -131,14 +129,14 @@ class ScalarTable {
 
  private:
   template <class T, class Make>
-  static const void* Add(std::vector<T>& v, int64_t& last, int64_t key, bool cacheable, Make make) {
+  static const void* Add(std::deque<T>& v, int64_t& last, int64_t key, bool cacheable, Make make) {
     if (cacheable && !v.empty() && last == key) return &v.back();
     v.push_back(make());
     last = cacheable ? key : std::numeric_limits<int64_t>::min();
     return &v.back();
   }
-  std::vector<Scalars<float>> f_;
-  std::vector<Scalars<double>> d_;
+  std::deque<Scalars<float>> f_;
+  std::deque<Scalars<double>> d_;
   int64_t last_f_ = std::numeric_limits<int64_t>::min();
   int64_t last_d_ = std::numeric_limits<int64_t>::min();
 };
@@ -178,9 +176,9 @@ template <template <class> class Scalars, class Tensor, class Fill>
 void RunSlots(kernels::KernelFn fn, const void* modes, std::span<const Tensor> tensors, const Precision& precision,
               const StepArgs& args, Fill fill) {
   if (args.found_inf) return;  // the loss scaler found an inf or NaN: nothing changes, not even mu_product
-  ScalarTable<Scalars> scalars(tensors.size());
-  std::vector<kernels::Slot> slots;
-  slots.reserve(tensors.size());
+  ScalarTable<Scalars> scalars;
+  struct SlotsTag;
+  std::vector<kernels::Slot>& slots = core::Scratch<kernels::Slot, SlotsTag>();
   for (size_t i = 0; i < tensors.size(); ++i) {
     kernels::Slot slot = BaseSlot(tensors[i], i, StreamStep(tensors[i]), precision);
     slot.grad_scale = args.grad_scale;

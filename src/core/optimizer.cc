@@ -12,6 +12,7 @@
 
 #include "adamant/functional.h"
 #include "core/mix.h"
+#include "core/scratch.h"
 #include "kernels/storage.h"
 
 namespace adamant {
@@ -20,7 +21,7 @@ namespace {
 // The state buffer `name` for parameter `p`, created zero-filled (or filled with `init`) on first use, in
 // StateDType(p.dtype). A parameter whose size or dtype changed since its state was created is an error,
 // not a silent reset.
-void* StateBuffer(ParamState& state, const char* name, const ParamView& p, double init = 0.0) {
+Buffer& StateBuffer(ParamState& state, const char* name, const ParamView& p, double init = 0.0) {
   const DType dtype = StateDType(p.dtype);
   auto it = state.buffers.find(name);
   if (it == state.buffers.end()) {
@@ -33,14 +34,15 @@ void* StateBuffer(ParamState& state, const char* name, const ParamView& p, doubl
                                 std::string(DTypeName(p.dtype)) + " parameter needs " + std::to_string(p.numel) +
                                 " of " + std::string(DTypeName(dtype)));
   }
-  return it->second.data();
+  return it->second;
 }
 
-// The float32 master copy of a bf16/fp16 parameter, made from the parameter on first use; nullptr for
-// other parameters or without master weights.
-float* MasterWeights(ParamState& state, const ParamView& p, const Precision& precision) {
-  const bool half = p.dtype == DType::kBFloat16 || p.dtype == DType::kFloat16;
-  if (!half || !precision.master_weights) return nullptr;
+bool UsesMaster(const ParamView& p, const Precision& precision) {
+  return (p.dtype == DType::kBFloat16 || p.dtype == DType::kFloat16) && precision.master_weights;
+}
+
+// The float32 master copy of a bf16/fp16 parameter (UsesMaster), made from the parameter on first use.
+Buffer& MasterWeights(ParamState& state, const ParamView& p) {
   if (!state.has("master_param") && p.numel > 0 && p.data != nullptr) {
     Buffer b(DType::kFloat32, p.numel);
     const auto* bits = static_cast<const uint16_t*>(p.data);
@@ -50,22 +52,75 @@ float* MasterWeights(ParamState& state, const ParamView& p, const Precision& pre
     }
     state.buffers.emplace("master_param", std::move(b));
   }
-  return static_cast<float*>(StateBuffer(state, "master_param", p));
+  return StateBuffer(state, "master_param", p);
+}
+
+// One state buffer an algorithm's options ask for; a null name keeps the position of one they do not.
+struct BufferSpec {
+  const char* name;
+  double init = 0.0;
+};
+
+using StateRefs = Optimizer::StateRefs;
+constexpr int kMasterSlot = StateRefs::kMaxBuffers - 1;
+
+// Finds (creating on first use) the buffers `specs` name and the master copy, and notes where they are.
+StateRefs NoteState(ParamState& state, const ParamView& p, const Precision& precision,
+                    std::initializer_list<BufferSpec> specs, uint32_t key) {
+  StateRefs refs;
+  int k = 0;
+  for (const BufferSpec& spec : specs) {
+    if (spec.name != nullptr) {
+      Buffer& b = StateBuffer(state, spec.name, p, spec.init);
+      refs.buffers[k] = &b;
+      refs.data[k] = b.data();
+    }
+    ++k;
+  }
+  if (UsesMaster(p, precision)) {
+    Buffer& b = MasterWeights(state, p);
+    refs.buffers[kMasterSlot] = &b;
+    refs.data[kMasterSlot] = b.data();
+  }
+  refs.numel = p.numel;
+  refs.dtype = p.dtype;
+  refs.key = key;
+  refs.stamp = state.buffers.stamp();  // last: finding and creating the buffers renewed it
+  return refs;
+}
+
+// What the options ask for, as StateRefs::key: `bits` from the algorithm, and master weights.
+uint32_t Key(const Precision& precision, uint32_t bits = 0) {
+  return bits | (precision.master_weights ? 1u << 31 : 0u);
+}
+
+// The noted state of parameter i, noted afresh unless the last note still holds.
+const StateRefs& Refs(std::vector<StateRefs>& refs, size_t i, ParamState& state, const ParamView& p,
+                      const Precision& precision, std::initializer_list<BufferSpec> specs, uint32_t key) {
+  StateRefs& r = refs[i];
+  if (r.key != key || !Optimizer::Holds(r, state, p)) {
+    r = StateRefs{};
+    r = NoteState(state, p, precision, specs, key);
+  }
+  return r;
 }
 
 // Runs `call` on the tensors of the parameters that have a gradient, then advances their step counters:
-// only after the call succeeded, so a rejected step leaves every counter as it was.
+// only after the call succeeded, so a rejected step leaves every counter as it was. make(p, state, data)
+// builds a parameter's tensor from its buffers' addresses, in the order of `specs`.
 template <class Tensor, class MakeTensor, class Call>
-void StepWithGrads(std::vector<ParamView>& params, std::vector<ParamState>& states, const Precision& precision,
+void StepWithGrads(std::vector<ParamView>& params, std::vector<ParamState>& states, std::vector<StateRefs>& refs,
+                   const Precision& precision, std::initializer_list<BufferSpec> specs, uint32_t key,
                    MakeTensor make, Call call) {
-  std::vector<Tensor> tensors;
-  std::vector<ParamState*> stepped;
-  tensors.reserve(params.size());
-  stepped.reserve(params.size());
+  struct TensorsTag;
+  struct SteppedTag;
+  std::vector<Tensor>& tensors = core::Scratch<Tensor, TensorsTag>();
+  std::vector<ParamState*>& stepped = core::Scratch<ParamState*, SteppedTag>();
   for (size_t i = 0; i < params.size(); ++i) {
     if (params[i].grad == nullptr) continue;
-    Tensor t = make(params[i], states[i]);
-    t.master = MasterWeights(states[i], params[i], precision);
+    const StateRefs& r = Refs(refs, i, states[i], params[i], precision, specs, key);
+    Tensor t = make(params[i], states[i], r.data);
+    t.master = static_cast<float*>(r.data[kMasterSlot]);
     tensors.push_back(t);
     stepped.push_back(&states[i]);
   }
@@ -73,15 +128,35 @@ void StepWithGrads(std::vector<ParamView>& params, std::vector<ParamState>& stat
   for (ParamState* s : stepped) ++s->step;
 }
 
+}  // namespace
+
+namespace {
+
+// Starts loading the Buffer objects noted for parameter i (they sit in the state's map nodes, which the
+// step before streamed out of every cache), a few parameters ahead of the one being checked, so that the
+// misses of a step over thousands of tensors overlap instead of being waited for one by one.
+void PrefetchNoted(const std::vector<Optimizer::StateRefs>& refs, size_t i) {
+  if (i >= refs.size()) return;
+  for (const Buffer* b : refs[i].buffers) {
+    if (b != nullptr) __builtin_prefetch(b);
+  }
+}
+
+constexpr size_t kPrefetchAhead = 8;
 
 }  // namespace
 
-Buffer& ParamState::at(std::string_view name) {
-  auto it = buffers.find(name);
-  if (it == buffers.end()) throw std::out_of_range("no state named '" + std::string(name) + "'");
-  return it->second;
+bool Optimizer::Holds(const StateRefs& refs, const ParamState& state, const ParamView& p) {
+  // The stamp first: while it is unchanged no buffer was erased, so the noted Buffer objects exist.
+  if (refs.stamp != state.buffers.stamp() || refs.numel != p.numel || refs.dtype != p.dtype) return false;
+  for (int k = 0; k < StateRefs::kMaxBuffers; ++k) {
+    const Buffer* b = refs.buffers[k];
+    if (b != nullptr && (b->data() != refs.data[k] || b->numel() != p.numel || b->dtype() != StateDType(p.dtype))) {
+      return false;
+    }
+  }
+  return true;
 }
-const Buffer& ParamState::at(std::string_view name) const { return const_cast<ParamState*>(this)->at(name); }
 
 void Optimizer::ZeroGrad() {
   for (size_t g = 0; g < num_param_groups(); ++g) {
@@ -128,7 +203,9 @@ void Optimizer::CheckParams(size_t group, std::span<const ParamView> params) con
                                 std::to_string(i) + ": " + what);
   };
   const std::vector<ParamState>& states = states_[group];
+  const std::vector<StateRefs>* refs = group < refs_.size() ? &refs_[group] : nullptr;
   for (size_t i = 0; i < params.size(); ++i) {
+    if (refs != nullptr) PrefetchNoted(*refs, i + kPrefetchAhead);
     const ParamView& p = params[i];
     if (p.grad == nullptr) continue;
     if (p.numel < 0) fail(i, "negative element count " + std::to_string(p.numel));
@@ -149,6 +226,8 @@ void Optimizer::CheckParams(size_t group, std::span<const ParamView> params) con
       fail(i, std::string("grad and param data overlap in memory") + (p.grad == p.data ? " (the same pointer)" : "") +
                   ": the gradient must be a buffer of its own");
     }
+    // State noted by an earlier step and unchanged since was checked then (and what that step added fits).
+    if (refs != nullptr && i < refs->size() && Holds((*refs)[i], states[i], p)) continue;
     const DType state_dtype = StateDType(p.dtype);
     for (const auto& [buffer_name, buffer] : states[i].buffers) {
       if (buffer.numel() != p.numel || buffer.dtype() != state_dtype) {
@@ -189,104 +268,108 @@ ParamState& Optimizer::state(size_t group, size_t index) {
   return states[index];
 }
 
-void Adam::StepGroup(ParamGroup<AdamOptions>& group, std::vector<ParamState>& states,
+void Adam::StepGroup(ParamGroup<AdamOptions>& group, std::vector<ParamState>& states, std::vector<StateRefs>& refs,
                      const Precision& precision, const StepArgs& args) {
   const AdamOptions& o = group.options;
   StepWithGrads<functional::AdamTensor>(
-      group.params, states, precision,
-      [&](const ParamView& p, ParamState& s) {
-        return functional::AdamTensor{p, StateBuffer(s, "exp_avg", p), StateBuffer(s, "exp_avg_sq", p),
-                                      o.amsgrad ? StateBuffer(s, "max_exp_avg_sq", p) : nullptr, s.step + 1};
+      group.params, states, refs, precision,
+      {{"exp_avg"}, {"exp_avg_sq"}, {o.amsgrad ? "max_exp_avg_sq" : nullptr}}, Key(precision, o.amsgrad),
+      [&](const ParamView& p, const ParamState& s, void* const* d) {
+        return functional::AdamTensor{p, d[0], d[1], d[2], s.step + 1};
       },
       [&](auto tensors) { functional::Adam(tensors, o, precision, args); });
 }
 
 void Adamax::StepGroup(ParamGroup<AdamaxOptions>& group, std::vector<ParamState>& states,
-                       const Precision& precision, const StepArgs& args) {
+                       std::vector<StateRefs>& refs, const Precision& precision, const StepArgs& args) {
   StepWithGrads<functional::AdamaxTensor>(
-      group.params, states, precision,
-      [&](const ParamView& p, ParamState& s) {
-        return functional::AdamaxTensor{p, StateBuffer(s, "exp_avg", p), StateBuffer(s, "exp_inf", p), s.step + 1};
+      group.params, states, refs, precision, {{"exp_avg"}, {"exp_inf"}}, Key(precision),
+      [&](const ParamView& p, const ParamState& s, void* const* d) {
+        return functional::AdamaxTensor{p, d[0], d[1], s.step + 1};
       },
       [&](auto tensors) { functional::Adamax(tensors, group.options, precision, args); });
 }
 
 void NAdam::StepGroup(ParamGroup<NAdamOptions>& group, std::vector<ParamState>& states,
-                      const Precision& precision, const StepArgs& args) {
+                      std::vector<StateRefs>& refs, const Precision& precision, const StepArgs& args) {
   // mu_product is advanced by the call itself; a rejected call throws before touching it.
   StepWithGrads<functional::NAdamTensor>(
-      group.params, states, precision,
-      [&](const ParamView& p, ParamState& s) {
-        return functional::NAdamTensor{p, StateBuffer(s, "exp_avg", p), StateBuffer(s, "exp_avg_sq", p), s.step + 1,
-                                       &s.mu_product};
+      group.params, states, refs, precision, {{"exp_avg"}, {"exp_avg_sq"}}, Key(precision),
+      [&](const ParamView& p, ParamState& s, void* const* d) {
+        return functional::NAdamTensor{p, d[0], d[1], s.step + 1, &s.mu_product};
       },
       [&](auto tensors) { functional::NAdam(tensors, group.options, precision, args); });
 }
 
 void RAdam::StepGroup(ParamGroup<RAdamOptions>& group, std::vector<ParamState>& states,
-                      const Precision& precision, const StepArgs& args) {
+                      std::vector<StateRefs>& refs, const Precision& precision, const StepArgs& args) {
   StepWithGrads<functional::RAdamTensor>(
-      group.params, states, precision,
-      [&](const ParamView& p, ParamState& s) {
-        return functional::RAdamTensor{p, StateBuffer(s, "exp_avg", p), StateBuffer(s, "exp_avg_sq", p), s.step + 1};
+      group.params, states, refs, precision, {{"exp_avg"}, {"exp_avg_sq"}}, Key(precision),
+      [&](const ParamView& p, const ParamState& s, void* const* d) {
+        return functional::RAdamTensor{p, d[0], d[1], s.step + 1};
       },
       [&](auto tensors) { functional::RAdam(tensors, group.options, precision, args); });
 }
 
 void Adagrad::StepGroup(ParamGroup<AdagradOptions>& group, std::vector<ParamState>& states,
-                        const Precision& precision, const StepArgs& args) {
+                        std::vector<StateRefs>& refs, const Precision& precision, const StepArgs& args) {
   const AdagradOptions& o = group.options;
   StepWithGrads<functional::AdagradTensor>(
-      group.params, states, precision,
-      [&](const ParamView& p, ParamState& s) {
-        return functional::AdagradTensor{p, StateBuffer(s, "sum", p, o.initial_accumulator_value), s.step + 1};
+      group.params, states, refs, precision, {{"sum", o.initial_accumulator_value}}, Key(precision),
+      [&](const ParamView& p, const ParamState& s, void* const* d) {
+        return functional::AdagradTensor{p, d[0], s.step + 1};
       },
       [&](auto tensors) { functional::Adagrad(tensors, o, precision, args); });
 }
 
 void RMSprop::StepGroup(ParamGroup<RMSpropOptions>& group, std::vector<ParamState>& states,
-                        const Precision& precision, const StepArgs& args) {
+                        std::vector<StateRefs>& refs, const Precision& precision, const StepArgs& args) {
   const RMSpropOptions& o = group.options;
+  const bool momentum = o.momentum > 0;
   StepWithGrads<functional::RMSpropTensor>(
-      group.params, states, precision,
-      [&](const ParamView& p, ParamState& s) {
-        return functional::RMSpropTensor{p, StateBuffer(s, "square_avg", p),
-                                         o.momentum > 0 ? StateBuffer(s, "momentum_buffer", p) : nullptr,
-                                         o.centered ? StateBuffer(s, "grad_avg", p) : nullptr, s.step + 1};
+      group.params, states, refs, precision,
+      {{"square_avg"}, {momentum ? "momentum_buffer" : nullptr}, {o.centered ? "grad_avg" : nullptr}},
+      Key(precision, (momentum ? 1u : 0u) | (o.centered ? 2u : 0u)),
+      [&](const ParamView& p, const ParamState& s, void* const* d) {
+        return functional::RMSpropTensor{p, d[0], d[1], d[2], s.step + 1};
       },
       [&](auto tensors) { functional::RMSprop(tensors, o, precision, args); });
 }
 
 void Adadelta::StepGroup(ParamGroup<AdadeltaOptions>& group, std::vector<ParamState>& states,
-                         const Precision& precision, const StepArgs& args) {
+                         std::vector<StateRefs>& refs, const Precision& precision, const StepArgs& args) {
   StepWithGrads<functional::AdadeltaTensor>(
-      group.params, states, precision,
-      [&](const ParamView& p, ParamState& s) {
-        return functional::AdadeltaTensor{p, StateBuffer(s, "square_avg", p), StateBuffer(s, "acc_delta", p),
-                                          s.step + 1};
+      group.params, states, refs, precision, {{"square_avg"}, {"acc_delta"}}, Key(precision),
+      [&](const ParamView& p, const ParamState& s, void* const* d) {
+        return functional::AdadeltaTensor{p, d[0], d[1], s.step + 1};
       },
       [&](auto tensors) { functional::Adadelta(tensors, group.options, precision, args); });
 }
 
-void SGD::StepGroup(ParamGroup<SGDOptions>& group, std::vector<ParamState>& states,
+void SGD::StepGroup(ParamGroup<SGDOptions>& group, std::vector<ParamState>& states, std::vector<StateRefs>& refs,
                     const Precision& precision, const StepArgs& args) {
   // SGD keeps no step count (as PyTorch); its only state is the momentum buffer, which does not exist
   // until the first step and is then set to the gradient.
   const SGDOptions& o = group.options;
-  std::vector<functional::SGDTensor> tensors;
-  std::vector<ParamState*> fresh;
+  const bool momentum = o.momentum != 0;
+  struct TensorsTag;
+  struct FreshTag;
+  std::vector<functional::SGDTensor>& tensors = core::Scratch<functional::SGDTensor, TensorsTag>();
+  std::vector<ParamState*>& fresh = core::Scratch<ParamState*, FreshTag>();
   for (size_t i = 0; i < group.params.size(); ++i) {
     const ParamView& p = group.params[i];
     if (p.grad == nullptr) continue;
     ParamState& s = states[i];
-    float* master = MasterWeights(s, p, precision);
-    if (o.momentum == 0) {
-      tensors.push_back({p, nullptr, false, master});
-      continue;
+    // A noted momentum buffer was there after a step that succeeded: that step set it. Otherwise it is new
+    // unless the state already has one.
+    const uint32_t key = Key(precision, momentum);
+    bool initialized = refs[i].key == key && Holds(refs[i], s, p);
+    if (!initialized) {
+      initialized = s.has("momentum_buffer");
+      if (momentum && !initialized) fresh.push_back(&s);
     }
-    const bool initialized = s.has("momentum_buffer");
-    if (!initialized) fresh.push_back(&s);
-    tensors.push_back({p, StateBuffer(s, "momentum_buffer", p), initialized, master});
+    const StateRefs& r = Refs(refs, i, s, p, precision, {{momentum ? "momentum_buffer" : nullptr}}, key);
+    tensors.push_back({p, r.data[0], initialized, static_cast<float*>(r.data[kMasterSlot])});
   }
   try {
     functional::SGD(tensors, o, precision, args);

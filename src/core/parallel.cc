@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "adamant/threads.h"
+#include "core/scratch.h"
 
 namespace adamant {
 namespace {
@@ -67,7 +68,9 @@ int ThreadsFor(int64_t total) {
 // order (a single call on the calling thread when one thread is enough).
 template <class Range>
 void SplitSlots(std::span<const kernels::Slot> slots, Range range) {
-  std::vector<int64_t> prefix(slots.size() + 1, 0);
+  struct PrefixTag;
+  std::vector<int64_t>& prefix = Scratch<int64_t, PrefixTag>();
+  prefix.assign(slots.size() + 1, 0);
   for (size_t k = 0; k < slots.size(); ++k) prefix[k + 1] = prefix[k] + slots[k].numel;
   const int64_t total = prefix.back();
   const int threads = ThreadsFor(total);

@@ -1,0 +1,164 @@
+// The optimizers remember where each parameter's state buffers are between steps (Optimizer::StateRefs).
+// Whatever the caller changes between steps must still be seen: each test changes state or options one
+// way, steps, and compares with an optimizer that has never stepped before (it looks everything up by
+// name), given the same parameters, gradients and state.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include "adamant/optimizer.h"
+
+namespace adamant {
+namespace {
+
+constexpr int64_t kNumel = 37;
+
+std::vector<float> Random(uint32_t seed, int64_t n = kNumel) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal;
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = normal(rng);
+  return v;
+}
+
+// Parameters and gradients of a model: two float32 tensors of kNumel elements.
+struct Model {
+  std::vector<std::vector<float>> data, grad;
+  Model() {
+    for (uint32_t i = 0; i < 2; ++i) {
+      data.push_back(Random(i));
+      grad.push_back(Random(100 + i));
+    }
+  }
+  std::vector<ParamView> views() {
+    std::vector<ParamView> v;
+    for (size_t i = 0; i < data.size(); ++i) v.push_back(MakeParam(data[i].data(), grad[i].data(), kNumel));
+    return v;
+  }
+};
+
+// Steps `opt` (over `model`) and, for comparison, a new optimizer made by `make` over a copy of the model
+// with a copy of every state; both must give the same parameters and state, bit for bit.
+template <class Opt, class Make>
+void StepAndCompare(Opt& opt, Model& model, Make make) {
+  Model copy = model;
+  std::unique_ptr<Opt> fresh = make(copy.views());
+  fresh->set_precision(opt.precision());
+  fresh->param_group(0).options = opt.param_group(0).options;
+  for (size_t i = 0; i < copy.data.size(); ++i) fresh->state(0, i) = std::as_const(opt).state(0, i);
+  opt.Step();
+  fresh->Step();
+  for (size_t i = 0; i < model.data.size(); ++i) {
+    EXPECT_EQ(0, std::memcmp(model.data[i].data(), copy.data[i].data(), kNumel * sizeof(float))) << "param " << i;
+    const ParamState& a = std::as_const(opt).state(0, i);
+    const ParamState& b = std::as_const(*fresh).state(0, i);
+    EXPECT_EQ(a.step, b.step);
+    ASSERT_EQ(a.buffers.size(), b.buffers.size()) << "param " << i;
+    for (const auto& [name, buffer] : a.buffers) {
+      ASSERT_TRUE(b.has(name)) << name;
+      EXPECT_EQ(0, std::memcmp(buffer.data(), b.at(name).data(), buffer.nbytes())) << "param " << i << " " << name;
+    }
+  }
+}
+
+std::unique_ptr<Adam> MakeAdam(std::vector<ParamView> views) { return std::make_unique<Adam>(std::move(views)); }
+
+TEST(StateRefs, ABufferReplacedThroughAReferenceKeptFromBeforeAStepIsUsed) {
+  Model model;
+  Adam opt(model.views());
+  opt.Step();
+  Buffer& exp_avg = opt.state(0, 0).at("exp_avg");  // kept across the next step
+  opt.Step();
+  Buffer replacement(DType::kFloat32, kNumel);
+  replacement.Fill(0.25);
+  exp_avg = std::move(replacement);  // the old memory is freed; nothing renews the state's stamp
+  StepAndCompare(opt, model, MakeAdam);
+}
+
+TEST(StateRefs, StateClearedThroughAReferenceKeptFromBeforeAStepStartsAgain) {
+  Model model;
+  Adam opt(model.views());
+  opt.Step();
+  ParamState& state = opt.state(0, 1);
+  opt.Step();
+  state.buffers.clear();
+  StepAndCompare(opt, model, MakeAdam);
+  EXPECT_TRUE(std::as_const(opt).state(0, 1).has("exp_avg_sq"));
+}
+
+TEST(StateRefs, SwappedStatesFollowTheirNewParameters) {
+  Model model;
+  Adam opt(model.views());
+  opt.Step();
+  opt.Step();
+  std::swap(opt.state(0, 0), opt.state(0, 1));
+  StepAndCompare(opt, model, MakeAdam);
+}
+
+TEST(StateRefs, ABufferReplacedByOneOfAnotherSizeIsRefused) {
+  Model model;
+  Adam opt(model.views());
+  opt.Step();
+  Buffer& exp_avg_sq = opt.state(0, 0).at("exp_avg_sq");
+  opt.Step();
+  exp_avg_sq = Buffer(DType::kFloat32, kNumel + 1);
+  EXPECT_THROW(opt.Step(), std::invalid_argument);
+}
+
+TEST(StateRefs, AParameterOfAnotherSizeIsRefused) {
+  Model model;
+  Adam opt(model.views());
+  opt.Step();
+  opt.params(0)[1].numel = kNumel - 1;
+  EXPECT_THROW(opt.Step(), std::invalid_argument);
+}
+
+TEST(StateRefs, OptionsThatAskForMoreStateCreateIt) {
+  Model model;
+  Adam opt(model.views());
+  opt.Step();
+  opt.param_group(0).options.amsgrad = true;
+  StepAndCompare(opt, model, MakeAdam);
+  EXPECT_TRUE(std::as_const(opt).state(0, 0).has("max_exp_avg_sq"));
+}
+
+TEST(StateRefs, RMSpropMomentumSwitchedOnLater) {
+  Model model;
+  RMSprop opt(model.views());
+  opt.Step();
+  opt.param_group(0).options.momentum = 0.9;
+  opt.param_group(0).options.centered = true;
+  StepAndCompare(opt, model, [](std::vector<ParamView> v) { return std::make_unique<RMSprop>(std::move(v)); });
+  EXPECT_TRUE(std::as_const(opt).state(0, 0).has("momentum_buffer"));
+  EXPECT_TRUE(std::as_const(opt).state(0, 0).has("grad_avg"));
+}
+
+TEST(StateRefs, SGDMomentumBufferErasedIsSetToTheGradientAgain) {
+  Model model;
+  const auto make = [](std::vector<ParamView> v) { return std::make_unique<SGD>(std::move(v), SGDOptions{.momentum = 0.9}); };
+  std::unique_ptr<SGD> opt = make(model.views());
+  opt->Step();
+  opt->Step();
+  opt->state(0, 0).buffers.erase("momentum_buffer");
+  StepAndCompare(*opt, model, make);
+  StepAndCompare(*opt, model, make);
+}
+
+TEST(StateRefs, MasterWeightsSwitchedOnLaterAreMade) {
+  std::vector<uint16_t> data(kNumel, 0x3f80), grad(kNumel, 0x3c00);  // bf16 1.0 and 0.0078125
+  Adam opt({ParamView{data.data(), grad.data(), kNumel, DType::kBFloat16}});
+  opt.Step();
+  EXPECT_FALSE(std::as_const(opt).state(0, 0).has("master_param"));
+  opt.set_precision({.master_weights = true});
+  opt.Step();
+  EXPECT_TRUE(std::as_const(opt).state(0, 0).has("master_param"));
+}
+
+}  // namespace
+}  // namespace adamant
