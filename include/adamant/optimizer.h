@@ -109,7 +109,6 @@ class Optimizer {
     int64_t numel = -1;
     DType dtype = DType::kFloat32;
     uint32_t key = 0;
-    int count = 0;
     const Buffer* buffers[kMaxBuffers] = {};
     void* data[kMaxBuffers] = {};
   };

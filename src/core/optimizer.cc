@@ -99,7 +99,7 @@ const StateRefs& Refs(std::vector<StateRefs>& refs, size_t i, ParamState& state,
                       const Precision& precision, std::initializer_list<BufferSpec> specs, uint32_t key) {
   StateRefs& r = refs[i];
   if (r.key != key || !Optimizer::Holds(r, state, p)) {
-    r = StateRefs{};
+    r = StateRefs{};  // forgotten first: NoteState may throw (allocation, a buffer that does not fit)
     r = NoteState(state, p, precision, specs, key);
   }
   return r;
@@ -127,22 +127,6 @@ void StepWithGrads(std::vector<ParamView>& params, std::vector<ParamState>& stat
   call(std::span<const Tensor>(tensors));
   for (ParamState* s : stepped) ++s->step;
 }
-
-}  // namespace
-
-namespace {
-
-// Starts loading the Buffer objects noted for parameter i (they sit in the state's map nodes, which the
-// step before streamed out of every cache), a few parameters ahead of the one being checked, so that the
-// misses of a step over thousands of tensors overlap instead of being waited for one by one.
-void PrefetchNoted(const std::vector<Optimizer::StateRefs>& refs, size_t i) {
-  if (i >= refs.size()) return;
-  for (const Buffer* b : refs[i].buffers) {
-    if (b != nullptr) __builtin_prefetch(b);
-  }
-}
-
-constexpr size_t kPrefetchAhead = 8;
 
 }  // namespace
 
@@ -205,7 +189,6 @@ void Optimizer::CheckParams(size_t group, std::span<const ParamView> params) con
   const std::vector<ParamState>& states = states_[group];
   const std::vector<StateRefs>* refs = group < refs_.size() ? &refs_[group] : nullptr;
   for (size_t i = 0; i < params.size(); ++i) {
-    if (refs != nullptr) PrefetchNoted(*refs, i + kPrefetchAhead);
     const ParamView& p = params[i];
     if (p.grad == nullptr) continue;
     if (p.numel < 0) fail(i, "negative element count " + std::to_string(p.numel));
@@ -356,13 +339,13 @@ void SGD::StepGroup(ParamGroup<SGDOptions>& group, std::vector<ParamState>& stat
   struct FreshTag;
   std::vector<functional::SGDTensor>& tensors = core::Scratch<functional::SGDTensor, TensorsTag>();
   std::vector<ParamState*>& fresh = core::Scratch<ParamState*, FreshTag>();
+  const uint32_t key = Key(precision, momentum);
   for (size_t i = 0; i < group.params.size(); ++i) {
     const ParamView& p = group.params[i];
     if (p.grad == nullptr) continue;
     ParamState& s = states[i];
     // A noted momentum buffer was there after a step that succeeded: that step set it. Otherwise it is new
     // unless the state already has one.
-    const uint32_t key = Key(precision, momentum);
     bool initialized = refs[i].key == key && Holds(refs[i], s, p);
     if (!initialized) {
       initialized = s.has("momentum_buffer");
