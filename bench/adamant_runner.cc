@@ -8,6 +8,7 @@
 
 #include "adamant/dtype.h"
 #include "adamant/factory.h"
+#include "adamant/nonfinite.h"
 #include "adamant/param.h"
 #include "adamant/threads.h"
 #include "memory.h"
@@ -67,9 +68,23 @@ Row RunAdamant(const Variant& v, const Shape& shape, int threads, const RepPolic
     // The probe of the same layout, stepped alternately with the optimizer: the ratio of the two holds up
     // on a busy machine better than a ratio to a probe timed minutes apart.
     ProbeData probe(layout, shape, threads);
-    std::vector<Timing> t = TimeInterleaved(policy, {[&] { opt->Step(); }, [&] { probe.Step(); }}, skip);
-    row.timing = t[0];
-    row.paired_probe = t[1];
+    if (v.nonfinite.empty()) {
+      std::vector<Timing> t = TimeInterleaved(policy, {[&] { opt->Step(); }, [&] { probe.Step(); }}, skip);
+      row.timing = t[0];
+      row.paired_probe = t[1];
+    } else {
+      // The same optimizer under the policy and under the default, in turn: the gradients are finite, so
+      // both take every step, and the difference is the policy's check.
+      const adamant::NonFinite checked = adamant::ParseNonFinite(v.nonfinite);
+      std::vector<Timing> t = TimeInterleaved(policy,
+                                              {[&] { opt->set_nonfinite(checked), opt->Step(); },
+                                               [&] { opt->set_nonfinite(adamant::NonFinite::kPropagate), opt->Step(); },
+                                               [&] { probe.Step(); }},
+                                              skip);
+      row.timing = t[0];
+      row.paired_default = t[1];
+      row.paired_probe = t[2];
+    }
   } catch (const std::invalid_argument& e) {
     row.timing = {};
     row.note = std::string("n/a: ") + e.what();

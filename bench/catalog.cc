@@ -33,6 +33,10 @@ const std::vector<Variant>& Catalog() {
       {"sgd", "sgd", "SGD", "lr=1e-3 momentum=0.9", kFloat32, {"momentum_buffer"}, true, true},
       {"adam", "adam", "Adam", "lr=1e-3", kBFloat16, {"exp_avg", "exp_avg_sq"}, false, true},
       {"adamw", "adamw", "AdamW", "lr=1e-3 weight_decay=1e-2", kBFloat16, {"exp_avg", "exp_avg_sq"}, false, true},
+      // The non-finite policies that check the gradients before the step (the same traffic counted: the
+      // step's; the extra read of the gradients is what the policy costs).
+      {"adam-skip", "adam", "Adam", "lr=1e-3", kFloat32, {"exp_avg", "exp_avg_sq"}, false, true, 0, "skip"},
+      {"adam-raise", "adam", "Adam", "lr=1e-3", kFloat32, {"exp_avg", "exp_avg_sq"}, false, true, 0, "raise"},
       // Not in a plain run (select them with --alg): the variants whose traffic differs.
       {"adam-amsgrad", "adam", "Adam", "lr=1e-3 amsgrad=true", kFloat32,
        {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}, true, false},
@@ -46,14 +50,15 @@ const std::vector<Variant>& Catalog() {
 }
 
 void WriteCatalogCsv(std::ostream& out) {
-  out << "name,algorithm,torch_class,options,dtypes,layout,state,bytes_per_param,libtorch,default,skip_to_step\n";
+  out << "name,algorithm,torch_class,options,dtypes,layout,state,bytes_per_param,libtorch,default,skip_to_step,"
+         "nonfinite\n";
   for (const Variant& v : Catalog()) {
     std::string state;
     for (const auto& s : v.state) state += (state.empty() ? "" : " ") + s;
     out << CsvField(v.name) << ',' << v.algorithm << ',' << v.torch_class << ',' << CsvField(v.options) << ','
         << v.layout().Dtypes() << ',' << CsvField(v.layout().Name()) << ',' << state << ','
         << v.layout().BytesPerParam()
-        << ',' << v.in_libtorch << ',' << v.by_default << ',' << v.skip_to_step << '\n';
+        << ',' << v.in_libtorch << ',' << v.by_default << ',' << v.skip_to_step << ',' << v.nonfinite << '\n';
   }
 }
 

@@ -41,6 +41,10 @@ struct Variant {
   // After the first warm-up step the step counters are set to this (0: left alone), so that the timed
   // steps take the branch a long run takes: RAdam rectifies from step 6 (rho_t > 5), not before.
   int skip_to_step = 0;
+  // adamant's non-finite gradient policy ("skip", "raise"; empty: the default, propagate). Such a variant
+  // is adamant's only, and each of its steps is timed alternately with a step under the default policy,
+  // so that the report gives what the policy costs (the gradients are finite: every step is taken).
+  std::string nonfinite = "";
 
   Layout layout() const { return {storage, static_cast<int>(state.size())}; }
 };
@@ -48,7 +52,7 @@ struct Variant {
 const std::vector<Variant>& Catalog();
 
 // One CSV row per variant: name, algorithm, torch_class, options, dtypes, layout, state,
-// bytes_per_param, libtorch, default, skip_to_step.
+// bytes_per_param, libtorch, default, skip_to_step, nonfinite.
 void WriteCatalogCsv(std::ostream& out);
 
 }  // namespace adamant_bench

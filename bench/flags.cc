@@ -74,7 +74,7 @@ Usage: adamant_bench [flags]
   --threads=LIST    thread counts (default: 1 and the available CPUs)
   --warmup=N        untimed steps per case (default 2)
   --min-reps=N      timed steps per case, at least (default 3)
-  --reps=N          timed steps per case, at most (default 10)
+  --reps=N          timed steps per case, at most (default 30)
   --max-seconds=S   stop timing a case after min-reps once its timed steps took S seconds (default 0.5)
                     Unless --warmup or --min-reps is given, a case whose first step takes S/2 or more
                     gets 1 warm-up step and at least 2 timed steps (1 if it took 3*S or more).

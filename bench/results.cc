@@ -31,7 +31,7 @@ double Row::GigabytesPerSecond() const {
 
 void WriteCsvHeader(std::ostream& out) {
   out << "impl,algorithm,dtypes,shape,tensors,numel,threads,warmup,reps,ms_median,ms_min,ms_max,"
-         "bytes_per_param,gbps,paired_probe_ms,note\n";
+         "bytes_per_param,gbps,paired_probe_ms,paired_default_ms,note\n";
 }
 
 void WriteCsvRow(std::ostream& out, const Row& r) {
@@ -44,7 +44,8 @@ void WriteCsvRow(std::ostream& out, const Row& r) {
     out << Number(r.timing.Median()) << ',' << Number(r.timing.Min()) << ',' << Number(r.timing.Max()) << ',';
   }
   out << r.bytes_per_param << ',' << (r.timing.empty() ? "" : Number(r.GigabytesPerSecond(), "%.3f")) << ','
-      << (r.paired_probe.empty() ? "" : Number(r.paired_probe.Median())) << ',' << CsvField(r.note) << '\n';
+      << (r.paired_probe.empty() ? "" : Number(r.paired_probe.Median())) << ','
+      << (r.paired_default.empty() ? "" : Number(r.paired_default.Median())) << ',' << CsvField(r.note) << '\n';
   out.flush();
 }
 

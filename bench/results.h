@@ -26,6 +26,7 @@ struct Row {
   int bytes_per_param = 0;
   Timing timing;        // empty: not measured (see note)
   Timing paired_probe;  // adamant rows: the probe of the same layout, timed alternately with `timing`
+  Timing paired_default;  // adamant rows of a non-finite policy: the default policy, timed alternately
   std::string note;     // why n/a, or a caveat
 
   double GigabytesPerSecond() const;  // bytes_per_param * elements / median time, 1e9 bytes per GB

@@ -15,7 +15,7 @@ namespace adamant_bench {
 struct RepPolicy {
   int warmup = 2;            // untimed steps first (state allocation, page faults, caches)
   int min_reps = 3;          // timed steps, at least ...
-  int max_reps = 10;         // ... and at most
+  int max_reps = 30;         // ... and at most
   double max_seconds = 0.5;  // stop after min_reps once the timed steps took this long
   bool adaptive = true;
 };

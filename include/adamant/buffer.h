@@ -16,8 +16,8 @@ class Buffer {
   Buffer(DType dtype, int64_t numel);  // zero-filled
   Buffer(const Buffer& other);
   Buffer& operator=(const Buffer& other);
-  Buffer(Buffer&&) noexcept = default;
-  Buffer& operator=(Buffer&&) noexcept = default;
+  Buffer(Buffer&& other) noexcept;
+  Buffer& operator=(Buffer&& other) noexcept;
 
   DType dtype() const { return dtype_; }
   int64_t numel() const { return numel_; }
@@ -32,7 +32,14 @@ class Buffer {
   // Sets every element to `value` (rounded to dtype()).
   void Fill(double value);
 
+  // How many times any existing Buffer's storage (its array, size or dtype) has changed in this process:
+  // every move (from and to) and assignment counts, writing elements does not. An optimizer that noted
+  // where its state's arrays are trusts the note without reading the Buffers while this is unchanged.
+  static uint64_t changes();
+
  private:
+  static void Changed();
+
   struct Free {
     void operator()(void* p) const;
   };

@@ -102,10 +102,12 @@ class Optimizer {
   // Where the last step found one parameter's state: the algorithm's buffers (in its kernel's order) and
   // the master copy. It holds while the state's stamp (StateBuffers), the parameter's size and dtype, and
   // `key` (which buffers the options ask for) are unchanged, and each buffer still has the address noted
-  // (a Buffer replaced through a reference kept from before is noticed too).
+  // (a Buffer replaced through a reference kept from before is noticed too). The buffers are only read
+  // for that when some Buffer has changed since (Buffer::changes()): in a training loop, none has.
   struct StateRefs {
     static constexpr int kMaxBuffers = 4;  // three of the algorithm's and master_param
     uint64_t stamp = 0;                    // 0: nothing noted
+    uint64_t buffer_changes = 0;           // Buffer::changes() when the buffers were last seen as noted
     int64_t numel = -1;
     DType dtype = DType::kFloat32;
     uint32_t key = 0;

@@ -1,5 +1,6 @@
 #include "adamant/buffer.h"
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -7,11 +8,14 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace adamant {
 namespace {
 
 constexpr size_t kAlignment = 64;  // a cache line, and the widest SIMD register
+
+std::atomic<uint64_t> g_changes{0};
 
 template <typename T>
 constexpr DType DTypeOf();
@@ -52,6 +56,23 @@ Buffer& Buffer::operator=(const Buffer& other) {
   if (this != &other) *this = Buffer(other);
   return *this;
 }
+
+Buffer::Buffer(Buffer&& other) noexcept
+    : dtype_(other.dtype_), numel_(other.numel_), data_(std::move(other.data_)) {
+  Changed();  // `other` lost its array
+}
+
+Buffer& Buffer::operator=(Buffer&& other) noexcept {
+  dtype_ = other.dtype_;
+  numel_ = other.numel_;
+  data_ = std::move(other.data_);
+  Changed();
+  return *this;
+}
+
+uint64_t Buffer::changes() { return g_changes.load(std::memory_order_relaxed); }
+
+void Buffer::Changed() { g_changes.fetch_add(1, std::memory_order_relaxed); }
 
 template <typename T>
 std::span<T> Buffer::as() {

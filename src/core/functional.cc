@@ -3,6 +3,7 @@
 #include "adamant/functional.h"
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <iterator>
@@ -10,6 +11,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "core/mix.h"
@@ -169,23 +171,38 @@ uint64_t StreamStep(const Tensor& t) {
   }
 }
 
-// One fused pass: a Slot per tensor (pointers, storage, rounding), completed by the algorithm's
-// fill(tensor, slot, scalars) with its state pointers and scalars, then the kernel over all of them. The
-// scalar table outlives the pass, so the slots' pointers into it stay valid.
-template <template <class> class Scalars, class Tensor, class Fill>
+// One fused pass: check(i, tensor) checks each tensor (throwing before anything changes), a Slot per
+// tensor (pointers, storage, rounding) is completed by the algorithm's fill(tensor, slot, scalars) with its
+// state pointers and scalars, the kernel runs over all of them, and finish(i, tensor) follows for each
+// tensor (state the call keeps outside the slots, such as NAdam's mu_product). The per-tensor work is
+// spread over the threads in runs (core::ParallelRuns), each with a scalar table of its own; the tables
+// outlive the pass, so the slots' pointers into them stay valid. fill must not change anything the caller
+// can see: a later tensor may still fail its check.
+template <template <class> class Scalars, class Tensor, class Check, class Fill, class Finish>
 void RunSlots(kernels::KernelFn fn, const void* modes, std::span<const Tensor> tensors, const Precision& precision,
-              const StepArgs& args, Fill fill) {
-  if (args.found_inf) return;  // the loss scaler found an inf or NaN: nothing changes, not even mu_product
-  ScalarTable<Scalars> scalars;
+              const StepArgs& args, Check check, Fill fill, Finish finish) {
   struct SlotsTag;
-  std::vector<kernels::Slot>& slots = core::Scratch<kernels::Slot, SlotsTag>();
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    kernels::Slot slot = BaseSlot(tensors[i], i, StreamStep(tensors[i]), precision);
-    slot.grad_scale = args.grad_scale;
-    fill(tensors[i], slot, scalars);
-    slots.push_back(slot);
-  }
+  std::vector<kernels::Slot>& slots = core::ScratchOfSize<kernels::Slot, SlotsTag>(tensors.size());
+  std::vector<ScalarTable<Scalars>> tables(static_cast<size_t>(core::RunsFor(tensors.size())));
+  core::ParallelRuns(tensors.size(), [&](size_t begin, size_t end, int run) {
+    for (size_t i = begin; i < end; ++i) check(i, tensors[i]);
+    // The loss scaler found an inf or NaN: nothing changes once the input is checked, not even mu_product.
+    if (args.found_inf) return;
+    ScalarTable<Scalars>& scalars = tables[static_cast<size_t>(run)];
+    for (size_t i = begin; i < end; ++i) {
+      kernels::Slot& slot = slots[i];
+      slot = BaseSlot(tensors[i], i, StreamStep(tensors[i]), precision);
+      slot.grad_scale = args.grad_scale;
+      fill(tensors[i], slot, scalars);
+    }
+  });
+  if (args.found_inf) return;
   core::ForEachPiece(fn, modes, slots);
+  if constexpr (!std::is_same_v<Finish, std::nullptr_t>) {
+    core::ParallelRuns(tensors.size(), [&](size_t begin, size_t end, int) {
+      for (size_t i = begin; i < end; ++i) finish(i, tensors[i]);
+    });
+  }
 }
 
 double BiasCorrection(double beta, int64_t step, bool enabled) {
@@ -203,18 +220,17 @@ void Adam(std::span<const AdamTensor> tensors, const AdamOptions& o, const Preci
           const StepArgs& args) {
   Validate(o);
   ValidateStepArgs(args);
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const AdamTensor& t = tensors[i];
+  const auto check = [&](size_t i, const AdamTensor& t) {
     CheckTensor("adam", i, t.param, t.master,
                 {{"exp_avg", t.exp_avg},
                  {"exp_avg_sq", t.exp_avg_sq},
                  {"max_exp_avg_sq", t.max_exp_avg_sq, o.amsgrad}});
     CheckStep("adam", i, t.step);
-  }
+  };
   const bool decoupled = o.decoupled_weight_decay && o.weight_decay != 0;
   const kernels::AdamModes modes{!o.decoupled_weight_decay && o.weight_decay != 0, o.amsgrad,
                                  o.eps_mode == EpsMode::kTensorFlow};
-  RunSlots<rules::AdamScalars>(kernels::Active().adam, &modes, tensors, precision, args,
+  RunSlots<rules::AdamScalars>(kernels::Active().adam, &modes, tensors, precision, args, check,
                             [&](const AdamTensor& t, kernels::Slot& slot, auto& scalars) {
     slot.state[0] = t.exp_avg;
     slot.state[1] = t.exp_avg_sq;
@@ -235,20 +251,20 @@ void Adam(std::span<const AdamTensor> tensors, const AdamOptions& o, const Preci
                                    static_cast<T>(-step_size),
                                    static_cast<T>(o.eps)};
     });
-  });
+  }, nullptr);
 }
 
 void Adamax(std::span<const AdamaxTensor> tensors, const AdamaxOptions& o, const Precision& precision,
             const StepArgs& args) {
   Validate(o);
   ValidateStepArgs(args);
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    CheckTensor("adamax", i, tensors[i].param, tensors[i].master,
-                {{"exp_avg", tensors[i].exp_avg}, {"exp_inf", tensors[i].exp_inf}});
-    CheckStep("adamax", i, tensors[i].step);
-  }
+  const auto check = [&](size_t i, const AdamaxTensor& t) {
+    CheckTensor("adamax", i, t.param, t.master,
+                {{"exp_avg", t.exp_avg}, {"exp_inf", t.exp_inf}});
+    CheckStep("adamax", i, t.step);
+  };
   const kernels::AdamaxModes modes{o.weight_decay != 0, o.eps_mode == EpsMode::kTensorFlow};
-  RunSlots<rules::AdamaxScalars>(kernels::Active().adamax, &modes, tensors, precision, args,
+  RunSlots<rules::AdamaxScalars>(kernels::Active().adamax, &modes, tensors, precision, args, check,
                             [&](const AdamaxTensor& t, kernels::Slot& slot, auto& scalars) {
     slot.state[0] = t.exp_avg;
     slot.state[1] = t.exp_inf;
@@ -259,31 +275,32 @@ void Adamax(std::span<const AdamaxTensor> tensors, const AdamaxOptions& o, const
                                      rules::MakeLerp<T>(1.0 - o.betas[0]), static_cast<T>(o.betas[1]),
                                      static_cast<T>(o.eps), static_cast<T>(-clr)};
     });
-  });
+  }, nullptr);
 }
 
 void NAdam(std::span<const NAdamTensor> tensors, const NAdamOptions& o, const Precision& precision,
            const StepArgs& args) {
   Validate(o);
   ValidateStepArgs(args);
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const NAdamTensor& t = tensors[i];
+  const auto check = [&](size_t i, const NAdamTensor& t) {
     CheckTensor("nadam", i, t.param, t.master, {{"exp_avg", t.exp_avg}, {"exp_avg_sq", t.exp_avg_sq}});
     CheckStep("nadam", i, t.step);
     if (t.mu_product == nullptr) Fail("nadam", i, "mu_product is null");
-  }
+  };
   const bool decoupled = o.decoupled_weight_decay && o.weight_decay != 0;
   const kernels::NAdamModes modes{!o.decoupled_weight_decay && o.weight_decay != 0,
                                   o.eps_mode == EpsMode::kTensorFlow};
-  // mu_product differs between tensors that took different paths: no caching by step.
-  RunSlots<rules::NAdamScalars>(kernels::Active().nadam, &modes, tensors, precision, args,
+  const double beta1 = o.betas[0];
+  // The momentum coefficient mu_step (Dozat's momentum schedule, PyTorch's momentum_decay).
+  const auto mu_at = [&](double step) { return beta1 * (1.0 - 0.5 * std::pow(0.96, step * o.momentum_decay)); };
+  // mu_product differs between tensors that took different paths: no caching by step. It is advanced once
+  // the pass has run (finish), even for an empty tensor, as in PyTorch.
+  RunSlots<rules::NAdamScalars>(kernels::Active().nadam, &modes, tensors, precision, args, check,
                             [&](const NAdamTensor& t, kernels::Slot& slot, auto& scalars) {
     const double step = static_cast<double>(t.step);
-    const double beta1 = o.betas[0];
-    const double mu = beta1 * (1.0 - 0.5 * std::pow(0.96, step * o.momentum_decay));
-    const double mu_next = beta1 * (1.0 - 0.5 * std::pow(0.96, (step + 1.0) * o.momentum_decay));
+    const double mu = mu_at(step);
+    const double mu_next = mu_at(step + 1.0);
     const double mu_product = *t.mu_product * mu;
-    *t.mu_product = mu_product;  // the state advances even for an empty tensor, as in PyTorch
     slot.state[0] = t.exp_avg;
     slot.state[1] = t.exp_avg_sq;
     slot.scalars = scalars.Get(t.param.dtype, t.step, false, [&](auto zero) {
@@ -310,21 +327,21 @@ void NAdam(std::span<const NAdamTensor> tensors, const NAdamOptions& o, const Pr
                                     static_cast<T>(grad_coeff),
                                     static_cast<T>(avg_coeff)};
     });
-  });
+  }, [&](size_t, const NAdamTensor& t) { *t.mu_product *= mu_at(static_cast<double>(t.step)); });
 }
 
 void RAdam(std::span<const RAdamTensor> tensors, const RAdamOptions& o, const Precision& precision,
            const StepArgs& args) {
   Validate(o);
   ValidateStepArgs(args);
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    CheckTensor("radam", i, tensors[i].param, tensors[i].master,
-                {{"exp_avg", tensors[i].exp_avg}, {"exp_avg_sq", tensors[i].exp_avg_sq}});
-    CheckStep("radam", i, tensors[i].step);
-  }
+  const auto check = [&](size_t i, const RAdamTensor& t) {
+    CheckTensor("radam", i, t.param, t.master,
+                {{"exp_avg", t.exp_avg}, {"exp_avg_sq", t.exp_avg_sq}});
+    CheckStep("radam", i, t.step);
+  };
   const bool decoupled = o.decoupled_weight_decay && o.weight_decay != 0;
   const kernels::RAdamModes modes{!o.decoupled_weight_decay && o.weight_decay != 0};
-  RunSlots<rules::RAdamScalars>(kernels::Active().radam, &modes, tensors, precision, args,
+  RunSlots<rules::RAdamScalars>(kernels::Active().radam, &modes, tensors, precision, args, check,
                             [&](const RAdamTensor& t, kernels::Slot& slot, auto& scalars) {
     const double step = static_cast<double>(t.step);
     const double beta2 = o.betas[1];
@@ -355,19 +372,19 @@ void RAdam(std::span<const RAdamTensor> tensors, const RAdamOptions& o, const Pr
                                     static_cast<T>(o.eps),
                                     static_cast<T>(rect)};
     });
-  });
+  }, nullptr);
 }
 
 void Adagrad(std::span<const AdagradTensor> tensors, const AdagradOptions& o, const Precision& precision,
              const StepArgs& args) {
   Validate(o);
   ValidateStepArgs(args);
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    CheckTensor("adagrad", i, tensors[i].param, tensors[i].master, {{"sum", tensors[i].sum}});
-    CheckStep("adagrad", i, tensors[i].step);
-  }
+  const auto check = [&](size_t i, const AdagradTensor& t) {
+    CheckTensor("adagrad", i, t.param, t.master, {{"sum", t.sum}});
+    CheckStep("adagrad", i, t.step);
+  };
   const kernels::AdagradModes modes{o.weight_decay != 0};
-  RunSlots<rules::AdagradScalars>(kernels::Active().adagrad, &modes, tensors, precision, args,
+  RunSlots<rules::AdagradScalars>(kernels::Active().adagrad, &modes, tensors, precision, args, check,
                             [&](const AdagradTensor& t, kernels::Slot& slot, auto& scalars) {
     slot.state[0] = t.sum;
     slot.scalars = scalars.Get(t.param.dtype, t.step, true, [&](auto zero) {
@@ -376,7 +393,7 @@ void Adagrad(std::span<const AdagradTensor> tensors, const AdagradOptions& o, co
       return rules::AdagradScalars<T>{Sign<T>(o.maximize), static_cast<T>(o.weight_decay), static_cast<T>(o.eps),
                                       static_cast<T>(-clr)};
     });
-  });
+  }, nullptr);
 }
 
 void RMSprop(std::span<const RMSpropTensor> tensors, const RMSpropOptions& o, const Precision& precision,
@@ -384,16 +401,15 @@ void RMSprop(std::span<const RMSpropTensor> tensors, const RMSpropOptions& o, co
   Validate(o);
   ValidateStepArgs(args);
   const bool momentum = o.momentum > 0;
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const RMSpropTensor& t = tensors[i];
+  const auto check = [&](size_t i, const RMSpropTensor& t) {
     CheckTensor("rmsprop", i, t.param, t.master,
                 {{"square_avg", t.square_avg},
                  {"momentum_buffer", t.momentum_buffer, momentum},
                  {"grad_avg", t.grad_avg, o.centered}});
     CheckStep("rmsprop", i, t.step);
-  }
+  };
   const kernels::RMSpropModes modes{o.weight_decay != 0, o.centered, momentum};
-  RunSlots<rules::RMSpropScalars>(kernels::Active().rmsprop, &modes, tensors, precision, args,
+  RunSlots<rules::RMSpropScalars>(kernels::Active().rmsprop, &modes, tensors, precision, args, check,
                             [&](const RMSpropTensor& t, kernels::Slot& slot, auto& scalars) {
     slot.state[0] = t.square_avg;
     slot.state[1] = t.momentum_buffer;
@@ -405,20 +421,20 @@ void RMSprop(std::span<const RMSpropTensor> tensors, const RMSpropOptions& o, co
                                       rules::MakeLerp<T>(1.0 - o.alpha), static_cast<T>(o.eps),
                                       static_cast<T>(o.momentum),     static_cast<T>(-o.lr)};
     });
-  });
+  }, nullptr);
 }
 
 void Adadelta(std::span<const AdadeltaTensor> tensors, const AdadeltaOptions& o, const Precision& precision,
               const StepArgs& args) {
   Validate(o);
   ValidateStepArgs(args);
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    CheckTensor("adadelta", i, tensors[i].param, tensors[i].master,
-                {{"square_avg", tensors[i].square_avg}, {"acc_delta", tensors[i].acc_delta}});
-    CheckStep("adadelta", i, tensors[i].step);
-  }
+  const auto check = [&](size_t i, const AdadeltaTensor& t) {
+    CheckTensor("adadelta", i, t.param, t.master,
+                {{"square_avg", t.square_avg}, {"acc_delta", t.acc_delta}});
+    CheckStep("adadelta", i, t.step);
+  };
   const kernels::AdadeltaModes modes{o.weight_decay != 0};
-  RunSlots<rules::AdadeltaScalars>(kernels::Active().adadelta, &modes, tensors, precision, args,
+  RunSlots<rules::AdadeltaScalars>(kernels::Active().adadelta, &modes, tensors, precision, args, check,
                             [&](const AdadeltaTensor& t, kernels::Slot& slot, auto& scalars) {
     slot.state[0] = t.square_avg;
     slot.state[1] = t.acc_delta;
@@ -427,7 +443,7 @@ void Adadelta(std::span<const AdadeltaTensor> tensors, const AdadeltaOptions& o,
       return rules::AdadeltaScalars<T>{Sign<T>(o.maximize), static_cast<T>(o.weight_decay), static_cast<T>(o.rho),
                                        static_cast<T>(1.0 - o.rho), static_cast<T>(o.eps), static_cast<T>(-o.lr)};
     });
-  });
+  }, nullptr);
 }
 
 void SGD(std::span<const SGDTensor> tensors, const SGDOptions& o, const Precision& precision,
@@ -435,12 +451,12 @@ void SGD(std::span<const SGDTensor> tensors, const SGDOptions& o, const Precisio
   Validate(o);
   ValidateStepArgs(args);
   const bool momentum = o.momentum != 0;
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    CheckTensor("sgd", i, tensors[i].param, tensors[i].master,
-                {{"momentum_buffer", tensors[i].momentum_buffer, momentum}});
-  }
+  const auto check = [&](size_t i, const SGDTensor& t) {
+    CheckTensor("sgd", i, t.param, t.master,
+                {{"momentum_buffer", t.momentum_buffer, momentum}});
+  };
   const kernels::SGDModes modes{o.weight_decay != 0, momentum, o.nesterov};
-  RunSlots<rules::SGDScalars>(kernels::Active().sgd, &modes, tensors, precision, args,
+  RunSlots<rules::SGDScalars>(kernels::Active().sgd, &modes, tensors, precision, args, check,
                             [&](const SGDTensor& t, kernels::Slot& slot, auto& scalars) {
     slot.state[0] = t.momentum_buffer;
     slot.flag = !t.momentum_buffer_initialized;
@@ -449,15 +465,15 @@ void SGD(std::span<const SGDTensor> tensors, const SGDOptions& o, const Precisio
       return rules::SGDScalars<T>{Sign<T>(o.maximize), static_cast<T>(o.weight_decay), static_cast<T>(o.momentum),
                                   static_cast<T>(1.0 - o.dampening), static_cast<T>(-o.lr)};
     });
-  });
+  }, nullptr);
 }
 
 std::optional<size_t> FirstNonFinite(std::span<const ParamView> params, double grad_scale) {
   ValidateStepArgs({grad_scale, false});
-  std::vector<kernels::Slot> slots;
-  std::vector<size_t> positions;
-  slots.reserve(params.size());
-  positions.reserve(params.size());
+  struct SlotsTag;
+  struct PositionsTag;
+  std::vector<kernels::Slot>& slots = core::Scratch<kernels::Slot, SlotsTag>();
+  std::vector<size_t>& positions = core::Scratch<size_t, PositionsTag>();
   for (size_t i = 0; i < params.size(); ++i) {
     const ParamView& p = params[i];
     if (p.grad == nullptr) continue;

@@ -12,6 +12,7 @@
 
 #include "adamant/functional.h"
 #include "core/mix.h"
+#include "core/parallel.h"
 #include "core/scratch.h"
 #include "kernels/storage.h"
 
@@ -85,7 +86,8 @@ StateRefs NoteState(ParamState& state, const ParamView& p, const Precision& prec
   refs.numel = p.numel;
   refs.dtype = p.dtype;
   refs.key = key;
-  refs.stamp = state.buffers.stamp();  // last: finding and creating the buffers renewed it
+  refs.stamp = state.buffers.stamp();  // last: finding and creating the buffers renewed both
+  refs.buffer_changes = Buffer::changes();
   return refs;
 }
 
@@ -98,34 +100,50 @@ uint32_t Key(const Precision& precision, uint32_t bits = 0) {
 const StateRefs& Refs(std::vector<StateRefs>& refs, size_t i, ParamState& state, const ParamView& p,
                       const Precision& precision, std::initializer_list<BufferSpec> specs, uint32_t key) {
   StateRefs& r = refs[i];
+  const uint64_t changes = Buffer::changes();
   if (r.key != key || !Optimizer::Holds(r, state, p)) {
     r = StateRefs{};  // forgotten first: NoteState may throw (allocation, a buffer that does not fit)
     r = NoteState(state, p, precision, specs, key);
+  } else {
+    r.buffer_changes = changes;  // the buffers were read and found as noted: the next step need not
   }
   return r;
 }
 
+// The positions of the parameters that have a gradient: those a step updates.
+const std::vector<size_t>& WithGrads(std::span<const ParamView> params) {
+  struct WithGradsTag;
+  std::vector<size_t>& with = core::Scratch<size_t, WithGradsTag>();
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (params[i].grad != nullptr) with.push_back(i);
+  }
+  return with;
+}
+
 // Runs `call` on the tensors of the parameters that have a gradient, then advances their step counters:
 // only after the call succeeded, so a rejected step leaves every counter as it was. make(p, state, data)
-// builds a parameter's tensor from its buffers' addresses, in the order of `specs`.
+// builds a parameter's tensor from its buffers' addresses, in the order of `specs`. The per-parameter
+// work is spread over the threads (core::ParallelRuns): each parameter's state is its own.
 template <class Tensor, class MakeTensor, class Call>
 void StepWithGrads(std::vector<ParamView>& params, std::vector<ParamState>& states, std::vector<StateRefs>& refs,
                    const Precision& precision, std::initializer_list<BufferSpec> specs, uint32_t key,
                    MakeTensor make, Call call) {
+  const std::vector<size_t>& with = WithGrads(params);
   struct TensorsTag;
-  struct SteppedTag;
-  std::vector<Tensor>& tensors = core::Scratch<Tensor, TensorsTag>();
-  std::vector<ParamState*>& stepped = core::Scratch<ParamState*, SteppedTag>();
-  for (size_t i = 0; i < params.size(); ++i) {
-    if (params[i].grad == nullptr) continue;
-    const StateRefs& r = Refs(refs, i, states[i], params[i], precision, specs, key);
-    Tensor t = make(params[i], states[i], r.data);
-    t.master = static_cast<float*>(r.data[kMasterSlot]);
-    tensors.push_back(t);
-    stepped.push_back(&states[i]);
-  }
+  std::vector<Tensor>& tensors = core::ScratchOfSize<Tensor, TensorsTag>(with.size());
+  core::ParallelRuns(with.size(), [&](size_t begin, size_t end, int) {
+    for (size_t j = begin; j < end; ++j) {
+      const size_t i = with[j];
+      const StateRefs& r = Refs(refs, i, states[i], params[i], precision, specs, key);
+      Tensor t = make(params[i], states[i], r.data);
+      t.master = static_cast<float*>(r.data[kMasterSlot]);
+      tensors[j] = t;
+    }
+  });
   call(std::span<const Tensor>(tensors));
-  for (ParamState* s : stepped) ++s->step;
+  core::ParallelRuns(with.size(), [&](size_t begin, size_t end, int) {
+    for (size_t j = begin; j < end; ++j) ++states[with[j]].step;
+  });
 }
 
 }  // namespace
@@ -133,6 +151,7 @@ void StepWithGrads(std::vector<ParamView>& params, std::vector<ParamState>& stat
 bool Optimizer::Holds(const StateRefs& refs, const ParamState& state, const ParamView& p) {
   // The stamp first: while it is unchanged no buffer was erased, so the noted Buffer objects exist.
   if (refs.stamp != state.buffers.stamp() || refs.numel != p.numel || refs.dtype != p.dtype) return false;
+  if (refs.buffer_changes == Buffer::changes()) return true;  // no Buffer anywhere has changed since
   for (int k = 0; k < StateRefs::kMaxBuffers; ++k) {
     const Buffer* b = refs.buffers[k];
     if (b != nullptr && (b->data() != refs.data[k] || b->numel() != p.numel || b->dtype() != StateDType(p.dtype))) {
@@ -158,8 +177,11 @@ bool Optimizer::SkipStep(const StepArgs& args) {
   if (nonfinite_ == NonFinite::kPropagate) return false;
   // One pass over the gradients of every group before anything changes: skipping or refusing must leave
   // every group as it was, so the check cannot be fused into the per-group updates (docs/design.md).
-  std::vector<ParamView> views;
-  std::vector<std::pair<size_t, size_t>> where;  // (group, index) of each view
+  struct ViewsTag;
+  struct WhereTag;
+  std::vector<ParamView>& views = core::Scratch<ParamView, ViewsTag>();
+  // Each view's (group, index).
+  std::vector<std::pair<size_t, size_t>>& where = core::Scratch<std::pair<size_t, size_t>, WhereTag>();
   for (size_t g = 0; g < num_param_groups(); ++g) {
     const std::span<const ParamView> group = std::as_const(*this).params(g);
     for (size_t i = 0; i < group.size(); ++i) {
@@ -188,38 +210,42 @@ void Optimizer::CheckParams(size_t group, std::span<const ParamView> params) con
   };
   const std::vector<ParamState>& states = states_[group];
   const std::vector<StateRefs>* refs = group < refs_.size() ? &refs_[group] : nullptr;
-  for (size_t i = 0; i < params.size(); ++i) {
-    const ParamView& p = params[i];
-    if (p.grad == nullptr) continue;
-    if (p.numel < 0) fail(i, "negative element count " + std::to_string(p.numel));
-    if (p.dtype != DType::kFloat32 && p.dtype != DType::kFloat64 && p.dtype != DType::kBFloat16 &&
-        p.dtype != DType::kFloat16) {
-      fail(i, "unsupported dtype (supported: float32, float64, bfloat16, float16)");
-    }
-    if (p.numel > 0 && p.data == nullptr) fail(i, "param data is null");
-    // Past this no buffer of the state could be allocated, and the byte counts below would overflow.
-    if (static_cast<uint64_t>(p.numel) > std::numeric_limits<uintptr_t>::max() / 16) {
-      fail(i, "element count " + std::to_string(p.numel) + " is too large");
-    }
-    // The kernels read the gradient and write the parameter in one pass through restrict pointers: a
-    // gradient sharing memory with its parameter would be read after it was overwritten.
-    const auto begin = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr); };
-    const uintptr_t bytes = static_cast<uintptr_t>(p.numel) * SizeOf(p.dtype);
-    if (p.numel > 0 && begin(p.grad) < begin(p.data) + bytes && begin(p.data) < begin(p.grad) + bytes) {
-      fail(i, std::string("grad and param data overlap in memory") + (p.grad == p.data ? " (the same pointer)" : "") +
-                  ": the gradient must be a buffer of its own");
-    }
-    // State noted by an earlier step and unchanged since was checked then (and what that step added fits).
-    if (refs != nullptr && i < refs->size() && Holds((*refs)[i], states[i], p)) continue;
-    const DType state_dtype = StateDType(p.dtype);
-    for (const auto& [buffer_name, buffer] : states[i].buffers) {
-      if (buffer.numel() != p.numel || buffer.dtype() != state_dtype) {
-        fail(i, "state '" + buffer_name + "' has " + std::to_string(buffer.numel()) + " elements of " +
-                    std::string(DTypeName(buffer.dtype())) + " but the " + std::string(DTypeName(p.dtype)) +
-                    " parameter needs " + std::to_string(p.numel) + " of " + std::string(DTypeName(state_dtype)));
+  // Spread over the threads; the first failing parameter in order is the one reported, as in a loop.
+  core::ParallelRuns(params.size(), [&](size_t begin, size_t end, int) {
+    for (size_t i = begin; i < end; ++i) {
+      const ParamView& p = params[i];
+      if (p.grad == nullptr) continue;
+      if (p.numel < 0) fail(i, "negative element count " + std::to_string(p.numel));
+      if (p.dtype != DType::kFloat32 && p.dtype != DType::kFloat64 && p.dtype != DType::kBFloat16 &&
+          p.dtype != DType::kFloat16) {
+        fail(i, "unsupported dtype (supported: float32, float64, bfloat16, float16)");
+      }
+      if (p.numel > 0 && p.data == nullptr) fail(i, "param data is null");
+      // Past this no buffer of the state could be allocated, and the byte counts below would overflow.
+      if (static_cast<uint64_t>(p.numel) > std::numeric_limits<uintptr_t>::max() / 16) {
+        fail(i, "element count " + std::to_string(p.numel) + " is too large");
+      }
+      // The kernels read the gradient and write the parameter in one pass through restrict pointers: a
+      // gradient sharing memory with its parameter would be read after it was overwritten.
+      const auto address = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr); };
+      const uintptr_t bytes = static_cast<uintptr_t>(p.numel) * SizeOf(p.dtype);
+      if (p.numel > 0 && address(p.grad) < address(p.data) + bytes && address(p.data) < address(p.grad) + bytes) {
+        fail(i, std::string("grad and param data overlap in memory") +
+                    (p.grad == p.data ? " (the same pointer)" : "") + ": the gradient must be a buffer of its own");
+      }
+      // State noted by an earlier step and unchanged since was checked then (and what that step added fits).
+      if (refs != nullptr && i < refs->size() && Holds((*refs)[i], states[i], p)) continue;
+      const DType state_dtype = StateDType(p.dtype);
+      for (const auto& [buffer_name, buffer] : states[i].buffers) {
+        if (buffer.numel() != p.numel || buffer.dtype() != state_dtype) {
+          fail(i, "state '" + buffer_name + "' has " + std::to_string(buffer.numel()) + " elements of " +
+                      std::string(DTypeName(buffer.dtype())) + " but the " + std::string(DTypeName(p.dtype)) +
+                      " parameter needs " + std::to_string(p.numel) + " of " +
+                      std::string(DTypeName(state_dtype)));
+        }
       }
     }
-  }
+  });
 }
 
 void Optimizer::CheckGroup(size_t group) const {
@@ -335,29 +361,35 @@ void SGD::StepGroup(ParamGroup<SGDOptions>& group, std::vector<ParamState>& stat
   // until the first step and is then set to the gradient.
   const SGDOptions& o = group.options;
   const bool momentum = o.momentum != 0;
+  const std::vector<size_t>& with = WithGrads(group.params);
   struct TensorsTag;
   struct FreshTag;
-  std::vector<functional::SGDTensor>& tensors = core::Scratch<functional::SGDTensor, TensorsTag>();
-  std::vector<ParamState*>& fresh = core::Scratch<ParamState*, FreshTag>();
+  std::vector<functional::SGDTensor>& tensors = core::ScratchOfSize<functional::SGDTensor, TensorsTag>(with.size());
+  std::vector<char>& fresh = core::Scratch<char, FreshTag>();  // 1 where this step made the momentum buffer
+  fresh.assign(with.size(), 0);
   const uint32_t key = Key(precision, momentum);
-  for (size_t i = 0; i < group.params.size(); ++i) {
-    const ParamView& p = group.params[i];
-    if (p.grad == nullptr) continue;
-    ParamState& s = states[i];
-    // A noted momentum buffer was there after a step that succeeded: that step set it. Otherwise it is new
-    // unless the state already has one.
-    bool initialized = refs[i].key == key && Holds(refs[i], s, p);
-    if (!initialized) {
-      initialized = s.has("momentum_buffer");
-      if (momentum && !initialized) fresh.push_back(&s);
+  core::ParallelRuns(with.size(), [&](size_t begin, size_t end, int) {
+    for (size_t j = begin; j < end; ++j) {
+      const size_t i = with[j];
+      const ParamView& p = group.params[i];
+      ParamState& s = states[i];
+      // A noted momentum buffer was there after a step that succeeded: that step set it. Otherwise it is
+      // new unless the state already has one.
+      bool initialized = refs[i].key == key && Holds(refs[i], s, p);
+      if (!initialized) {
+        initialized = s.has("momentum_buffer");
+        fresh[j] = momentum && !initialized;
+      }
+      const StateRefs& r = Refs(refs, i, s, p, precision, {{momentum ? "momentum_buffer" : nullptr}}, key);
+      tensors[j] = {p, r.data[0], initialized, static_cast<float*>(r.data[kMasterSlot])};
     }
-    const StateRefs& r = Refs(refs, i, s, p, precision, {{momentum ? "momentum_buffer" : nullptr}}, key);
-    tensors.push_back({p, r.data[0], initialized, static_cast<float*>(r.data[kMasterSlot])});
-  }
+  });
   try {
     functional::SGD(tensors, o, precision, args);
   } catch (...) {
-    for (ParamState* s : fresh) s->buffers.erase("momentum_buffer");  // no half-made state
+    for (size_t j = 0; j < with.size(); ++j) {
+      if (fresh[j]) states[with[j]].buffers.erase("momentum_buffer");  // no half-made state
+    }
     throw;
   }
 }

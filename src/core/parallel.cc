@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <exception>
 #include <limits>
 #include <vector>
 
@@ -30,6 +31,8 @@ namespace {
 
 // Below this many elements per thread, starting threads costs more than it saves.
 constexpr int64_t kMinElementsPerThread = 1 << 15;
+// Below this many tensors per thread, the per-tensor work of a step stays on the calling thread.
+constexpr size_t kMinItemsPerThread = 256;
 // The non-finite check reads a share backwards in blocks of this many elements.
 constexpr int64_t kCheckBlock = 1 << 18;
 // Piece boundaries inside a tensor: a multiple of 16 elements (64 bytes of fp32 state).
@@ -95,6 +98,21 @@ void ForEachPiece(kernels::KernelFn fn, const void* modes, std::span<const kerne
   SplitSlots(slots, [&](int, Cursor from, Cursor to) { RunRange(fn, modes, slots, from, to); });
 }
 
+// Requests the whole gradient of a small tensor ahead of its check. A check reads one array per tensor,
+// and a small tensor's array is a page or two the hardware prefetcher meets cold; requested while the
+// tensor before it is checked, it arrives in time (the check over 10,000 tensors of 1,000 elements
+// otherwise ran at half the speed of one over a single tensor).
+void PrefetchGrad(const kernels::Slot& slot) {
+  constexpr int64_t kMaxBytes = 16 << 10;
+  const int64_t size = slot.storage == kernels::Storage::kFloat64   ? 8
+                       : slot.storage == kernels::Storage::kFloat32 ? 4
+                                                                    : 2;
+  const int64_t bytes = slot.numel * size;
+  if (bytes > kMaxBytes) return;
+  const char* g = static_cast<const char*>(slot.grad);
+  for (int64_t at = 0; at < bytes; at += 64) __builtin_prefetch(g + at);
+}
+
 int64_t FirstFailingSlot(kernels::FiniteFn fn, std::span<const kernels::Slot> slots) {
   if (slots.empty()) return -1;
   constexpr int64_t kNone = std::numeric_limits<int64_t>::max();
@@ -107,6 +125,7 @@ int64_t FirstFailingSlot(kernels::FiniteFn fn, std::span<const kernels::Slot> sl
     for (size_t k = last + 1; k-- > from.slot;) {
       const int64_t begin = k == from.slot ? from.offset : 0;
       const int64_t end = k == to.slot ? to.offset : slots[k].numel;
+      if (k > from.slot) PrefetchGrad(slots[k - 1]);
       for (int64_t b = end; b > begin;) {
         const int64_t a = std::max(begin, b - kCheckBlock);
         if (!fn(slots[k], a, b)) {
@@ -123,6 +142,31 @@ int64_t FirstFailingSlot(kernels::FiniteFn fn, std::span<const kernels::Slot> sl
   });
   const int64_t k = first.load();
   return k == kNone ? -1 : k;
+}
+
+int RunsFor(size_t count) {
+  return static_cast<int>(std::clamp<size_t>(count / kMinItemsPerThread, 1, static_cast<size_t>(GetNumThreads())));
+}
+
+void ParallelRuns(size_t count, const std::function<void(size_t, size_t, int)>& body) {
+  const int runs = RunsFor(count);
+  if (runs <= 1) {
+    if (count > 0) body(0, count, 0);
+    return;
+  }
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(runs));
+#pragma omp parallel for schedule(static, 1) num_threads(runs)
+  for (int r = 0; r < runs; ++r) {
+    try {
+      body(count * static_cast<size_t>(r) / static_cast<size_t>(runs),
+           count * static_cast<size_t>(r + 1) / static_cast<size_t>(runs), r);
+    } catch (...) {
+      errors[static_cast<size_t>(r)] = std::current_exception();  // no exception may leave a parallel region
+    }
+  }
+  for (const std::exception_ptr& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
 }
 
 void ParallelFor(int64_t count, int64_t elements, const std::function<void(int64_t)>& body) {

@@ -2,6 +2,7 @@
 #ifndef ADAMANT_CORE_PARALLEL_H_
 #define ADAMANT_CORE_PARALLEL_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -22,6 +23,17 @@ void ForEachPiece(kernels::KernelFn fn, const void* modes, std::span<const kerne
 // first elements are still in cache when a step over the same elements follows. The lowest failing
 // index over the threads is the first failing slot, whatever the thread count.
 int64_t FirstFailingSlot(kernels::FiniteFn fn, std::span<const kernels::Slot> slots);
+
+// The number of runs ParallelRuns cuts `count` items into: 1 unless there are enough items for each of
+// the threads (threads.h) to be worth starting.
+int RunsFor(size_t count);
+
+// body(begin, end, run) on the runs 0 .. RunsFor(count) - 1, contiguous ranges that cover [0, count) in
+// order, each run on a thread of its own. For the per-tensor work of a step over thousands of tensors
+// (checks, finding state, describing slots), which is bound by the latency of reading their descriptions.
+// If bodies throw, the exception of the lowest run is rethrown once every run has ended: with bodies that
+// go through their range in order, that is the exception a single loop over [0, count) would have thrown.
+void ParallelRuns(size_t count, const std::function<void(size_t begin, size_t end, int run)>& body);
 
 // body(i) for every i in [0, count), split into contiguous runs over the threads; `elements` (the work
 // the calls do in all) decides how many threads are worth starting. The caller makes the result

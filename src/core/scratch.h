@@ -2,6 +2,7 @@
 #ifndef ADAMANT_CORE_SCRATCH_H_
 #define ADAMANT_CORE_SCRATCH_H_
 
+#include <cstddef>
 #include <vector>
 
 namespace adamant::core {
@@ -15,6 +16,16 @@ template <class T, class Tag>
 std::vector<T>& Scratch() {
   thread_local std::vector<T> v;
   v.clear();
+  return v;
+}
+
+// The same, holding `n` elements that keep whatever the last call left in them (elements beyond the last
+// call's count are value-initialized): for a list that the caller fills whole, possibly from several
+// threads, without writing it twice.
+template <class T, class Tag>
+std::vector<T>& ScratchOfSize(size_t n) {
+  thread_local std::vector<T> v;
+  v.resize(n);
   return v;
 }
 
