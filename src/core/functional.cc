@@ -178,9 +178,9 @@ uint64_t StreamStep(const Tensor& t) {
 // spread over the threads in runs (core::ParallelRuns), each with a scalar table of its own; the tables
 // outlive the pass, so the slots' pointers into them stay valid. fill must not change anything the caller
 // can see: a later tensor may still fail its check.
-template <template <class> class Scalars, class Tensor, class Check, class Fill, class Finish>
+template <template <class> class Scalars, class Tensor, class Check, class Fill, class Finish = std::nullptr_t>
 void RunSlots(kernels::KernelFn fn, const void* modes, std::span<const Tensor> tensors, const Precision& precision,
-              const StepArgs& args, Check check, Fill fill, Finish finish) {
+              const StepArgs& args, Check check, Fill fill, Finish finish = nullptr) {
   struct SlotsTag;
   std::vector<kernels::Slot>& slots = core::ScratchOfSize<kernels::Slot, SlotsTag>(tensors.size());
   std::vector<ScalarTable<Scalars>> tables(static_cast<size_t>(core::RunsFor(tensors.size())));
@@ -251,7 +251,7 @@ void Adam(std::span<const AdamTensor> tensors, const AdamOptions& o, const Preci
                                    static_cast<T>(-step_size),
                                    static_cast<T>(o.eps)};
     });
-  }, nullptr);
+  });
 }
 
 void Adamax(std::span<const AdamaxTensor> tensors, const AdamaxOptions& o, const Precision& precision,
@@ -275,7 +275,7 @@ void Adamax(std::span<const AdamaxTensor> tensors, const AdamaxOptions& o, const
                                      rules::MakeLerp<T>(1.0 - o.betas[0]), static_cast<T>(o.betas[1]),
                                      static_cast<T>(o.eps), static_cast<T>(-clr)};
     });
-  }, nullptr);
+  });
 }
 
 void NAdam(std::span<const NAdamTensor> tensors, const NAdamOptions& o, const Precision& precision,
@@ -372,7 +372,7 @@ void RAdam(std::span<const RAdamTensor> tensors, const RAdamOptions& o, const Pr
                                     static_cast<T>(o.eps),
                                     static_cast<T>(rect)};
     });
-  }, nullptr);
+  });
 }
 
 void Adagrad(std::span<const AdagradTensor> tensors, const AdagradOptions& o, const Precision& precision,
@@ -393,7 +393,7 @@ void Adagrad(std::span<const AdagradTensor> tensors, const AdagradOptions& o, co
       return rules::AdagradScalars<T>{Sign<T>(o.maximize), static_cast<T>(o.weight_decay), static_cast<T>(o.eps),
                                       static_cast<T>(-clr)};
     });
-  }, nullptr);
+  });
 }
 
 void RMSprop(std::span<const RMSpropTensor> tensors, const RMSpropOptions& o, const Precision& precision,
@@ -421,7 +421,7 @@ void RMSprop(std::span<const RMSpropTensor> tensors, const RMSpropOptions& o, co
                                       rules::MakeLerp<T>(1.0 - o.alpha), static_cast<T>(o.eps),
                                       static_cast<T>(o.momentum),     static_cast<T>(-o.lr)};
     });
-  }, nullptr);
+  });
 }
 
 void Adadelta(std::span<const AdadeltaTensor> tensors, const AdadeltaOptions& o, const Precision& precision,
@@ -443,7 +443,7 @@ void Adadelta(std::span<const AdadeltaTensor> tensors, const AdadeltaOptions& o,
       return rules::AdadeltaScalars<T>{Sign<T>(o.maximize), static_cast<T>(o.weight_decay), static_cast<T>(o.rho),
                                        static_cast<T>(1.0 - o.rho), static_cast<T>(o.eps), static_cast<T>(-o.lr)};
     });
-  }, nullptr);
+  });
 }
 
 void SGD(std::span<const SGDTensor> tensors, const SGDOptions& o, const Precision& precision,
@@ -465,7 +465,7 @@ void SGD(std::span<const SGDTensor> tensors, const SGDOptions& o, const Precisio
       return rules::SGDScalars<T>{Sign<T>(o.maximize), static_cast<T>(o.weight_decay), static_cast<T>(o.momentum),
                                   static_cast<T>(1.0 - o.dampening), static_cast<T>(-o.lr)};
     });
-  }, nullptr);
+  });
 }
 
 std::optional<size_t> FirstNonFinite(std::span<const ParamView> params, double grad_scale) {
