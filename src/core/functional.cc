@@ -247,7 +247,7 @@ void Adam(std::span<const AdamTensor> tensors, const AdamOptions& o, const Preci
                                    rules::MakeLerp<T>(1.0 - o.betas[0]),
                                    static_cast<T>(o.betas[1]),
                                    static_cast<T>(1.0 - o.betas[1]),
-                                   static_cast<T>(bc2_sqrt),
+                                   rules::MakeDivisor<T>(bc2_sqrt),
                                    static_cast<T>(-step_size),
                                    static_cast<T>(o.eps)};
     });

@@ -27,7 +27,7 @@ struct AdamScalars {
   LerpScalars<T> lerp1;
   T beta2;
   T one_minus_beta2;
-  T bc2_sqrt;          // sqrt(1 - beta2^t); kPyTorch only
+  Divisor<T> bc2_sqrt;  // sqrt(1 - beta2^t); kPyTorch only
   T neg_step_size;     // -lr / bc1, or -lr * sqrt(bc2) / bc1 with kTensorFlow
   T eps;
 };
@@ -48,7 +48,7 @@ inline void AdamUpdate(const AdamScalars<T>& s, T& p, T g, T& m, T& v, T& v_max)
   if constexpr (kEpsHat) {
     denom = std::sqrt(v_used) + s.eps;
   } else {
-    denom = std::sqrt(v_used) / s.bc2_sqrt + s.eps;
+    denom = RootOver(v_used, s.bc2_sqrt) + s.eps;
   }
   p = p + s.neg_step_size * m / denom;
 }

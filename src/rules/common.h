@@ -10,6 +10,7 @@
 #define ADAMANT_RULES_COMMON_H_
 
 #include <cmath>
+#include <limits>
 
 namespace adamant::rules {
 
@@ -68,6 +69,54 @@ inline T AddScaled(T x, T a, T y) {
 template <typename T>
 inline T DecaySquare(T v, T beta, T one_minus_beta, T g) {
   return std::fma(one_minus_beta * g, g, v * beta);
+}
+
+// A divisor that is the same for every element of a step (a bias correction), with its reciprocal.
+template <typename T>
+struct Divisor {
+  T value;
+  T reciprocal;  // 1 / value rounded to nearest: one division in T, on the host
+};
+
+template <typename T>
+Divisor<T> MakeDivisor(double value) {
+  const T c = static_cast<T>(value);
+  return {c, T(1) / c};
+}
+
+// x / c rounded to nearest, without a division, given r = 1/c rounded to nearest. q = x*r is within one
+// ulp of x/c; the residual x - q*c is then exact in one fma; and q + residual*r, rounded once, is x/c
+// correctly rounded (Markstein's theorem: IBM J. Res. Dev. 34(1), 1990; Muller et al., Handbook of
+// Floating-Point Arithmetic, ch. 4), as long as nothing underflows or overflows on the way.
+template <typename T>
+inline T CorrectedQuotient(T x, T c, T r) {
+  const T q = x * r;
+  return std::fma(std::fma(-q, c, x), r, q);
+}
+
+// sqrt(v) / c, bit for bit as the division, for c = sqrt(1 - beta2^t) or 1: c in [2^-27, 1].
+// Why: AVX-512 has one divider port, and Adam's element needs a square root and two divisions; this one
+// has a divisor fixed for the step, so it can be three multiply-adds on the two FMA ports instead, which
+// leaves Adam bound by memory rather than by the divider. Where the target has no FMA (the baseline
+// copy, and code outside the kernels), std::fma would be a library call: the plain division is used, and
+// both are correctly rounded, so every target gives the same bits.
+// The domain is why this is safe: the square root of a positive float lies in [2^-75, 2^64] (of a double,
+// in [2^-538, 2^512]), so with c in [2^-27, 1] the quotient stays below 2^91 and the residual's quantum,
+// about 2^-47 of the root (2^-105 in double), stays far above the subnormal range: no underflow, no
+// overflow. tests/rules/divisor_test.cc checks every float significand against the division.
+// 0, inf and NaN take q = root * r itself, which is the quotient's value, sign and NaN payload.
+// Always inlined: its body differs between the kernels' targets, so no copy of it may be emitted out of
+// line, where the linker could pick one target's copy for all.
+template <typename T>
+__attribute__((always_inline)) inline T RootOver(T v, const Divisor<T>& d) {
+  const T root = std::sqrt(v);
+#if defined(__FMA__)
+  return (root > T(0) && root < std::numeric_limits<T>::infinity())
+             ? CorrectedQuotient(root, d.value, d.reciprocal)
+             : root * d.reciprocal;
+#else
+  return root / d.value;
+#endif
 }
 
 }  // namespace adamant::rules

@@ -272,7 +272,7 @@ struct AdamAlgo {
                                   rules::MakeLerp<T>(1.0 - o.betas[0]),
                                   static_cast<T>(o.betas[1]),
                                   static_cast<T>(1.0 - o.betas[1]),
-                                  static_cast<T>(std::sqrt(bc2)),
+                                  rules::MakeDivisor<T>(std::sqrt(bc2)),
                                   static_cast<T>(-step_size),
                                   static_cast<T>(o.eps)};
     RefFn<T> out;

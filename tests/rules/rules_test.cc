@@ -315,7 +315,7 @@ struct AdamHost {
     const double bc1 = 1 - std::pow(b1, t), bc2 = 1 - std::pow(b2, t);
     const double step = eps_hat ? lr * std::sqrt(bc2) / bc1 : lr / bc1;
     return {static_cast<T>(GradSign(maximize)), static_cast<T>(wd), static_cast<T>(Decay(mode, lr, wd)),
-            MakeLerp<T>(1 - b1), static_cast<T>(b2), static_cast<T>(1 - b2), static_cast<T>(std::sqrt(bc2)),
+            MakeLerp<T>(1 - b1), static_cast<T>(b2), static_cast<T>(1 - b2), MakeDivisor<T>(std::sqrt(bc2)),
             static_cast<T>(-step), static_cast<T>(eps)};
   }
 };
@@ -347,7 +347,7 @@ TEST(RuleOracle, Adam) {
           if (amsgrad()) bused = bx = Max(Exact(x0), bv);
           const Bound eps = Scalar(h.eps, sf.eps);
           const Bound denom = eps_hat() ? Add(Sqrt(bused), eps)
-                                        : Add(Div(Sqrt(bused), Scalar(sd.bc2_sqrt, sf.bc2_sqrt)), eps);
+                                        : Add(Div(Sqrt(bused), Scalar(sd.bc2_sqrt.value, sf.bc2_sqrt.value)), eps);
           bp = Add(bp, Div(Mul(Scalar(sd.neg_step_size, sf.neg_step_size), bm), denom));
           const std::string ctx = Describe({{"p", p0}, {"g", g0}, {"m", m0}, {"v", v0}, {"v_max", x0}, {"lr", h.lr},
                                             {"b1", h.b1}, {"b2", h.b2}, {"eps", h.eps}, {"wd", h.wd}, {"t", h.t}}) +
