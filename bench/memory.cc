@@ -1,5 +1,7 @@
 #include "memory.h"
 
+#include <sys/mman.h>
+
 #include <bit>
 #include <cstdlib>
 #include <cstring>
@@ -28,8 +30,17 @@ uint16_t FloatToBf16(float x) {
 void AlignedBuffer::Free::operator()(void* p) const { std::free(p); }
 
 AlignedBuffer::AlignedBuffer(size_t bytes) {
-  const size_t rounded = (bytes + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+  const size_t rounded = bytes == 0 ? 64 : (bytes + 63) / 64 * 64;
+  // As adamant's own state arrays (src/core/buffer.cc): from 2 MiB, on transparent huge pages where the
+  // kernel allows, so that parameters, gradients, state and the probe's arrays all live on the same
+  // kind of pages and the probe stays a like-for-like reference.
+  constexpr size_t kHugePage = size_t{2} << 20;
+  void* p = nullptr;
+  if (rounded < kHugePage) {
+    p = std::aligned_alloc(64, rounded);
+  } else if (posix_memalign(&p, kHugePage, rounded) == 0) {
+    madvise(p, rounded, MADV_HUGEPAGE);
+  }
   if (p == nullptr) throw std::bad_alloc();
   std::memset(p, 0, rounded);
   data_.reset(p);

@@ -1,4 +1,5 @@
-// Tensors for the benchmarks: 64-byte aligned arrays, filled with bounded values so that no step meets
+// Tensors for the benchmarks: 64-byte aligned arrays (from 2 MiB: 2 MiB aligned, on transparent huge
+// pages where the kernel allows, as adamant's state), filled with bounded values so that no step meets
 // NaN, infinity or subnormals.
 #ifndef ADAMANT_BENCH_MEMORY_H_
 #define ADAMANT_BENCH_MEMORY_H_
@@ -15,7 +16,7 @@ namespace adamant_bench {
 // bf16 as PyTorch rounds it (nearest even; finite inputs only here).
 uint16_t FloatToBf16(float x);
 
-// An owned, 64-byte aligned block (every page touched once, so page faults stay out of the timings).
+// An owned, aligned block (every page touched once, so page faults stay out of the timings).
 class AlignedBuffer {
  public:
   explicit AlignedBuffer(size_t bytes);

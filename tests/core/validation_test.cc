@@ -5,9 +5,11 @@
 // boundary checks are tested.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -256,6 +258,19 @@ TEST(BufferValidation, SizesAndDtypes) {
   EXPECT_EQ(ErrorOf([&] { b.as<double>(); }), "Buffer holds float32, not float64");
   EXPECT_EQ(ErrorOf([] { Buffer(DType::kBFloat16, 2).Fill(1.0); }),
             "Buffer::Fill: state buffers are float32 or float64");
+}
+
+// Small arrays are cache-line aligned; from 2 MiB they start on a huge-page boundary (so that transparent
+// huge pages can back them), and every one starts zeroed.
+TEST(BufferValidation, AlignmentAndZeros) {
+  for (int64_t numel : {int64_t{1}, int64_t{1000}, (int64_t{2} << 20) / 4 - 1, (int64_t{2} << 20) / 4, int64_t{3000000}}) {
+    Buffer b(DType::kFloat32, numel);
+    const auto address = reinterpret_cast<uintptr_t>(b.data());
+    const uintptr_t alignment = b.nbytes() >= (size_t{2} << 20) ? (uintptr_t{2} << 20) : 64;
+    EXPECT_EQ(address % alignment, 0u) << numel;
+    const std::span<float> x = b.as<float>();
+    EXPECT_TRUE(std::all_of(x.begin(), x.end(), [](float v) { return v == 0.0f; })) << numel;
+  }
 }
 
 }  // namespace
