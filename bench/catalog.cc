@@ -31,8 +31,16 @@ const std::vector<Variant>& Catalog() {
       {"rmsprop", "rmsprop", "RMSprop", "lr=1e-2", kFloat32, {"square_avg"}, true, true},
       {"adadelta", "adadelta", "Adadelta", "lr=1.0", kFloat32, {"square_avg", "acc_delta"}, false, true},
       {"sgd", "sgd", "SGD", "lr=1e-3 momentum=0.9", kFloat32, {"momentum_buffer"}, true, true},
+      // bf16 parameters and gradients with fp32 state: every algorithm (no peer runs them).
       {"adam", "adam", "Adam", "lr=1e-3", kBFloat16, {"exp_avg", "exp_avg_sq"}, false, true},
       {"adamw", "adamw", "AdamW", "lr=1e-3 weight_decay=1e-2", kBFloat16, {"exp_avg", "exp_avg_sq"}, false, true},
+      {"adamax", "adamax", "Adamax", "lr=2e-3", kBFloat16, {"exp_avg", "exp_inf"}, false, true},
+      {"nadam", "nadam", "NAdam", "lr=2e-3", kBFloat16, {"exp_avg", "exp_avg_sq"}, false, true},
+      {"radam", "radam", "RAdam", "lr=1e-3", kBFloat16, {"exp_avg", "exp_avg_sq"}, false, true, 5},
+      {"adagrad", "adagrad", "Adagrad", "lr=1e-2", kBFloat16, {"sum"}, false, true},
+      {"rmsprop", "rmsprop", "RMSprop", "lr=1e-2", kBFloat16, {"square_avg"}, false, true},
+      {"adadelta", "adadelta", "Adadelta", "lr=1.0", kBFloat16, {"square_avg", "acc_delta"}, false, true},
+      {"sgd", "sgd", "SGD", "lr=1e-3 momentum=0.9", kBFloat16, {"momentum_buffer"}, false, true},
       // The non-finite policies that check the gradients before the step (the same traffic counted: the
       // step's; the extra read of the gradients is what the policy costs).
       {"adam-skip", "adam", "Adam", "lr=1e-3", kFloat32, {"exp_avg", "exp_avg_sq"}, false, true, 0, "skip"},
