@@ -1,11 +1,6 @@
 #include "memory.h"
 
-#include <sys/mman.h>
-
 #include <bit>
-#include <cstdlib>
-#include <cstring>
-#include <new>
 
 namespace adamant_bench {
 namespace {
@@ -27,29 +22,10 @@ uint16_t FloatToBf16(float x) {
   return static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
 }
 
-void AlignedBuffer::Free::operator()(void* p) const { std::free(p); }
-
-AlignedBuffer::AlignedBuffer(size_t bytes) {
-  const size_t rounded = bytes == 0 ? 64 : (bytes + 63) / 64 * 64;
-  // As adamant's own state arrays (src/core/buffer.cc): from 2 MiB, on transparent huge pages where the
-  // kernel allows, so that parameters, gradients, state and the probe's arrays all live on the same
-  // kind of pages and the probe stays a like-for-like reference.
-  constexpr size_t kHugePage = size_t{2} << 20;
-  void* p = nullptr;
-  if (rounded < kHugePage) {
-    p = std::aligned_alloc(64, rounded);
-  } else if (posix_memalign(&p, kHugePage, rounded) == 0) {
-    madvise(p, rounded, MADV_HUGEPAGE);
-  }
-  if (p == nullptr) throw std::bad_alloc();
-  std::memset(p, 0, rounded);
-  data_.reset(p);
-}
-
 TensorList::TensorList(const Shape& shape, int element_bytes, uint64_t seed, float lo, float hi) {
   buffers_.reserve(static_cast<size_t>(shape.tensors));
   for (int64_t t = 0; t < shape.tensors; ++t) {
-    buffers_.emplace_back(static_cast<size_t>(shape.numel) * element_bytes);
+    buffers_.emplace_back(element_bytes == 2 ? adamant::DType::kBFloat16 : adamant::DType::kFloat32, shape.numel);
     const uint64_t s = seed + static_cast<uint64_t>(t) * static_cast<uint64_t>(shape.numel);
     if (element_bytes == 2) {
       auto* x = static_cast<uint16_t*>(buffers_.back().data());
