@@ -96,8 +96,8 @@ inline T CorrectedQuotient(T x, T c, T r) {
 
 // sqrt(v) / c, bit for bit as the division, for c = sqrt(1 - beta2^t) or 1: c in [2^-27, 1].
 // Why: AVX-512 has one divider port, and Adam's element needs a square root and two divisions; this one
-// has a divisor fixed for the step, so it can be three multiply-adds on the two FMA ports instead, which
-// leaves Adam bound by memory rather than by the divider. Where the target has no FMA (the baseline
+// has a divisor fixed for the step, so it can be three multiply-adds on the two FMA ports instead (Adam's
+// loop in cache: 0.60 to 0.43 ns per element). Where the target has no FMA (the baseline
 // copy, and code outside the kernels), std::fma would be a library call: the plain division is used, and
 // both are correctly rounded, so every target gives the same bits.
 // The domain is why this is safe: the square root of a positive float lies in [2^-75, 2^64] (of a double,

@@ -48,7 +48,6 @@ float FloatOf(uint32_t bits) {
 // quotient by c that differs from x / c in any bit. Written once, compiled twice: for AVX2 and FMA, where
 // std::fma is one instruction and the loop vectorizes, and for the baseline, where it is the C library's
 // (also correctly rounded, only slower).
-template <int kVariant>
 __attribute__((always_inline)) inline int64_t MismatchesBody(float c, int64_t first, int64_t count) {
   const float r = 1.0f / c;
   int64_t mismatches = 0;
@@ -59,9 +58,9 @@ __attribute__((always_inline)) inline int64_t MismatchesBody(float c, int64_t fi
   return mismatches;
 }
 __attribute__((target("avx2,fma"))) int64_t MismatchesFma(float c, int64_t first, int64_t count) {
-  return MismatchesBody<1>(c, first, count);
+  return MismatchesBody(c, first, count);
 }
-int64_t MismatchesPlain(float c, int64_t first, int64_t count) { return MismatchesBody<0>(c, first, count); }
+int64_t MismatchesPlain(float c, int64_t first, int64_t count) { return MismatchesBody(c, first, count); }
 
 bool HasFma() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 
