@@ -322,7 +322,7 @@ void NAdam(std::span<const NAdamTensor> tensors, const NAdamOptions& o, const Pr
                                     rules::MakeLerp<T>(1.0 - beta1),
                                     static_cast<T>(o.betas[1]),
                                     static_cast<T>(1.0 - o.betas[1]),
-                                    static_cast<T>(bc2),
+                                    rules::MakeStepDivisor<T>(bc2),
                                     static_cast<T>(o.eps),
                                     static_cast<T>(grad_coeff),
                                     static_cast<T>(avg_coeff)};
@@ -366,7 +366,7 @@ void RAdam(std::span<const RAdamTensor> tensors, const RAdamOptions& o, const Pr
                                     rules::MakeLerp<T>(1.0 - o.betas[0]),
                                     static_cast<T>(beta2),
                                     static_cast<T>(1.0 - beta2),
-                                    static_cast<T>(bc1),
+                                    rules::MakeStepDivisor<T>(bc1),
                                     static_cast<T>(o.lr),
                                     static_cast<T>(bc2_sqrt),
                                     static_cast<T>(o.eps),

@@ -26,7 +26,7 @@ struct NAdamScalars {
   LerpScalars<T> lerp1;
   T beta2;
   T one_minus_beta2;
-  T bc2;          // kPyTorch only
+  StepDivisor<T> bc2;  // kPyTorch only
   T eps;
   T grad_coeff;   // -lr * (1 - mu_t) / (1 - mu_product)
   T avg_coeff;    // -lr * mu_{t+1} / (1 - mu_product * mu_{t+1})
@@ -43,7 +43,7 @@ inline void NAdamUpdate(const NAdamScalars<T>& s, T& p, T g, T& m, T& v) {
   if constexpr (kEpsHat) {
     denom = std::sqrt(v) + s.eps;
   } else {
-    denom = std::sqrt(v / s.bc2) + s.eps;
+    denom = std::sqrt(Divide(v, s.bc2)) + s.eps;
   }
   p = p + s.grad_coeff * g / denom;
   p = p + s.avg_coeff * m / denom;

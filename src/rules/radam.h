@@ -27,7 +27,7 @@ struct RAdamScalars {
   LerpScalars<T> lerp1;
   T beta2;
   T one_minus_beta2;
-  T bc1;
+  StepDivisor<T> bc1;
   T lr;
   T bc2_sqrt;
   T eps;
@@ -41,7 +41,7 @@ inline void RAdamUpdate(const RAdamScalars<T>& s, T& p, T g, T& m, T& v) {
   if constexpr (kL2) g = AddScaled(g, s.weight_decay, p);
   m = Lerp(m, g, s.lerp1);
   v = DecaySquare(v, s.beta2, s.one_minus_beta2, g);
-  const T corrected = m / s.bc1;
+  const T corrected = Divide(m, s.bc1);
   if constexpr (kRectified) {
     // torch evaluates (scalar / tensor) as tensor.reciprocal() * scalar: two roundings.
     const T adaptive = (T(1) / (std::sqrt(v) + s.eps)) * s.bc2_sqrt;

@@ -405,7 +405,7 @@ struct NAdamAlgo {
                                    rules::MakeLerp<T>(1.0 - o.betas[0]),
                                    static_cast<T>(o.betas[1]),
                                    static_cast<T>(1.0 - o.betas[1]),
-                                   static_cast<T>(bc2),
+                                   rules::MakeStepDivisor<T>(bc2),
                                    static_cast<T>(o.eps),
                                    static_cast<T>(grad_coeff),
                                    static_cast<T>(avg_coeff)};
@@ -480,7 +480,7 @@ struct RAdamAlgo {
                                    rules::MakeLerp<T>(1.0 - o.betas[0]),
                                    static_cast<T>(o.betas[1]),
                                    static_cast<T>(1.0 - o.betas[1]),
-                                   static_cast<T>(BiasCorrection(o.betas[0], step, o.bias_correction)),
+                                   rules::MakeStepDivisor<T>(BiasCorrection(o.betas[0], step, o.bias_correction)),
                                    static_cast<T>(o.lr),
                                    static_cast<T>(o.bias_correction ? std::sqrt(r.bc2) : 1.0),
                                    static_cast<T>(o.eps),

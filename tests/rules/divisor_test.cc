@@ -1,9 +1,13 @@
-// The division by a step-constant divisor without a divider (rules/common.h: CorrectedQuotient, RootOver):
-// bit for bit the division, checked for every float significand against a set of divisors (the quotient's
-// correctness does not depend on either exponent while nothing underflows or overflows, which RootOver's
-// domain guarantees), on samples in double, and end to end through Adam on every kernel target.
+// Division by a step-constant divisor without a divider (rules/common.h):
+// - CorrectedQuotient and RootOver (Adam): bit for bit the division, checked for every float significand
+//   against a set of divisors (the quotient's correctness does not depend on either exponent while nothing
+//   underflows or overflows, which RootOver's domain guarantees), on samples in double, and end to end
+//   through Adam on every kernel target;
+// - Divide with a StepDivisor (NAdam, RAdam): a product in double, checked against the division for every
+//   float, specials included, and for random divisors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -116,6 +120,31 @@ TEST(DivisorTest, CorrectedQuotientIsTheDivisionForEverySignificandOfHardDivisor
   }
 }
 
+// The divisors whose reciprocal is closest to halfway between two floats: there x * RN(1/c) strays
+// farthest from x / c (more than one ulp for some x), so the correction has the most to do.
+std::vector<float> DivisorsWithHalfwayReciprocals(size_t count) {
+  std::vector<std::pair<double, float>> by_distance;
+  by_distance.reserve(kSignificands);
+  for (int64_t k = 0; k < kSignificands; ++k) {
+    const float c = FloatOf(0x3F800000u + static_cast<uint32_t>(k));
+    const double exact = 1.0 / static_cast<double>(c);
+    const double ulp = exact < 1.0 ? std::ldexp(1.0, -24) : std::ldexp(1.0, -23);
+    by_distance.push_back({std::abs(static_cast<double>(1.0f / c) - exact) / ulp, c});
+  }
+  std::partial_sort(by_distance.begin(), by_distance.begin() + static_cast<int64_t>(count), by_distance.end(),
+                    [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<float> out;
+  for (size_t i = 0; i < count; ++i) out.push_back(by_distance[i].second);
+  return out;
+}
+
+TEST(DivisorTest, CorrectedQuotientIsTheDivisionForEverySignificandOfDivisorsWithHalfwayReciprocals) {
+  for (float c : DivisorsWithHalfwayReciprocals(64)) {
+    const int64_t k = FirstMismatch(c, 0, kSignificands);
+    EXPECT_EQ(k, -1) << "x = " << FloatOf(0x3F800000u + static_cast<uint32_t>(k)) << ", c = " << c;
+  }
+}
+
 TEST(DivisorTest, CorrectedQuotientIsTheDivisionForRandomDivisors) {
   std::mt19937_64 rng(20261122);
   std::uniform_int_distribution<uint32_t> significand(0, (1u << 23) - 1);
@@ -155,6 +184,64 @@ TEST(DivisorTest, TheUncorrectedProductIsNotTheDivision) {
   for (int64_t k = 0; k < 65536; ++k) {
     const float x = FloatOf(0x3F800000u + static_cast<uint32_t>(k));
     differ += Bits(x * r) != Bits(x / c);
+  }
+  EXPECT_GT(differ, 0);
+}
+
+// Divide(x, StepDivisor) against x / c for x in [first, first + count) (as bit patterns); the count of
+// quotients that differ in any bit (NaN payloads included).
+int64_t StepDivisorMismatches(float c, uint64_t first, uint64_t count) {
+  const rules::StepDivisor<float> d = rules::MakeStepDivisor<float>(c);
+  int64_t mismatches = 0;
+  for (uint64_t u = first; u < first + count; ++u) {
+    const float x = FloatOf(static_cast<uint32_t>(u));
+    mismatches += Bits(x / c) != Bits(rules::Divide(x, d));
+  }
+  return mismatches;
+}
+
+// Bias corrections 1 - beta^t as NAdam and RAdam meet them, and the ends of (0, 1].
+std::vector<float> BiasCorrections() {
+  std::set<float> out = {1.0f, std::nextafter(1.0f, 0.0f), static_cast<float>(1.0 - 0.9999999)};
+  for (double beta : {0.9, 0.99, 0.999, 0.9999, 0.5}) {
+    for (int t = 1; t <= 1 << 20; t = t < 8 ? t + 1 : t * 2) {
+      out.insert(static_cast<float>(1.0 - std::pow(beta, t)));
+    }
+  }
+  return {out.begin(), out.end()};
+}
+
+TEST(DivisorTest, StepDivisorIsTheDivisionForEveryFloat) {
+  const float c = static_cast<float>(1.0 - 0.999);  // NAdam's bc2 at the first step
+  EXPECT_EQ(StepDivisorMismatches(c, 0, uint64_t{1} << 32), 0);
+}
+
+TEST(DivisorTest, StepDivisorIsTheDivisionForBiasCorrectionsAndRandomDivisors) {
+  std::vector<float> divisors = BiasCorrections();
+  ASSERT_GT(divisors.size(), 50u);
+  std::mt19937_64 rng(11);
+  std::uniform_int_distribution<uint32_t> significand(0, (1u << 23) - 1);
+  std::uniform_int_distribution<int> exponent(-40, -1);
+  for (int i = 0; i < 256; ++i) divisors.push_back(std::ldexp(FloatOf(0x3F800000u | significand(rng)), exponent(rng)));
+  std::uniform_int_distribution<uint32_t> any;
+  for (float c : divisors) {
+    // Stretches of 2^18 patterns: quotients near 1, the smallest subnormals, up to the largest float
+    // (overflow), and anywhere, of either sign.
+    const auto at = [&](uint64_t first) { return StepDivisorMismatches(c, first, 1u << 18); };
+    const int64_t mismatches = at(0x3F800000u - (1u << 17)) + at(0) + at(0x7F800000u - (1u << 18)) +
+                               at(any(rng) & 0xFFFC0000u);
+    EXPECT_EQ(mismatches, 0) << "c = " << c;
+  }
+}
+
+// The mutation check: the product in float with a float reciprocal is caught.
+TEST(DivisorTest, AFloatProductIsNotTheStepDivision) {
+  const float c = static_cast<float>(1.0 - std::pow(0.999, 3));
+  const float r = 1.0f / c;
+  int differ = 0;
+  for (int64_t k = 0; k < 65536; ++k) {
+    const float x = FloatOf(0x3F800000u + static_cast<uint32_t>(k));
+    differ += Bits(x * r) != Bits(rules::Divide(x, rules::MakeStepDivisor<float>(c)));
   }
   EXPECT_GT(differ, 0);
 }

@@ -436,7 +436,7 @@ TEST(RuleOracle, NAdam) {
                                  MakeLerp<T>(1 - b1),
                                  static_cast<T>(b2),
                                  static_cast<T>(1 - b2),
-                                 static_cast<T>(bc2),
+                                 MakeStepDivisor<T>(bc2),
                                  static_cast<T>(eps),
                                  static_cast<T>(gc),
                                  static_cast<T>(ac)};
@@ -456,7 +456,7 @@ TEST(RuleOracle, NAdam) {
           const Bound bm = LerpBound(Exact(m0), bg, 1 - b1, sf.lerp1);
           const Bound bv = DecaySquareBound(Exact(v0), Scalar(b2, sf.beta2), Scalar(1 - b2, sf.one_minus_beta2), bg);
           const Bound beps = Scalar(eps, sf.eps);
-          const Bound denom = eps_hat() ? Add(Sqrt(bv), beps) : Add(Sqrt(Div(bv, Scalar(bc2, sf.bc2))), beps);
+          const Bound denom = eps_hat() ? Add(Sqrt(bv), beps) : Add(Sqrt(Div(bv, Scalar(bc2, sf.bc2.value))), beps);
           bp = Add(bp, Div(Mul(Scalar(gc, sf.grad_coeff), bg), denom));
           bp = Add(bp, Div(Mul(Scalar(ac, sf.avg_coeff), bm), denom));
           const std::string ctx = Describe({{"p", p0}, {"g", g0}, {"m", m0}, {"v", v0}, {"b1", b1}, {"b2", b2},
@@ -492,7 +492,7 @@ TEST(RuleOracle, RAdam) {
                                  MakeLerp<T>(1 - b1),
                                  static_cast<T>(b2),
                                  static_cast<T>(1 - b2),
-                                 static_cast<T>(bc1),
+                                 MakeStepDivisor<T>(bc1),
                                  static_cast<T>(lr),
                                  static_cast<T>(std::sqrt(bc2)),
                                  static_cast<T>(eps),
@@ -512,7 +512,7 @@ TEST(RuleOracle, RAdam) {
           if (wd_mode() == WeightDecay::kL2) bg = Add(bg, Mul(Scalar(wd, sf.weight_decay), bp));
           const Bound bm = LerpBound(Exact(m0), bg, 1 - b1, sf.lerp1);
           const Bound bv = DecaySquareBound(Exact(v0), Scalar(b2, sf.beta2), Scalar(1 - b2, sf.one_minus_beta2), bg);
-          const Bound corrected = Div(bm, Scalar(bc1, sf.bc1));
+          const Bound corrected = Div(bm, Scalar(bc1, sf.bc1.value));
           const Bound blr = Scalar(lr, sf.lr);
           if (rectified()) {
             // sqrt(bc2) / (sqrt(v) + eps), as a reciprocal and a product (the larger of the two bounds).
@@ -825,7 +825,7 @@ TEST(RuleSemantics, NaNGradientMakesEveryRuleNaN) {
         // decay: 0.999 when decoupled, exactly 1 otherwise.
         const float decay = wd() == WeightDecay::kDecoupled ? 0.999f : 1.0f;
         const NAdamScalars<float> s{maximize() ? -1.0f : 1.0f, 0.1f, decay, MakeLerp<float>(0.1), 0.999f, 1e-3f,
-                                    1e-3f, 1e-8f, -1e-3f, -1e-3f};
+                                    MakeStepDivisor<float>(1e-3), 1e-8f, -1e-3f, -1e-3f};
         float p = 1, m = 0.5f, v = 0.25f;
         NAdamUpdate<IsL2(wd()), hat()>(s, p, g, m, v);
         EXPECT_TRUE(std::isnan(p) && std::isnan(m) && std::isnan(v)) << "nadam";
@@ -836,8 +836,8 @@ TEST(RuleSemantics, NaNGradientMakesEveryRuleNaN) {
     ForAllWeightDecays([&](auto wd) {
       ForAllBools<2>([&](auto maximize, auto rect) {
         const float decay = wd() == WeightDecay::kDecoupled ? 0.999f : 1.0f;
-        const RAdamScalars<float> s{maximize() ? -1.0f : 1.0f, 0.1f, decay, MakeLerp<float>(0.1), 0.999f, 1e-3f, 0.1f,
-                                    1e-3f, 0.03f, 1e-8f, 0.5f};
+        const RAdamScalars<float> s{maximize() ? -1.0f : 1.0f, 0.1f, decay, MakeLerp<float>(0.1), 0.999f, 1e-3f,
+                                    MakeStepDivisor<float>(0.1), 1e-3f, 0.03f, 1e-8f, 0.5f};
         float p = 1, m = 0.5f, v = 0.25f;
         RAdamUpdate<IsL2(wd()), rect()>(s, p, g, m, v);
         EXPECT_TRUE(std::isnan(p) && std::isnan(m) && std::isnan(v)) << "radam";
@@ -923,11 +923,13 @@ TEST(RuleSemantics, HugeGradientsDoNotOverflowTheSecondMoment) {
       // First step of bias-corrected Adam: p moves by lr * sign(g) (m_hat / sqrt(v_hat) = g / |g|).
       EXPECT_NEAR(p, 1.0f - 1e-3f * (g > 0 ? 1 : -1), 1e-5) << g;
     });
-    NAdamScalars<float> ns{1, 0, 1, MakeLerp<float>(0.1), 0.999f, 1e-3f, 1e-3f, 1e-8f, -1e-3f, -1e-3f};
+    NAdamScalars<float> ns{1, 0, 1, MakeLerp<float>(0.1), 0.999f, 1e-3f, MakeStepDivisor<float>(1e-3), 1e-8f, -1e-3f,
+                           -1e-3f};
     float p = 1, m = 0, v = 0;
     NAdamUpdate<false, false>(ns, p, g, m, v);
     EXPECT_TRUE(std::isfinite(v) && std::isfinite(p)) << "nadam " << g;
-    RAdamScalars<float> rs{1, 0, 1, MakeLerp<float>(0.1), 0.999f, 1e-3f, 0.1f, 1e-3f, 0.0316f, 1e-8f, 0.5f};
+    RAdamScalars<float> rs{1, 0, 1, MakeLerp<float>(0.1), 0.999f, 1e-3f, MakeStepDivisor<float>(0.1), 1e-3f, 0.0316f,
+                           1e-8f, 0.5f};
     p = 1, m = 0, v = 0;
     RAdamUpdate<false, true>(rs, p, g, m, v);
     EXPECT_TRUE(std::isfinite(v) && std::isfinite(p)) << "radam " << g;
@@ -1100,7 +1102,7 @@ void KernelsEqualTheRuleLoop(const kernels::KernelTable& table) {
     ForAllBools<2>([&](auto maximize, auto hat) {
       const T decay = wd() == WeightDecay::kDecoupled ? T(0.999) : T(1);  // exactly 1 unless decoupled
       const NAdamScalars<T> nadam{T(GradSign(maximize())), T(0.1), decay, MakeLerp<T>(0.1), T(0.999), T(1e-3),
-                                  T(7e-3), T(1e-8), T(-1e-3), T(-2e-3)};
+                                  MakeStepDivisor<T>(7e-3), T(1e-8), T(-1e-3), T(-2e-3)};
       const kernels::NAdamModes modes{IsL2(wd()), hat()};
       CompareKernel<T>(
           "nadam/" + target, 3, {false, false, true},
@@ -1118,7 +1120,7 @@ void KernelsEqualTheRuleLoop(const kernels::KernelTable& table) {
     ForAllBools<2>([&](auto maximize, auto rect) {
       const T decay = wd() == WeightDecay::kDecoupled ? T(0.999) : T(1);
       const RAdamScalars<T> radam{T(GradSign(maximize())), T(0.1), decay, MakeLerp<T>(0.1), T(0.999), T(1e-3),
-                                  T(0.5), T(1e-3), T(0.08), T(1e-8), T(0.3)};
+                                  MakeStepDivisor<T>(0.5), T(1e-3), T(0.08), T(1e-8), T(0.3)};
       const kernels::RAdamModes modes{IsL2(wd())};
       CompareKernel<T>(
           "radam/" + target, 3, {false, false, true},
