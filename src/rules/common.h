@@ -98,7 +98,10 @@ StepDivisor<T> MakeStepDivisor(double value) {
 // 2^-49 |x/c|; for a midpoint of the subnormal range, x - m c is a nonzero multiple of 2^(j-150) (c <= 1),
 // so |x/c - m| >= 2^-174 while the product is within 2^-178. In double nothing overflows or underflows,
 // and the conversion to float rounds once and overflows to inf exactly where the division does.
-// Doubles divide: there is no wider type to multiply in.
+// Doubles divide: there is no wider type to multiply in. Adam's sqrt(v) / sqrt(bc2) keeps the corrected
+// product below (RootOver): its numerator is never subnormal, and there the three multiply-adds are
+// cheaper than the conversions (measured with this Divide in its place: bf16 Adam in cache 0.47 to 0.59 ns
+// per element, and 0.02-0.04 lower against the probe from memory).
 template <typename T>
 inline T Divide(T x, const StepDivisor<T>& c) {
   if constexpr (std::is_same_v<T, float>) {
