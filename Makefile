@@ -32,7 +32,8 @@ test-cpp: build
 test-python: build
 	PYTHONPATH=$(BUILD_DIR)/python $(PYTHON) -m pytest tests/python tests/cli -q -p no:cacheprovider
 
-# The C++ unit tests (label `unit`) under AddressSanitizer and UndefinedBehaviorSanitizer, in build-asan/.
+# The C++ unit tests (label `unit`) under AddressSanitizer and UndefinedBehaviorSanitizer, in build-asan/;
+# divisor_test (exhaustive arithmetic on locals, minutes when instrumented) runs in the release build only.
 ASAN_TARGETS := core_test rules_test kernels_test precision_test validation_test checkpoint_test reliability_test
 test-asan: deps
 	cmake --preset asan
