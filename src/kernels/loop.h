@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "kernels/kernels.h"
+#include "kernels/prefetch.h"
 #include "kernels/storage.h"
 
 namespace adamant::kernels {
@@ -106,41 +107,70 @@ ADAMANT_KERNEL_INLINE typename V::Compute Grad(typename V::Param* __restrict g, 
   }
 }
 
-// update(S& param, S grad, S& state...) for every element of [begin, end).
+// update(S& param, S grad, S& state...) for elements [0, n) of arrays that start at element `at` of the
+// tensor (the index stochastic rounding draws from). Every array is a restrict parameter, so that GCC needs
+// no aliasing checks to vectorize.
 template <class V, class Update, class... State>
-inline void Loop(const Slot& slot, int64_t begin, int64_t end, Update update, State* __restrict... state) {
+ADAMANT_KERNEL_INLINE void Elements(int64_t at, int64_t n, typename V::Param* __restrict p,
+                                    typename V::Param* __restrict g, float* __restrict master,
+                                    typename V::Compute scale, uint64_t stream, Update& update,
+                                    State* __restrict... state) {
   using P = typename V::Param;
   using S = typename V::Compute;
-  P* __restrict p = static_cast<P*>(slot.param);
-  P* __restrict g = static_cast<P*>(slot.grad);
-  const S scale = static_cast<S>(slot.grad_scale);
-  if constexpr (V::kUsesMaster) {
-    float* __restrict master = slot.master;
-    for (int64_t i = begin; i < end; ++i) {
+#pragma GCC ivdep
+  for (int64_t i = 0; i < n; ++i) {
+    if constexpr (V::kUsesMaster) {
       S x = master[i];
       update(x, Grad<V>(g, i, scale), state[i]...);
       master[i] = x;
       p[i] = Round<V::kStorage>(x);
-    }
-  } else if constexpr (std::is_same_v<P, S>) {
-    for (int64_t i = begin; i < end; ++i) {
+    } else if constexpr (std::is_same_v<P, S>) {
       S x = p[i];
       update(x, Grad<V>(g, i, scale), state[i]...);
       p[i] = x;
-    }
-  } else if constexpr (V::kUsesStochastic) {
-    const uint64_t stream = slot.random_stream;
-    for (int64_t i = begin; i < end; ++i) {
+    } else if constexpr (V::kUsesStochastic) {
       S x = Load<V::kStorage>(p[i]);
       update(x, Grad<V>(g, i, scale), state[i]...);
-      p[i] = RoundStochastic<V::kStorage>(x, RandomBits(stream, static_cast<uint64_t>(i)));
-    }
-  } else {
-    for (int64_t i = begin; i < end; ++i) {
+      p[i] = RoundStochastic<V::kStorage>(x, RandomBits(stream, static_cast<uint64_t>(at + i)));
+    } else {
       S x = Load<V::kStorage>(p[i]);
       update(x, Grad<V>(g, i, scale), state[i]...);
       p[i] = Round<V::kStorage>(x);
     }
+  }
+}
+
+// update(S& param, S grad, S& state...) for every element of [begin, end): in blocks of kBlock, each after
+// prefetching the streams kPrefetchAhead elements ahead (prefetch.h), then the last elements in one run.
+// Never inlined, so that each variant's loop is compiled as a function of its own: inlined into the
+// dispatching function beside dozens of siblings, some were left scalar by GCC 12 ("control flow in
+// loop"), which only their speed shows; tests/kernels/check_vectorized.py checks every one. Each
+// instantiation names its kernel's lambda, so no two targets' copies share a symbol.
+template <class V, class Update, class... State>
+__attribute__((noinline)) void Loop(const Slot& slot, int64_t begin, int64_t end, Update update,
+                                    State* __restrict... state) {
+  using P = typename V::Param;
+  using S = typename V::Compute;
+  P* p = static_cast<P*>(slot.param);
+  P* g = static_cast<P*>(slot.grad);
+  float* master = V::kUsesMaster ? slot.master : nullptr;
+  const S scale = static_cast<S>(slot.grad_scale);
+  const uint64_t stream = slot.random_stream;
+  // One call of Elements, so that every element of every range runs through the same code: the bits of a
+  // NaN result may depend on the instructions (IEEE 754 leaves them open), and must not on the thread count.
+  const bool prefetch = end - begin >= kPrefetchMin;
+  for (int64_t b = begin; b < end;) {
+    int64_t n = end - b;
+    if (prefetch && n >= kPrefetchAhead + kBlock) {
+      const int64_t ahead = b + kPrefetchAhead;
+      PrefetchBlock<V::kUnscale>(g + ahead);
+      PrefetchBlock<true>(p + ahead);
+      if constexpr (V::kUsesMaster) PrefetchBlock<true>(master + ahead);
+      (PrefetchBlock<true>(state + ahead), ...);
+      n = kBlock;
+    }
+    Elements<V>(b, n, p + b, g + b, V::kUsesMaster ? master + b : nullptr, scale, stream, update, (state + b)...);
+    b += n;
   }
 }
 

@@ -26,7 +26,7 @@ struct AdadeltaScalars {
 };
 
 template <bool kL2, typename T>
-inline void AdadeltaUpdate(const AdadeltaScalars<T>& s, T& p, T g, T& square_avg, T& acc_delta) {
+ADAMANT_RULE_INLINE void AdadeltaUpdate(const AdadeltaScalars<T>& s, T& p, T g, T& square_avg, T& acc_delta) {
   g = g * s.grad_sign;
   if constexpr (kL2) g = AddScaled(g, s.weight_decay, p);
   square_avg = DecaySquare(square_avg, s.rho, s.one_minus_rho, g);

@@ -23,7 +23,7 @@ struct AdagradScalars {
 };
 
 template <bool kL2, typename T>
-inline void AdagradUpdate(const AdagradScalars<T>& s, T& p, T g, T& sum) {
+ADAMANT_RULE_INLINE void AdagradUpdate(const AdagradScalars<T>& s, T& p, T g, T& sum) {
   g = g * s.grad_sign;
   if constexpr (kL2) g = AddScaled(g, s.weight_decay, p);
   sum = std::fma(g, g, sum);  // addcmul_(g, g, value=1)

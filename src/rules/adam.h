@@ -33,7 +33,7 @@ struct AdamScalars {
 };
 
 template <bool kL2, bool kAmsgrad, bool kEpsHat, typename T>
-inline void AdamUpdate(const AdamScalars<T>& s, T& p, T g, T& m, T& v, T& v_max) {
+ADAMANT_RULE_INLINE void AdamUpdate(const AdamScalars<T>& s, T& p, T g, T& m, T& v, T& v_max) {
   g = g * s.grad_sign;
   p = p * s.decay;
   if constexpr (kL2) g = AddScaled(g, s.weight_decay, p);

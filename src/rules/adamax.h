@@ -27,7 +27,7 @@ struct AdamaxScalars {
 };
 
 template <bool kL2, bool kEpsOutside, typename T>
-inline void AdamaxUpdate(const AdamaxScalars<T>& s, T& p, T g, T& m, T& u) {
+ADAMANT_RULE_INLINE void AdamaxUpdate(const AdamaxScalars<T>& s, T& p, T g, T& m, T& u) {
   g = g * s.grad_sign;
   if constexpr (kL2) g = AddScaled(g, s.weight_decay, p);
   m = Lerp(m, g, s.lerp1);

@@ -33,7 +33,7 @@ struct NAdamScalars {
 };
 
 template <bool kL2, bool kEpsHat, typename T>
-inline void NAdamUpdate(const NAdamScalars<T>& s, T& p, T g, T& m, T& v) {
+ADAMANT_RULE_INLINE void NAdamUpdate(const NAdamScalars<T>& s, T& p, T g, T& m, T& v) {
   g = g * s.grad_sign;
   p = p * s.decay;
   if constexpr (kL2) g = AddScaled(g, s.weight_decay, p);

@@ -35,7 +35,7 @@ struct RAdamScalars {
 };
 
 template <bool kL2, bool kRectified, typename T>
-inline void RAdamUpdate(const RAdamScalars<T>& s, T& p, T g, T& m, T& v) {
+ADAMANT_RULE_INLINE void RAdamUpdate(const RAdamScalars<T>& s, T& p, T g, T& m, T& v) {
   g = g * s.grad_sign;
   p = p * s.decay;
   if constexpr (kL2) g = AddScaled(g, s.weight_decay, p);

@@ -23,7 +23,7 @@ struct SGDScalars {
 
 // kMomentum: momentum != 0; kFirst: the buffer does not exist yet and is set to the gradient.
 template <bool kL2, bool kMomentum, bool kFirst, bool kNesterov, typename T>
-inline void SGDUpdate(const SGDScalars<T>& s, T& p, T g, T& buf) {
+ADAMANT_RULE_INLINE void SGDUpdate(const SGDScalars<T>& s, T& p, T g, T& buf) {
   g = g * s.grad_sign;
   if constexpr (kL2) g = AddScaled(g, s.weight_decay, p);
   if constexpr (kMomentum) {

@@ -40,11 +40,13 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <sstream>
 #include <string>
 #include <type_traits>
 #include <vector>
 
 #include "kernels/kernels.h"
+#include "kernels/prefetch.h"
 #include "rules/adadelta.h"
 #include "rules/adagrad.h"
 #include "rules/adam.h"
@@ -991,7 +993,8 @@ TEST(RuleSemantics, ModesThatAreOffDoNotTouchTheValues) {
 // Kernels: an element-by-element loop over the rule, bitwise, for every mode; no element outside [0, n)
 // is read into the result or written.
 
-constexpr int64_t kSizes[] = {0, 1, 3, 17, 1000};
+// The last two: ranges that kernels::Loop walks in prefetched blocks (kernels/prefetch.h), then a tail.
+constexpr int64_t kSizes[] = {0, 1, 3, 17, 1000, kernels::kPrefetchMin + 452, 2 * kernels::kPrefetchMin + 3};
 constexpr int64_t kOffsets[] = {0, 1};
 constexpr int64_t kPad = 9;
 
@@ -1021,6 +1024,20 @@ struct Padded {
   }
 };
 
+// ", element i: kernel vs loop" for the first element that differs (i from the start of the padding).
+template <typename T>
+std::string FirstDifference(const Padded<T>& kernel, const Padded<T>& loop) {
+  for (size_t i = 0; i < kernel.data.size() && i < loop.data.size(); ++i) {
+    if (std::memcmp(&kernel.data[i], &loop.data[i], sizeof(T)) != 0) {
+      std::ostringstream out;
+      out << std::hexfloat << ", element " << static_cast<int64_t>(i) - kernel.offset << ": " << kernel.data[i]
+          << " vs " << loop.data[i];
+      return out.str();
+    }
+  }
+  return "";
+}
+
 // Runs kernel(n, ptrs...) and loop(n, ptrs...) on identical copies of `arrays` and compares them bitwise.
 template <typename T, class Kernel, class Loop>
 void CompareKernel(const std::string& what, int num_arrays, const std::vector<bool>& nonneg, Kernel kernel, Loop loop) {
@@ -1036,7 +1053,7 @@ void CompareKernel(const std::string& what, int num_arrays, const std::vector<bo
       kernel(n, ga.at(), a);
       loop(n, gb.at(), b);
       for (int k = 0; k < num_arrays; ++k) {
-        EXPECT_TRUE(a[k] == b[k]) << what << ": array " << k << ", n " << n << ", offset " << off;
+        EXPECT_TRUE(a[k] == b[k]) << what << ": array " << k << ", n " << n << ", offset " << off << FirstDifference(a[k], b[k]);
       }
       EXPECT_TRUE(ga == gb) << what << ": the gradient was written";
     }
@@ -1150,7 +1167,9 @@ void KernelsEqualTheRuleLoop(const kernels::KernelTable& table) {
                                     T(0.9), T(-1e-2)};
     const kernels::RMSpropModes modes{l2(), centered(), momentum()};
     CompareKernel<T>(
-        "rmsprop/" + target, 4, {false, true, false, false},
+        "rmsprop/" + target + " maximize " + std::to_string(maximize()) + " l2 " + std::to_string(l2()) +
+            " centered " + std::to_string(centered()) + " momentum " + std::to_string(momentum()),
+        4, {false, true, false, false},
         [&](int64_t n, T* g, auto& a) {
           table.rmsprop(&modes,
                         SlotOf<T>(n, a[0].at(), g, &rmsprop, a[1].at(), momentum() ? a[2].at() : nullptr,
