@@ -29,14 +29,18 @@ struct RMSpropScalars {
 };
 
 template <bool kL2, bool kCentered, bool kMomentum, typename T>
-inline void RMSpropUpdate(const RMSpropScalars<T>& s, T& p, T g, T& square_avg, T& buf, T& grad_avg) {
+ADAMANT_RULE_INLINE void RMSpropUpdate(const RMSpropScalars<T>& s, T& p, T g, T& square_avg, T& buf, T& grad_avg) {
   g = g * s.grad_sign;
   if constexpr (kL2) g = AddScaled(g, s.weight_decay, p);
   square_avg = DecaySquare(square_avg, s.alpha, s.one_minus_alpha, g);
   T avg;
   if constexpr (kCentered) {
     grad_avg = Lerp(grad_avg, g, s.lerp);
-    avg = std::sqrt(std::fma(-grad_avg, grad_avg, square_avg));  // addcmul(ga, ga, value=-1)
+    // addcmul(ga, ga, value=-1). -ga is written 0 - ga: the same sum for every number (square_avg is never
+    // -0), and a NaN keeps its sign, so that the fma never sees a NaN beside its negation: which of the two
+    // it returns depends on the instruction form (a negation folded into vfnmadd or not), not on IEEE 754.
+    const T neg_grad_avg = T(0) - grad_avg;
+    avg = std::sqrt(std::fma(neg_grad_avg, grad_avg, square_avg));
   } else {
     avg = std::sqrt(square_avg);
   }
