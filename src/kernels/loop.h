@@ -117,7 +117,9 @@ ADAMANT_KERNEL_INLINE void Elements(int64_t at, int64_t n, typename V::Param* __
                                     State* __restrict... state) {
   using P = typename V::Param;
   using S = typename V::Compute;
+#if !defined(__clang__)  // unknown to clang, which only the fuzz build uses
 #pragma GCC ivdep
+#endif
   for (int64_t i = 0; i < n; ++i) {
     if constexpr (V::kUsesMaster) {
       S x = master[i];
