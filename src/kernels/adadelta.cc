@@ -14,7 +14,7 @@ void Adadelta(const void* modes_ptr, const Slot& slot, int64_t begin, int64_t en
           using S = typename V::Compute;
           const auto s = ScalarsOf<rules::AdadeltaScalars, V>(slot);
           Loop<V>(
-              slot, begin, end, [&](S& p, S g, S& sq, S& acc) { rules::AdadeltaUpdate<l2()>(s, p, g, sq, acc); },
+              slot, begin, end, [=](S& p, S g, S& sq, S& acc) { rules::AdadeltaUpdate<l2()>(s, p, g, sq, acc); },
               StatePtr<V>(slot, 0), StatePtr<V>(slot, 1));
         });
       },

@@ -14,7 +14,7 @@ void Adagrad(const void* modes_ptr, const Slot& slot, int64_t begin, int64_t end
           using S = typename V::Compute;
           const auto s = ScalarsOf<rules::AdagradScalars, V>(slot);
           Loop<V>(
-              slot, begin, end, [&](S& p, S g, S& sum) { rules::AdagradUpdate<l2()>(s, p, g, sum); },
+              slot, begin, end, [=](S& p, S g, S& sum) { rules::AdagradUpdate<l2()>(s, p, g, sum); },
               StatePtr<V>(slot, 0));
         });
       },

@@ -12,18 +12,18 @@ void Adam(const void* modes_ptr, const Slot& slot, int64_t begin, int64_t end) {
         ForVariant(slot, [&](auto v) {
           using V = decltype(v);
           using S = typename V::Compute;
-          const auto s = ScalarsOf<rules::AdamScalars, V>(slot);  // a local copy: provably not aliased by the stores
+          const auto s = ScalarsOf<rules::AdamScalars, V>(slot);  // copied into the lambdas (loop.h: Loop)
           if constexpr (amsgrad()) {
             Loop<V>(
                 slot, begin, end,
-                [&](S& p, S g, S& m, S& sq, S& max_sq) {
+                [=](S& p, S g, S& m, S& sq, S& max_sq) {
                   rules::AdamUpdate<l2(), true, eps_hat()>(s, p, g, m, sq, max_sq);
                 },
                 StatePtr<V>(slot, 0), StatePtr<V>(slot, 1), StatePtr<V>(slot, 2));
           } else {
             Loop<V>(
                 slot, begin, end,
-                [&](S& p, S g, S& m, S& sq) {
+                [=](S& p, S g, S& m, S& sq) {
                   S unused{};
                   rules::AdamUpdate<l2(), false, eps_hat()>(s, p, g, m, sq, unused);
                 },

@@ -12,10 +12,10 @@ void Adamax(const void* modes_ptr, const Slot& slot, int64_t begin, int64_t end)
         ForVariant(slot, [&](auto v) {
           using V = decltype(v);
           using S = typename V::Compute;
-          const auto s = ScalarsOf<rules::AdamaxScalars, V>(slot);  // a local copy: not aliased by the stores
+          const auto s = ScalarsOf<rules::AdamaxScalars, V>(slot);  // copied into the lambda (loop.h: Loop)
           Loop<V>(
               slot, begin, end,
-              [&](S& p, S g, S& m, S& u) { rules::AdamaxUpdate<l2(), eps_outside()>(s, p, g, m, u); },
+              [=](S& p, S g, S& m, S& u) { rules::AdamaxUpdate<l2(), eps_outside()>(s, p, g, m, u); },
               StatePtr<V>(slot, 0), StatePtr<V>(slot, 1));
         });
       },

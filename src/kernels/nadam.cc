@@ -14,7 +14,7 @@ void NAdam(const void* modes_ptr, const Slot& slot, int64_t begin, int64_t end) 
           using S = typename V::Compute;
           const auto s = ScalarsOf<rules::NAdamScalars, V>(slot);
           Loop<V>(
-              slot, begin, end, [&](S& p, S g, S& m, S& sq) { rules::NAdamUpdate<l2(), eps_hat()>(s, p, g, m, sq); },
+              slot, begin, end, [=](S& p, S g, S& m, S& sq) { rules::NAdamUpdate<l2(), eps_hat()>(s, p, g, m, sq); },
               StatePtr<V>(slot, 0), StatePtr<V>(slot, 1));
         });
       },

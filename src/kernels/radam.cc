@@ -15,7 +15,7 @@ void RAdam(const void* modes_ptr, const Slot& slot, int64_t begin, int64_t end) 
           const auto s = ScalarsOf<rules::RAdamScalars, V>(slot);
           Loop<V>(
               slot, begin, end,
-              [&](S& p, S g, S& m, S& sq) { rules::RAdamUpdate<l2(), rectified()>(s, p, g, m, sq); },
+              [=](S& p, S g, S& m, S& sq) { rules::RAdamUpdate<l2(), rectified()>(s, p, g, m, sq); },
               StatePtr<V>(slot, 0), StatePtr<V>(slot, 1));
         });
       },

@@ -16,18 +16,18 @@ void RMSprop(const void* modes_ptr, const Slot& slot, int64_t begin, int64_t end
           S* sq = StatePtr<V>(slot, 0);
           S* buf = StatePtr<V>(slot, 1);
           S* avg = StatePtr<V>(slot, 2);
-          auto rule = [&](S& p, S g, S& square_avg, S& b, S& a) {
+          auto rule = [=](S& p, S g, S& square_avg, S& b, S& a) {
             rules::RMSpropUpdate<l2(), centered(), momentum()>(s, p, g, square_avg, b, a);
           };
           // Pass only the buffers the mode uses: absent ones are null and must not be indexed.
           if constexpr (centered() && momentum()) {
             Loop<V>(slot, begin, end, rule, sq, buf, avg);
           } else if constexpr (centered()) {
-            Loop<V>(slot, begin, end, [&](S& p, S g, S& q, S& a) { S b{}; rule(p, g, q, b, a); }, sq, avg);
+            Loop<V>(slot, begin, end, [=](S& p, S g, S& q, S& a) { S b{}; rule(p, g, q, b, a); }, sq, avg);
           } else if constexpr (momentum()) {
-            Loop<V>(slot, begin, end, [&](S& p, S g, S& q, S& b) { S a{}; rule(p, g, q, b, a); }, sq, buf);
+            Loop<V>(slot, begin, end, [=](S& p, S g, S& q, S& b) { S a{}; rule(p, g, q, b, a); }, sq, buf);
           } else {
-            Loop<V>(slot, begin, end, [&](S& p, S g, S& q) { S a{}, b{}; rule(p, g, q, b, a); }, sq);
+            Loop<V>(slot, begin, end, [=](S& p, S g, S& q) { S a{}, b{}; rule(p, g, q, b, a); }, sq);
           }
         });
       },

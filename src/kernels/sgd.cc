@@ -16,10 +16,10 @@ void SGD(const void* modes_ptr, const Slot& slot, int64_t begin, int64_t end) {
           if constexpr (momentum()) {
             Loop<V>(
                 slot, begin, end,
-                [&](S& p, S g, S& buf) { rules::SGDUpdate<l2(), true, first(), nesterov()>(s, p, g, buf); },
+                [=](S& p, S g, S& buf) { rules::SGDUpdate<l2(), true, first(), nesterov()>(s, p, g, buf); },
                 StatePtr<V>(slot, 0));
           } else if constexpr (!first() && !nesterov()) {  // without momentum, first/nesterov do not apply
-            Loop<V>(slot, begin, end, [&](S& p, S g) {
+            Loop<V>(slot, begin, end, [=](S& p, S g) {
               S unused{};
               rules::SGDUpdate<l2(), false, false, false>(s, p, g, unused);
             });
