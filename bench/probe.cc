@@ -52,27 +52,30 @@ __attribute__((always_inline)) inline void Elements(int64_t n, T* __restrict p, 
 }
 
 // Prefetched as the library's loop prefetches (src/kernels/prefetch.h: the same distance, blocks, cache
-// level and write intent, from the same range length), so that the probe stays the pattern's best case:
-// without it the bf16 probe is about 20% slower than the library's step on the development machine.
+// level and write intent, from the same range length) where the library does, in its AVX-512 copy, so
+// that the probe stays the pattern's best case: without it the bf16 probe was about 20% slower than the
+// library's step on the AVX-512 development machine.
 using adamant::kernels::kBlock;
 using adamant::kernels::kPrefetchAhead;
 using adamant::kernels::kPrefetchMin;
 using adamant::kernels::PrefetchBlock;
 
-template <class T, int S>
+template <class T, int S, bool kPrefetch>
 __attribute__((always_inline)) inline void Body(int64_t n, T* __restrict p, const T* __restrict g,
                                                 float* __restrict s0, float* __restrict s1,
                                                 float* __restrict s2) {
   int64_t b = 0;
-  for (; n >= kPrefetchMin && n - b >= kPrefetchAhead + kBlock; b += kBlock) {
-    const int64_t ahead = b + kPrefetchAhead;
-    PrefetchBlock<false>(g + ahead);
-    PrefetchBlock<true>(p + ahead);
-    if constexpr (S > 0) PrefetchBlock<true>(s0 + ahead);
-    if constexpr (S > 1) PrefetchBlock<true>(s1 + ahead);
-    if constexpr (S > 2) PrefetchBlock<true>(s2 + ahead);
-    Elements<T, S>(kBlock, p + b, g + b, S > 0 ? s0 + b : nullptr, S > 1 ? s1 + b : nullptr,
-                   S > 2 ? s2 + b : nullptr);
+  if constexpr (kPrefetch) {
+    for (; n >= kPrefetchMin && n - b >= kPrefetchAhead + kBlock; b += kBlock) {
+      const int64_t ahead = b + kPrefetchAhead;
+      PrefetchBlock<false>(g + ahead);
+      PrefetchBlock<true>(p + ahead);
+      if constexpr (S > 0) PrefetchBlock<true>(s0 + ahead);
+      if constexpr (S > 1) PrefetchBlock<true>(s1 + ahead);
+      if constexpr (S > 2) PrefetchBlock<true>(s2 + ahead);
+      Elements<T, S>(kBlock, p + b, g + b, S > 0 ? s0 + b : nullptr, S > 1 ? s1 + b : nullptr,
+                     S > 2 ? s2 + b : nullptr);
+    }
   }
   Elements<T, S>(n - b, p + b, g + b, S > 0 ? s0 + b : nullptr, S > 1 ? s1 + b : nullptr,
                  S > 2 ? s2 + b : nullptr);
@@ -80,21 +83,38 @@ __attribute__((always_inline)) inline void Body(int64_t n, T* __restrict p, cons
 
 // One non-template function per layout, cloned per target and dispatched at load time (x86-64-v4: AVX-512
 // F, BW, DQ, VL, so that the bf16 conversions get 512-bit integer ops too; avx512f alone would not).
-#define ADAMANT_BENCH_PROBE_KERNEL(Name, T, S)                                                          \
+// Each layout twice: prefetching (P = true, the counterpart of the library's AVX-512 copy) and not.
+#define ADAMANT_BENCH_PROBE_KERNEL(Name, T, S, P)                                                       \
   __attribute__((target_clones("arch=x86-64-v4", "avx2", "default"))) void Name(                        \
       int64_t n, T* __restrict p, const T* __restrict g, float* __restrict s0, float* __restrict s1,   \
       float* __restrict s2) {                                                                           \
-    Body<T, S>(n, p, g, s0, s1, s2);                                                                    \
+    Body<T, S, P>(n, p, g, s0, s1, s2);                                                                 \
   }
-ADAMANT_BENCH_PROBE_KERNEL(ProbeF32S0, float, 0)
-ADAMANT_BENCH_PROBE_KERNEL(ProbeF32S1, float, 1)
-ADAMANT_BENCH_PROBE_KERNEL(ProbeF32S2, float, 2)
-ADAMANT_BENCH_PROBE_KERNEL(ProbeF32S3, float, 3)
-ADAMANT_BENCH_PROBE_KERNEL(ProbeBf16S0, uint16_t, 0)
-ADAMANT_BENCH_PROBE_KERNEL(ProbeBf16S1, uint16_t, 1)
-ADAMANT_BENCH_PROBE_KERNEL(ProbeBf16S2, uint16_t, 2)
-ADAMANT_BENCH_PROBE_KERNEL(ProbeBf16S3, uint16_t, 3)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeF32S0, float, 0, false)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeF32S1, float, 1, false)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeF32S2, float, 2, false)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeF32S3, float, 3, false)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeBf16S0, uint16_t, 0, false)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeBf16S1, uint16_t, 1, false)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeBf16S2, uint16_t, 2, false)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeBf16S3, uint16_t, 3, false)
+ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeF32S0, float, 0, true)
+ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeF32S1, float, 1, true)
+ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeF32S2, float, 2, true)
+ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeF32S3, float, 3, true)
+ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeBf16S0, uint16_t, 0, true)
+ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeBf16S1, uint16_t, 1, true)
+ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeBf16S2, uint16_t, 2, true)
+ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeBf16S3, uint16_t, 3, true)
 #undef ADAMANT_BENCH_PROBE_KERNEL
+
+// Whether the library runs its prefetching AVX-512 copy here: the CPU features its dispatch asks for
+// (src/kernels/dispatch.cc; an ADAMANT_TARGET forcing another copy is not followed).
+bool LibraryPrefetches() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+}
 
 template <class T>
 using Kernel = void (*)(int64_t, T*, const T*, float*, float*, float*);
@@ -119,12 +139,17 @@ void ProbeStep(bool bf16, int states, const std::vector<ProbeTensor>& tensors, c
                int threads) {
   if (partition.parts() != threads) throw std::invalid_argument("probe: partition has the wrong part count");
   if (states < 0 || states > 3) throw std::invalid_argument("probe: 0 to 3 state arrays");
+  static const bool prefetch = LibraryPrefetches();
   if (bf16) {
     static constexpr Kernel<uint16_t> kKernels[] = {ProbeBf16S0, ProbeBf16S1, ProbeBf16S2, ProbeBf16S3};
-    Run(kKernels[states], tensors, partition, threads);
+    static constexpr Kernel<uint16_t> kPrefetching[] = {PrefetchingProbeBf16S0, PrefetchingProbeBf16S1,
+                                                        PrefetchingProbeBf16S2, PrefetchingProbeBf16S3};
+    Run((prefetch ? kPrefetching : kKernels)[states], tensors, partition, threads);
   } else {
     static constexpr Kernel<float> kKernels[] = {ProbeF32S0, ProbeF32S1, ProbeF32S2, ProbeF32S3};
-    Run(kKernels[states], tensors, partition, threads);
+    static constexpr Kernel<float> kPrefetching[] = {PrefetchingProbeF32S0, PrefetchingProbeF32S1,
+                                                     PrefetchingProbeF32S2, PrefetchingProbeF32S3};
+    Run((prefetch ? kPrefetching : kKernels)[states], tensors, partition, threads);
   }
 }
 

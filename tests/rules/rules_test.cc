@@ -993,7 +993,7 @@ TEST(RuleSemantics, ModesThatAreOffDoNotTouchTheValues) {
 // Kernels: an element-by-element loop over the rule, bitwise, for every mode; no element outside [0, n)
 // is read into the result or written.
 
-// The last two: ranges that kernels::Loop walks in prefetched blocks (kernels/prefetch.h), then a tail.
+// The last two: ranges that kernels::Loop walks in prefetched blocks in its AVX-512 copy (kernels/prefetch.h).
 constexpr int64_t kSizes[] = {0, 1, 3, 17, 1000, kernels::kPrefetchMin + 452, 2 * kernels::kPrefetchMin + 3};
 constexpr int64_t kOffsets[] = {0, 1};
 constexpr int64_t kPad = 9;
