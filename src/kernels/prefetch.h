@@ -1,5 +1,5 @@
-// Software prefetch for the streaming loops: the kernels' (loop.h) and the bench's same-pattern probe,
-// which must prefetch alike to stay the pattern's best case.
+// Software prefetch for the streaming loops: the kernels' (loop.h, in the AVX-512 copy only) and the
+// bench's same-pattern probe, which must prefetch alike to stay the pattern's best case.
 //
 // The hardware prefetchers keep too short a lead on loops with this much arithmetic per element (square
 // roots, divisions, bf16 conversions): on the AVX-512 development machine bf16 Adagrad's step on 10M
