@@ -142,8 +142,9 @@ ADAMANT_KERNEL_INLINE void Elements(int64_t at, int64_t n, typename V::Param* __
   }
 }
 
-// update(S& param, S grad, S& state...) for every element of [begin, end): in blocks of kBlock, each after
-// prefetching the streams kPrefetchAhead elements ahead (prefetch.h), then the last elements in one run.
+// update(S& param, S grad, S& state...) for every element of [begin, end); in the AVX-512 copy in blocks
+// of kBlock, each after prefetching the streams kPrefetchAhead elements ahead (prefetch.h), then the last
+// elements in one run.
 // Never inlined, so that each variant's loop is compiled as a function of its own: inlined into the
 // dispatching function beside dozens of siblings, some were left scalar by GCC 12 ("control flow in
 // loop"), which only their speed shows; tests/kernels/check_vectorized.py checks every one. Each
