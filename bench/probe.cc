@@ -52,7 +52,7 @@ __attribute__((always_inline)) inline void Elements(int64_t n, T* __restrict p, 
 }
 
 // Prefetched as the library's loop prefetches (src/kernels/prefetch.h: the same distance, blocks, cache
-// level and write intent, from the same range length) where the library does, in its AVX-512 copy, so
+// level and write intent, from the same range length) where the library does (ProbeStep's `prefetch`), so
 // that the probe stays the pattern's best case: without it the bf16 probe was about 20% slower than the
 // library's step on the AVX-512 development machine.
 using adamant::kernels::kBlock;
@@ -108,14 +108,6 @@ ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeBf16S2, uint16_t, 2, true)
 ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeBf16S3, uint16_t, 3, true)
 #undef ADAMANT_BENCH_PROBE_KERNEL
 
-// Whether the library runs its prefetching AVX-512 copy here: the CPU features its dispatch asks for
-// (src/kernels/dispatch.cc; an ADAMANT_TARGET forcing another copy is not followed).
-bool LibraryPrefetches() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-}
-
 template <class T>
 using Kernel = void (*)(int64_t, T*, const T*, float*, float*, float*);
 
@@ -136,10 +128,9 @@ void Run(Kernel<T> kernel, const std::vector<ProbeTensor>& tensors, const Partit
 }  // namespace
 
 void ProbeStep(bool bf16, int states, const std::vector<ProbeTensor>& tensors, const Partition& partition,
-               int threads) {
+               int threads, bool prefetch) {
   if (partition.parts() != threads) throw std::invalid_argument("probe: partition has the wrong part count");
   if (states < 0 || states > 3) throw std::invalid_argument("probe: 0 to 3 state arrays");
-  static const bool prefetch = LibraryPrefetches();
   if (bf16) {
     static constexpr Kernel<uint16_t> kKernels[] = {ProbeBf16S0, ProbeBf16S1, ProbeBf16S2, ProbeBf16S3};
     static constexpr Kernel<uint16_t> kPrefetching[] = {PrefetchingProbeBf16S0, PrefetchingProbeBf16S1,

@@ -21,9 +21,10 @@ struct ProbeTensor {
 };
 
 // One step over every tensor with `threads` OpenMP threads (static: part k to thread k).
-// bf16: parameter and gradient are bf16 bits. states: 0 to 3.
+// bf16: parameter and gradient are bf16 bits. states: 0 to 3. prefetch: as the library's loop does in
+// the copies that prefetch (src/kernels/prefetch.h).
 void ProbeStep(bool bf16, int states, const std::vector<ProbeTensor>& tensors, const Partition& partition,
-               int threads);
+               int threads, bool prefetch);
 
 }  // namespace adamant_bench
 

@@ -1,6 +1,15 @@
 #include "probe_data.h"
 
+#include "kernels/kernels.h"
+
 namespace adamant_bench {
+namespace {
+
+// Whether the library's active kernel copy prefetches: its AVX-512 copy does (src/kernels/loop.h), chosen
+// by the library's own dispatch, so an ADAMANT_TARGET that forces another copy is followed.
+bool LibraryPrefetches() { return adamant::kernels::Active().target == "avx512"; }
+
+}  // namespace
 
 ProbeData::ProbeData(const Layout& layout, const Shape& shape, int threads)
     : layout_(layout),
@@ -17,7 +26,8 @@ ProbeData::ProbeData(const Layout& layout, const Shape& shape, int threads)
 }
 
 void ProbeData::Step() {
-  ProbeStep(layout_.storage == Storage::kBFloat16, layout_.states, tensors_, partition_, threads_);
+  ProbeStep(layout_.storage == Storage::kBFloat16, layout_.states, tensors_, partition_, threads_,
+            LibraryPrefetches());
 }
 
 }  // namespace adamant_bench
