@@ -16,10 +16,22 @@ enum class DType {
 
 // The element type of an optimizer's state for a parameter of `dtype`: float64 for float64 parameters,
 // float32 for all others (bf16 and fp16 parameters keep fp32 state).
-DType StateDType(DType dtype);
+// Inline: a step over thousands of tensors asks for both several times per tensor.
+constexpr DType StateDType(DType dtype) { return dtype == DType::kFloat64 ? DType::kFloat64 : DType::kFloat32; }
 
-// Bytes per element.
-size_t SizeOf(DType dtype);
+// Bytes per element (0 for a value outside the enum).
+constexpr size_t SizeOf(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat32:
+      return 4;
+    case DType::kFloat64:
+      return 8;
+    case DType::kBFloat16:
+    case DType::kFloat16:
+      return 2;
+  }
+  return 0;
+}
 
 // "float32", "float64", "bfloat16", "float16": the names torch uses for these dtypes.
 std::string_view DTypeName(DType dtype);

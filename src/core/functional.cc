@@ -185,11 +185,14 @@ void RunSlots(kernels::KernelFn fn, const void* modes, std::span<const Tensor> t
   std::vector<kernels::Slot>& slots = core::ScratchOfSize<kernels::Slot, SlotsTag>(tensors.size());
   std::vector<ScalarTable<Scalars>> tables(static_cast<size_t>(core::RunsFor(tensors.size())));
   core::ParallelRuns(tensors.size(), [&](size_t begin, size_t end, int run) {
-    for (size_t i = begin; i < end; ++i) check(i, tensors[i]);
-    // The loss scaler found an inf or NaN: nothing changes once the input is checked, not even mu_product.
-    if (args.found_inf) return;
     ScalarTable<Scalars>& scalars = tables[static_cast<size_t>(run)];
+    // Checked and described in one loop (one pass over the tensors' descriptions, which for thousands of
+    // tensors do not stay in cache from one loop to the next): the slots are the call's own, so a check
+    // that fails after some were filled leaves nothing changed.
     for (size_t i = begin; i < end; ++i) {
+      check(i, tensors[i]);
+      // The loss scaler found an inf or NaN: nothing changes once the input is checked, not even mu_product.
+      if (args.found_inf) continue;
       kernels::Slot& slot = slots[i];
       slot = BaseSlot(tensors[i], i, StreamStep(tensors[i]), precision);
       slot.grad_scale = args.grad_scale;

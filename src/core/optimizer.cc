@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -96,18 +97,42 @@ uint32_t Key(const Precision& precision, uint32_t bits = 0) {
   return bits | (precision.master_weights ? 1u << 31 : 0u);
 }
 
-// The noted state of parameter i, noted afresh unless the last note still holds.
-const StateRefs& Refs(std::vector<StateRefs>& refs, size_t i, ParamState& state, const ParamView& p,
-                      const Precision& precision, std::initializer_list<BufferSpec> specs, uint32_t key) {
+// The noted state of parameter i, noted afresh if `stale` (the last note no longer holds: Stale).
+const StateRefs& Refs(std::vector<StateRefs>& refs, size_t i, bool stale, uint64_t changes, ParamState& state,
+                      const ParamView& p, const Precision& precision, std::initializer_list<BufferSpec> specs,
+                      uint32_t key) {
   StateRefs& r = refs[i];
-  const uint64_t changes = Buffer::changes();
-  if (r.key != key || !Optimizer::Holds(r, state, p)) {
+  if (stale) {
     r = StateRefs{};  // forgotten first: NoteState may throw (allocation, a buffer that does not fit)
     r = NoteState(state, p, precision, specs, key);
   } else {
     r.buffer_changes = changes;  // the buffers were read and found as noted: the next step need not
   }
   return r;
+}
+
+// Whether the note `r` of a parameter's state no longer holds for the options' `key`.
+bool Stale(const StateRefs& r, const ParamState& state, const ParamView& p, uint32_t key) {
+  return r.key != key || !Optimizer::Holds(r, state, p);
+}
+
+// Creates the buffers that the stale parameters with[j], j in [begin, end), lack, one name at a time (every
+// exp_avg, then every exp_avg_sq ...), and then their master copies. Why: the buffers of one name then lie
+// one after another in memory, as one array would, and a step streams each name through memory in
+// parameter order. Created parameter by parameter, exp_avg and exp_avg_sq alternated page by page, and a
+// step over 10,000 tensors of 1,000 elements ran 12-24% slower (docs/design.md, "Many small tensors").
+void CreateByName(std::span<const size_t> with, size_t begin, size_t end, std::span<const char> stale,
+                  std::span<const ParamView> params, std::vector<ParamState>& states, const Precision& precision,
+                  std::initializer_list<BufferSpec> specs) {
+  for (const BufferSpec& spec : specs) {
+    if (spec.name == nullptr) continue;
+    for (size_t j = begin; j < end; ++j) {
+      if (stale[j]) StateBuffer(states[with[j]], spec.name, params[with[j]], spec.init);
+    }
+  }
+  for (size_t j = begin; j < end; ++j) {
+    if (stale[j] && UsesMaster(params[with[j]], precision)) MasterWeights(states[with[j]], params[with[j]]);
+  }
 }
 
 // The positions of the parameters that have a gradient: those a step updates.
@@ -130,11 +155,21 @@ void StepWithGrads(std::vector<ParamView>& params, std::vector<ParamState>& stat
                    MakeTensor make, Call call) {
   const std::vector<size_t>& with = WithGrads(params);
   struct TensorsTag;
+  struct StaleTag;
   std::vector<Tensor>& tensors = core::ScratchOfSize<Tensor, TensorsTag>(with.size());
+  std::vector<char>& stale = core::ScratchOfSize<char, StaleTag>(with.size());
   core::ParallelRuns(with.size(), [&](size_t begin, size_t end, int) {
+    const uint64_t changes = Buffer::changes();
+    bool any = false;
     for (size_t j = begin; j < end; ++j) {
       const size_t i = with[j];
-      const StateRefs& r = Refs(refs, i, states[i], params[i], precision, specs, key);
+      stale[j] = Stale(refs[i], states[i], params[i], key);
+      any = any || stale[j];
+    }
+    if (any) CreateByName(with, begin, end, stale, params, states, precision, specs);
+    for (size_t j = begin; j < end; ++j) {
+      const size_t i = with[j];
+      const StateRefs& r = Refs(refs, i, stale[j], changes, states[i], params[i], precision, specs, key);
       Tensor t = make(params[i], states[i], r.data);
       t.master = static_cast<float*>(r.data[kMasterSlot]);
       tensors[j] = t;
@@ -365,23 +400,33 @@ void SGD::StepGroup(ParamGroup<SGDOptions>& group, std::vector<ParamState>& stat
   struct TensorsTag;
   struct FreshTag;
   std::vector<functional::SGDTensor>& tensors = core::ScratchOfSize<functional::SGDTensor, TensorsTag>(with.size());
+  struct StaleTag;
+  struct InitializedTag;
   std::vector<char>& fresh = core::Scratch<char, FreshTag>();  // 1 where this step made the momentum buffer
   fresh.assign(with.size(), 0);
+  std::vector<char>& stale = core::ScratchOfSize<char, StaleTag>(with.size());
+  std::vector<char>& initialized = core::ScratchOfSize<char, InitializedTag>(with.size());
   const uint32_t key = Key(precision, momentum);
+  const std::initializer_list<BufferSpec> specs = {{momentum ? "momentum_buffer" : nullptr}};
   core::ParallelRuns(with.size(), [&](size_t begin, size_t end, int) {
+    const uint64_t changes = Buffer::changes();
+    bool any = false;
+    for (size_t j = begin; j < end; ++j) {
+      const size_t i = with[j];
+      stale[j] = Stale(refs[i], states[i], group.params[i], key);
+      // A noted momentum buffer was there after a step that succeeded: that step set it. Otherwise it is
+      // new unless the state already has one.
+      initialized[j] = !stale[j] || states[i].has("momentum_buffer");
+      fresh[j] = momentum && !initialized[j];
+      any = any || stale[j];
+    }
+    if (any) CreateByName(with, begin, end, stale, group.params, states, precision, specs);
     for (size_t j = begin; j < end; ++j) {
       const size_t i = with[j];
       const ParamView& p = group.params[i];
       ParamState& s = states[i];
-      // A noted momentum buffer was there after a step that succeeded: that step set it. Otherwise it is
-      // new unless the state already has one.
-      bool initialized = refs[i].key == key && Holds(refs[i], s, p);
-      if (!initialized) {
-        initialized = s.has("momentum_buffer");
-        fresh[j] = momentum && !initialized;
-      }
-      const StateRefs& r = Refs(refs, i, s, p, precision, {{momentum ? "momentum_buffer" : nullptr}}, key);
-      tensors[j] = {p, r.data[0], initialized, static_cast<float*>(r.data[kMasterSlot])};
+      const StateRefs& r = Refs(refs, i, stale[j], changes, s, p, precision, specs, key);
+      tensors[j] = {p, r.data[0], initialized[j] != 0, static_cast<float*>(r.data[kMasterSlot])};
     }
   });
   try {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -158,6 +159,33 @@ TEST(StateRefs, MasterWeightsSwitchedOnLaterAreMade) {
   opt.set_precision({.master_weights = true});
   opt.Step();
   EXPECT_TRUE(std::as_const(opt).state(0, 0).has("master_param"));
+}
+
+// A step creates the buffers of one name for all its parameters before those of the next name, so that
+// the buffers of one name follow each other in memory (a step streams them in that order). Seen here
+// through the addresses an allocator that hands out memory in order gives: each parameter's next exp_avg
+// is nearer its exp_avg than its own exp_avg_sq is. Created parameter by parameter, exp_avg_sq would lie
+// between them.
+TEST(StateLayout, BuffersOfOneNameAreCreatedOneAfterAnother) {
+  constexpr int kTensors = 64;
+  constexpr int64_t kOddNumel = 1237;  // a size no other test frees, so no freed block is handed out again
+  std::vector<std::vector<float>> data, grad;
+  std::vector<ParamView> views;
+  for (int t = 0; t < kTensors; ++t) {
+    data.push_back(Random(static_cast<uint32_t>(t), kOddNumel));
+    grad.push_back(Random(static_cast<uint32_t>(1000 + t), kOddNumel));
+  }
+  for (int t = 0; t < kTensors; ++t) views.push_back(MakeParam(data[t].data(), grad[t].data(), kOddNumel));
+  Adam opt(std::move(views));
+  opt.Step();
+  const auto at = [&](int t, const char* name) {
+    return reinterpret_cast<intptr_t>(std::as_const(opt).state(0, t).at(name).data());
+  };
+  int nearer = 0;
+  for (int t = 0; t + 1 < kTensors; ++t) {
+    if (std::abs(at(t + 1, "exp_avg") - at(t, "exp_avg")) < std::abs(at(t, "exp_avg_sq") - at(t, "exp_avg"))) ++nearer;
+  }
+  EXPECT_GE(nearer, kTensors * 9 / 10) << "of " << kTensors - 1;
 }
 
 }  // namespace
