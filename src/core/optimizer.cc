@@ -135,6 +135,27 @@ void CreateByName(std::span<const size_t> with, size_t begin, size_t end, std::s
   }
 }
 
+// Marks in stale[j] the parameters with[j], j in [begin, end), whose note no longer holds (Stale), calls
+// seen(j) for each j once its mark is set and before anything is created, and then creates the buffers the
+// stale ones lack (CreateByName). Returns `changes`: Buffer::changes() as read before the notes were
+// checked, what Refs records for the notes that held.
+template <class Seen>
+uint64_t MarkStaleAndCreate(std::span<const size_t> with, size_t begin, size_t end, std::vector<char>& stale,
+                            const std::vector<StateRefs>& refs, std::span<const ParamView> params,
+                            std::vector<ParamState>& states, const Precision& precision,
+                            std::initializer_list<BufferSpec> specs, uint32_t key, Seen seen) {
+  const uint64_t changes = Buffer::changes();
+  bool any = false;
+  for (size_t j = begin; j < end; ++j) {
+    const size_t i = with[j];
+    stale[j] = Stale(refs[i], states[i], params[i], key);
+    any = any || stale[j];
+    seen(j);
+  }
+  if (any) CreateByName(with, begin, end, stale, params, states, precision, specs);
+  return changes;
+}
+
 // The positions of the parameters that have a gradient: those a step updates.
 const std::vector<size_t>& WithGrads(std::span<const ParamView> params) {
   struct WithGradsTag;
@@ -159,14 +180,8 @@ void StepWithGrads(std::vector<ParamView>& params, std::vector<ParamState>& stat
   std::vector<Tensor>& tensors = core::ScratchOfSize<Tensor, TensorsTag>(with.size());
   std::vector<char>& stale = core::ScratchOfSize<char, StaleTag>(with.size());
   core::ParallelRuns(with.size(), [&](size_t begin, size_t end, int) {
-    const uint64_t changes = Buffer::changes();
-    bool any = false;
-    for (size_t j = begin; j < end; ++j) {
-      const size_t i = with[j];
-      stale[j] = Stale(refs[i], states[i], params[i], key);
-      any = any || stale[j];
-    }
-    if (any) CreateByName(with, begin, end, stale, params, states, precision, specs);
+    const uint64_t changes =
+        MarkStaleAndCreate(with, begin, end, stale, refs, params, states, precision, specs, key, [](size_t) {});
     for (size_t j = begin; j < end; ++j) {
       const size_t i = with[j];
       const StateRefs& r = Refs(refs, i, stale[j], changes, states[i], params[i], precision, specs, key);
@@ -409,18 +424,13 @@ void SGD::StepGroup(ParamGroup<SGDOptions>& group, std::vector<ParamState>& stat
   const uint32_t key = Key(precision, momentum);
   const std::initializer_list<BufferSpec> specs = {{momentum ? "momentum_buffer" : nullptr}};
   core::ParallelRuns(with.size(), [&](size_t begin, size_t end, int) {
-    const uint64_t changes = Buffer::changes();
-    bool any = false;
-    for (size_t j = begin; j < end; ++j) {
-      const size_t i = with[j];
-      stale[j] = Stale(refs[i], states[i], group.params[i], key);
+    const uint64_t changes = MarkStaleAndCreate(with, begin, end, stale, refs, group.params, states, precision,
+                                                specs, key, [&](size_t j) {
       // A noted momentum buffer was there after a step that succeeded: that step set it. Otherwise it is
       // new unless the state already has one.
-      initialized[j] = !stale[j] || states[i].has("momentum_buffer");
+      initialized[j] = !stale[j] || states[with[j]].has("momentum_buffer");
       fresh[j] = momentum && !initialized[j];
-      any = any || stale[j];
-    }
-    if (any) CreateByName(with, begin, end, stale, group.params, states, precision, specs);
+    });
     for (size_t j = begin; j < end; ++j) {
       const size_t i = with[j];
       const ParamView& p = group.params[i];
