@@ -91,29 +91,39 @@ StepDivisor<T> MakeStepDivisor(double value) {
   return {c, 1.0 / static_cast<double>(c)};
 }
 
-// x / c, bit for bit as the division, for every float x (0, subnormal, inf and NaN included).
-// Why: the divider is the bottleneck of NAdam and RAdam in cache (bf16 NAdam: a division by bc2, a
-// square root and two divisions per element); a product in double and its rounding to float are
-// multiplies and conversions on the other ports (bf16 NAdam's loop in cache: 0.73 to 0.61 ns per
-// element). Exact for c in (0, 1]: x * reciprocal in double is within 2^-52 (relative) of x / c, and a
-// quotient of two floats is never that close to a point where float rounding changes (a midpoint of
-// two floats, or the overflow threshold) without being on it. With x = X 2^i, c = C 2^j (integers
-// X < 2^24, 2^23 <= C < 2^24) and a midpoint m = M 2^k (M odd and of 25 bits in the normal range),
-// x - m c is a multiple of 2^(k+j) and is not 0 (the odd part of M C exceeds 2^24), so |x/c - m| >=
-// 2^-49 |x/c|; for a midpoint of the subnormal range, x - m c is a nonzero multiple of 2^(j-150) (c <= 1),
-// so |x/c - m| >= 2^-174 while the product is within 2^-178. In double nothing overflows or underflows,
-// and the conversion to float rounds once and overflows to inf exactly where the division does.
-// Doubles divide: there is no wider type to multiply in. Adam's sqrt(v) / sqrt(bc2) keeps the corrected
-// product below (RootOver): its numerator is never subnormal, and there the three multiply-adds are
-// cheaper than the conversions (measured with this Divide in its place: bf16 Adam in cache 0.47 to 0.59 ns
-// per element, and 0.02-0.04 lower against the probe from memory).
+// x / c as a product in double, bit for bit the division for every float x (0, subnormal, inf and NaN
+// included) and c in (0, 1]: x * reciprocal in double is within 2^-52 (relative) of x / c, and a quotient
+// of two floats is never that close to a point where float rounding changes (a midpoint of two floats, or
+// the overflow threshold) without being on it. With x = X 2^i, c = C 2^j (integers X < 2^24,
+// 2^23 <= C < 2^24) and a midpoint m = M 2^k (M odd and of 25 bits in the normal range), x - m c is a
+// multiple of 2^(k+j) and is not 0 (the odd part of M C exceeds 2^24), so |x/c - m| >= 2^-49 |x/c|; for a
+// midpoint of the subnormal range, x - m c is a nonzero multiple of 2^(j-150) (c <= 1), so
+// |x/c - m| >= 2^-174 while the product is within 2^-178. In double nothing overflows or underflows, and
+// the conversion to float rounds once and overflows to inf exactly where the division does.
 template <typename T>
-ADAMANT_RULE_INLINE T Divide(T x, const StepDivisor<T>& c) {
+ADAMANT_RULE_INLINE T QuotientInDouble(T x, const StepDivisor<T>& c) {
   if constexpr (std::is_same_v<T, float>) {
     return static_cast<float>(static_cast<double>(x) * c.reciprocal);
   } else {
-    return x / c.value;
+    return x / c.value;  // doubles divide: there is no wider type to multiply in
   }
+}
+
+// x / c for a step divisor c in (0, 1], bit for bit the division on every target; how depends on the
+// target, chosen by measurement (docs/design.md, "Division by a step constant"):
+// - AVX-512 (Intel, one divider port): the divider is the bottleneck of NAdam and RAdam in cache, and the
+//   product in double moves the division to the multiply and convert ports (bf16 NAdam's loop in cache:
+//   0.73 to 0.61 ns per element).
+// - AVX2 (AMD Zen 3) and the baseline: the divider keeps up, and the four conversions per eight floats
+//   are what costs (bf16 NAdam's loop in cache: 1.39 to 1.08 ns per element with the division).
+// Always inlined: its body differs between the kernels' targets (see RootOver).
+template <typename T>
+ADAMANT_RULE_INLINE T Divide(T x, const StepDivisor<T>& c) {
+#if defined(__AVX512F__)
+  return QuotientInDouble(x, c);
+#else
+  return x / c.value;
+#endif
 }
 
 // A divisor that is the same for every element of a step (a bias correction), with its reciprocal.
@@ -145,22 +155,24 @@ ADAMANT_RULE_INLINE T CorrectedQuotient(T x, T c, T r) {
 }
 
 // sqrt(v) / c, bit for bit as the division, for c = sqrt(1 - beta2^t) or 1: c in [2^-27, 1].
-// Why: AVX-512 has one divider port, and Adam's element needs a square root and two divisions; this one
-// has a divisor fixed for the step, so it can be three multiply-adds on the two FMA ports instead (Adam's
-// loop in cache: 0.60 to 0.43 ns per element). Where the target has no FMA (the baseline
-// copy, and code outside the kernels), std::fma would be a library call: the plain division is used, and
-// both are correctly rounded, so every target gives the same bits.
-// The domain is why this is safe: the square root of a positive float lies in [2^-75, 2^64] (of a double,
-// in [2^-538, 2^512]), so with c in [2^-27, 1] the quotient stays below 2^91 and the residual's quantum,
-// about 2^-47 of the root (2^-105 in double), stays far above the subnormal range: no underflow, no
-// overflow. tests/rules/divisor_test.cc checks every float significand against the division.
+// How depends on the target, chosen by measurement. AVX-512 (Intel) has one divider port, and Adam's
+// element would need a square root and two divisions on it; this divisor is fixed for the step, so there
+// it is three multiply-adds on the two FMA ports (Adam's loop in cache: 0.60 to 0.43 ns per element; the
+// product in double, QuotientInDouble, was slower: bf16 Adam 0.59 against 0.47). On AVX2 (AMD Zen 3) the
+// division is the cheapest (fp32 Adam's loop in cache: 0.62 ns per element, 0.72 with the multiply-adds,
+// 0.84 with the product in double), and the baseline has no FMA (std::fma would be a library call). All
+// are correctly rounded, so every target gives the same bits.
+// The domain is why the multiply-adds are exact: the square root of a positive float lies in
+// [2^-75, 2^64] (of a double, in [2^-538, 2^512]), so with c in [2^-27, 1] the quotient stays below 2^91
+// and the residual's quantum, about 2^-47 of the root (2^-105 in double), stays far above the subnormal
+// range: no underflow, no overflow. tests/rules/divisor_test.cc checks every float significand against the division.
 // 0, inf and NaN take q = root * r itself, which is the quotient's value, sign and NaN payload.
 // Always inlined: its body differs between the kernels' targets, so no copy of it may be emitted out of
 // line, where the linker could pick one target's copy for all.
 template <typename T>
 ADAMANT_RULE_INLINE T RootOver(T v, const Divisor<T>& d) {
   const T root = std::sqrt(v);
-#if defined(__FMA__)
+#if defined(__AVX512F__)
   // Both fields read unconditionally: a read in one arm only became a masked load that kept GCC from
   // vectorizing a loop whose scalars it could not prove unaliased.
   const T c = d.value;

@@ -3,8 +3,8 @@
 //   against a set of divisors (the quotient's correctness does not depend on either exponent while nothing
 //   underflows or overflows, which RootOver's domain guarantees), on samples in double, and end to end
 //   through Adam on every kernel target;
-// - Divide with a StepDivisor (NAdam, RAdam): a product in double, checked against the division for every
-//   float, specials included, and for random divisors.
+// - QuotientInDouble with a StepDivisor (NAdam's and RAdam's Divide on AVX-512): a product in double,
+//   checked against the division for every float, specials included, and for random divisors.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -188,14 +188,14 @@ TEST(DivisorTest, TheUncorrectedProductIsNotTheDivision) {
   EXPECT_GT(differ, 0);
 }
 
-// Divide(x, StepDivisor) against x / c for x in [first, first + count) (as bit patterns); the count of
-// quotients that differ in any bit (NaN payloads included).
+// QuotientInDouble(x, StepDivisor) against x / c for x in [first, first + count) (as bit patterns); the
+// count of quotients that differ in any bit (NaN payloads included).
 int64_t StepDivisorMismatches(float c, uint64_t first, uint64_t count) {
   const rules::StepDivisor<float> d = rules::MakeStepDivisor<float>(c);
   int64_t mismatches = 0;
   for (uint64_t u = first; u < first + count; ++u) {
     const float x = FloatOf(static_cast<uint32_t>(u));
-    mismatches += Bits(x / c) != Bits(rules::Divide(x, d));
+    mismatches += Bits(x / c) != Bits(rules::QuotientInDouble(x, d));
   }
   return mismatches;
 }
@@ -241,7 +241,7 @@ TEST(DivisorTest, AFloatProductIsNotTheStepDivision) {
   int differ = 0;
   for (int64_t k = 0; k < 65536; ++k) {
     const float x = FloatOf(0x3F800000u + static_cast<uint32_t>(k));
-    differ += Bits(x * r) != Bits(rules::Divide(x, rules::MakeStepDivisor<float>(c)));
+    differ += Bits(x * r) != Bits(rules::QuotientInDouble(x, rules::MakeStepDivisor<float>(c)));
   }
   EXPECT_GT(differ, 0);
 }
