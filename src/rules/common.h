@@ -110,7 +110,7 @@ ADAMANT_RULE_INLINE T QuotientInDouble(T x, const StepDivisor<T>& c) {
 }
 
 // x / c for a step divisor c in (0, 1], bit for bit the division on every target; how depends on the
-// target, chosen by measurement (docs/design.md, "Division by a step constant"):
+// target, chosen by measurement (docs/design.md, "The divider, and the one division that is not needed"):
 // - AVX-512 (Intel, one divider port): the divider is the bottleneck of NAdam and RAdam in cache, and the
 //   product in double moves the division to the multiply and convert ports (bf16 NAdam's loop in cache:
 //   0.73 to 0.61 ns per element).
@@ -165,7 +165,8 @@ ADAMANT_RULE_INLINE T CorrectedQuotient(T x, T c, T r) {
 // The domain is why the multiply-adds are exact: the square root of a positive float lies in
 // [2^-75, 2^64] (of a double, in [2^-538, 2^512]), so with c in [2^-27, 1] the quotient stays below 2^91
 // and the residual's quantum, about 2^-47 of the root (2^-105 in double), stays far above the subnormal
-// range: no underflow, no overflow. tests/rules/divisor_test.cc checks every float significand against the division.
+// range: no underflow, no overflow. tests/rules/divisor_test.cc checks every float significand against
+// the division.
 // 0, inf and NaN take q = root * r itself, which is the quotient's value, sign and NaN payload.
 // Always inlined: its body differs between the kernels' targets, so no copy of it may be emitted out of
 // line, where the linker could pick one target's copy for all.
