@@ -21,6 +21,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -48,16 +49,14 @@ void ReadField(std::string_view key, py::handle value, bool& out) {
   }
   out = py::cast<bool>(value);
 }
+// Any pair torch.optim takes: a tuple, a list, a 2-element tensor (anything with len() and indexing).
 void ReadField(std::string_view key, py::handle value, Betas& out) {
-  py::sequence seq;
-  try {
-    seq = py::cast<py::sequence>(value);
-  } catch (const py::cast_error&) {
+  if (py::isinstance<py::str>(value) || !py::hasattr(value, "__len__") || !py::hasattr(value, "__getitem__")) {
     throw py::type_error(std::string(key) + " must be a pair of numbers");
   }
-  if (py::len(seq) != 2) throw py::value_error(std::string(key) + " must be a pair of numbers");
-  ReadField(key, seq[0], out[0]);
-  ReadField(key, seq[1], out[1]);
+  if (py::len(value) != 2) throw py::value_error(std::string(key) + " must be a pair of numbers");
+  ReadField(key, value[py::int_(0)], out[0]);
+  ReadField(key, value[py::int_(1)], out[1]);
 }
 void ReadField(std::string_view key, py::handle value, EpsMode& out) {
   OptionFromString(key, py::cast<std::string>(py::str(value)), out);
@@ -121,15 +120,16 @@ py::tuple AsTuple(py::handle h, size_t size, const char* layout) {
   return t;
 }
 
+// With `check_only`, the call checks everything and changes nothing (as a step with found_inf does).
 template <class Tensor, class Options, class Fn>
 void Run(const std::vector<Tensor>& tensors, const Options& options, const Precision& precision, double grad_scale,
-         Fn fn) {
-  const StepArgs args{grad_scale, false};
+         bool check_only, Fn fn) {
+  const StepArgs args{grad_scale, check_only};
   py::gil_scoped_release release;
   fn(std::span<const Tensor>(tensors), options, precision, args);
 }
 
-void AdamStep(const py::dict& group, const py::list& items, bool adamw, double grad_scale) {
+void AdamStep(const py::dict& group, const py::list& items, bool adamw, double grad_scale, bool check_only) {
   AdamOptions o = adamw ? AdamWOptions{} : AdamOptions{};
   o = ReadOptions(group, o);
   if (adamw) o.decoupled_weight_decay = true;
@@ -138,21 +138,21 @@ void AdamStep(const py::dict& group, const py::list& items, bool adamw, double g
     auto t = AsTuple(h, 9, "(param, grad, numel, dtype, exp_avg, exp_avg_sq, max_exp_avg_sq, step, master)");
     tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), Ptr(t[6]), py::cast<int64_t>(t[7]), Master(t[8])});
   }
-  Run(tensors, o, ReadPrecision(group), grad_scale, functional::Adam);
+  Run(tensors, o, ReadPrecision(group), grad_scale, check_only, functional::Adam);
 }
 
-void AdamaxStep(const py::dict& group, const py::list& items, double grad_scale) {
+void AdamaxStep(const py::dict& group, const py::list& items, double grad_scale, bool check_only) {
   const auto o = ReadOptions(group, AdamaxOptions{});
   std::vector<functional::AdamaxTensor> tensors;
   for (py::handle h : items) {
     auto t = AsTuple(h, 8, "(param, grad, numel, dtype, exp_avg, exp_inf, step, master)");
     tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), py::cast<int64_t>(t[6]), Master(t[7])});
   }
-  Run(tensors, o, ReadPrecision(group), grad_scale, functional::Adamax);
+  Run(tensors, o, ReadPrecision(group), grad_scale, check_only, functional::Adamax);
 }
 
 // Returns the new mu_product of each tensor.
-std::vector<double> NAdamStep(const py::dict& group, const py::list& items, double grad_scale) {
+std::vector<double> NAdamStep(const py::dict& group, const py::list& items, double grad_scale, bool check_only) {
   const auto o = ReadOptions(group, NAdamOptions{});
   std::vector<functional::NAdamTensor> tensors;
   std::vector<double> mu_products;
@@ -163,58 +163,58 @@ std::vector<double> NAdamStep(const py::dict& group, const py::list& items, doub
     tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), py::cast<int64_t>(t[6]), nullptr, Master(t[8])});
   }
   for (size_t i = 0; i < tensors.size(); ++i) tensors[i].mu_product = &mu_products[i];
-  Run(tensors, o, ReadPrecision(group), grad_scale, functional::NAdam);
+  Run(tensors, o, ReadPrecision(group), grad_scale, check_only, functional::NAdam);
   return mu_products;
 }
 
-void RAdamStep(const py::dict& group, const py::list& items, double grad_scale) {
+void RAdamStep(const py::dict& group, const py::list& items, double grad_scale, bool check_only) {
   const auto o = ReadOptions(group, RAdamOptions{});
   std::vector<functional::RAdamTensor> tensors;
   for (py::handle h : items) {
     auto t = AsTuple(h, 8, "(param, grad, numel, dtype, exp_avg, exp_avg_sq, step, master)");
     tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), py::cast<int64_t>(t[6]), Master(t[7])});
   }
-  Run(tensors, o, ReadPrecision(group), grad_scale, functional::RAdam);
+  Run(tensors, o, ReadPrecision(group), grad_scale, check_only, functional::RAdam);
 }
 
-void AdagradStep(const py::dict& group, const py::list& items, double grad_scale) {
+void AdagradStep(const py::dict& group, const py::list& items, double grad_scale, bool check_only) {
   const auto o = ReadOptions(group, AdagradOptions{});
   std::vector<functional::AdagradTensor> tensors;
   for (py::handle h : items) {
     auto t = AsTuple(h, 7, "(param, grad, numel, dtype, sum, step, master)");
     tensors.push_back({ReadParam(t), Ptr(t[4]), py::cast<int64_t>(t[5]), Master(t[6])});
   }
-  Run(tensors, o, ReadPrecision(group), grad_scale, functional::Adagrad);
+  Run(tensors, o, ReadPrecision(group), grad_scale, check_only, functional::Adagrad);
 }
 
-void RMSpropStep(const py::dict& group, const py::list& items, double grad_scale) {
+void RMSpropStep(const py::dict& group, const py::list& items, double grad_scale, bool check_only) {
   const auto o = ReadOptions(group, RMSpropOptions{});
   std::vector<functional::RMSpropTensor> tensors;
   for (py::handle h : items) {
     auto t = AsTuple(h, 9, "(param, grad, numel, dtype, square_avg, momentum_buffer, grad_avg, step, master)");
     tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), Ptr(t[6]), py::cast<int64_t>(t[7]), Master(t[8])});
   }
-  Run(tensors, o, ReadPrecision(group), grad_scale, functional::RMSprop);
+  Run(tensors, o, ReadPrecision(group), grad_scale, check_only, functional::RMSprop);
 }
 
-void AdadeltaStep(const py::dict& group, const py::list& items, double grad_scale) {
+void AdadeltaStep(const py::dict& group, const py::list& items, double grad_scale, bool check_only) {
   const auto o = ReadOptions(group, AdadeltaOptions{});
   std::vector<functional::AdadeltaTensor> tensors;
   for (py::handle h : items) {
     auto t = AsTuple(h, 8, "(param, grad, numel, dtype, square_avg, acc_delta, step, master)");
     tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), py::cast<int64_t>(t[6]), Master(t[7])});
   }
-  Run(tensors, o, ReadPrecision(group), grad_scale, functional::Adadelta);
+  Run(tensors, o, ReadPrecision(group), grad_scale, check_only, functional::Adadelta);
 }
 
-void SGDStep(const py::dict& group, const py::list& items, double grad_scale) {
+void SGDStep(const py::dict& group, const py::list& items, double grad_scale, bool check_only) {
   const auto o = ReadOptions(group, SGDOptions{});
   std::vector<functional::SGDTensor> tensors;
   for (py::handle h : items) {
     auto t = AsTuple(h, 7, "(param, grad, numel, dtype, momentum_buffer, momentum_buffer_initialized, master)");
     tensors.push_back({ReadParam(t), Ptr(t[4]), py::cast<bool>(t[5]), Master(t[6])});
   }
-  Run(tensors, o, ReadPrecision(group), grad_scale, functional::SGD);
+  Run(tensors, o, ReadPrecision(group), grad_scale, check_only, functional::SGD);
 }
 
 // (grad_ptr, numel, dtype) tuples as gradient-only ParamViews.
@@ -246,6 +246,35 @@ void ClipValue(const py::list& items, double clip_value) {
   ClipGradValue(grads, clip_value);
 }
 
+// Two of the (address, nbytes) regions that share a byte, as (lower index, higher index): the first such
+// pair in address order, found in one pass over the regions sorted by address (a region overlaps an earlier
+// one exactly when it starts before the furthest end among them).
+std::optional<std::pair<size_t, size_t>> FirstOverlap(const py::list& items) {
+  struct Region {
+    uintptr_t begin, end;
+    size_t index;
+  };
+  std::vector<Region> regions;
+  regions.reserve(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto t = AsTuple(items[i], 2, "(address, nbytes)");
+    const auto begin = py::cast<uintptr_t>(t[0]);
+    const auto size = py::cast<uintptr_t>(t[1]);
+    if (size > 0) regions.push_back({begin, begin + size, i});  // empty regions hold no byte
+  }
+  std::sort(regions.begin(), regions.end(), [](const Region& a, const Region& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.index < b.index;
+  });
+  for (size_t k = 1, furthest = 0; k < regions.size(); ++k) {
+    if (regions[k].begin < regions[furthest].end) {
+      return std::make_pair(std::min(regions[k].index, regions[furthest].index),
+                            std::max(regions[k].index, regions[furthest].index));
+    }
+    if (regions[k].end > regions[furthest].end) furthest = k;
+  }
+  return std::nullopt;
+}
+
 // Validates a dict of options for `algorithm` (raises ValueError with PyTorch's message).
 void ValidateOptions(const std::string& algorithm, const py::dict& options) {
   if (algorithm == "adam") return Validate(ReadOptions(options, AdamOptions{}));
@@ -267,18 +296,22 @@ PYBIND11_MODULE(_adamant, m) {
   m.def("validate", &ValidateOptions, py::arg("algorithm"), py::arg("options"));
   // Each step takes the loss scale (1.0: none); found_inf and the non-finite policies are applied by the
   // caller, which sees every group (adamant.torch.Optimizer.step).
+  // check_only: every check of the call, and no change (adamant.torch checks every group before any runs).
   const auto scale = py::arg("grad_scale") = 1.0;
-  m.def("adam", [](const py::dict& g, const py::list& t, double s) { AdamStep(g, t, false, s); }, py::arg("group"),
-        py::arg("tensors"), scale);
-  m.def("adamw", [](const py::dict& g, const py::list& t, double s) { AdamStep(g, t, true, s); }, py::arg("group"),
-        py::arg("tensors"), scale);
-  m.def("adamax", &AdamaxStep, py::arg("group"), py::arg("tensors"), scale);
-  m.def("nadam", &NAdamStep, py::arg("group"), py::arg("tensors"), scale);
-  m.def("radam", &RAdamStep, py::arg("group"), py::arg("tensors"), scale);
-  m.def("adagrad", &AdagradStep, py::arg("group"), py::arg("tensors"), scale);
-  m.def("rmsprop", &RMSpropStep, py::arg("group"), py::arg("tensors"), scale);
-  m.def("adadelta", &AdadeltaStep, py::arg("group"), py::arg("tensors"), scale);
-  m.def("sgd", &SGDStep, py::arg("group"), py::arg("tensors"), scale);
+  const auto check_only = py::arg("check_only") = false;
+  m.def("adam", [](const py::dict& g, const py::list& t, double s, bool c) { AdamStep(g, t, false, s, c); },
+        py::arg("group"), py::arg("tensors"), scale, check_only);
+  m.def("adamw", [](const py::dict& g, const py::list& t, double s, bool c) { AdamStep(g, t, true, s, c); },
+        py::arg("group"), py::arg("tensors"), scale, check_only);
+  m.def("adamax", &AdamaxStep, py::arg("group"), py::arg("tensors"), scale, check_only);
+  m.def("nadam", &NAdamStep, py::arg("group"), py::arg("tensors"), scale, check_only);
+  m.def("radam", &RAdamStep, py::arg("group"), py::arg("tensors"), scale, check_only);
+  m.def("adagrad", &AdagradStep, py::arg("group"), py::arg("tensors"), scale, check_only);
+  m.def("rmsprop", &RMSpropStep, py::arg("group"), py::arg("tensors"), scale, check_only);
+  m.def("adadelta", &AdadeltaStep, py::arg("group"), py::arg("tensors"), scale, check_only);
+  m.def("sgd", &SGDStep, py::arg("group"), py::arg("tensors"), scale, check_only);
+  m.def("first_overlap", &FirstOverlap, py::arg("regions"),
+        "The (lower, higher) indices of two (address, nbytes) regions that share a byte, or None");
   m.def("first_nonfinite", &FirstNonFinite, py::arg("grads"), scale,
         "Index of the first (grad_ptr, numel, dtype) whose gradient / grad_scale holds a NaN or an inf, or None");
   m.def("clip_grad_norm", &ClipNorm, py::arg("grads"), py::arg("max_norm"), py::arg("norm_type") = 2.0,

@@ -53,6 +53,7 @@ unscaled, and a nonzero ``found_inf`` skips the step.
 import inspect
 import math
 import numbers
+import re
 from itertools import chain
 
 import torch
@@ -75,6 +76,66 @@ _STEP_DTYPE = torch.float32
 _MASK64 = (1 << 64) - 1
 STEP_COUNT_KEY = "adamant_step_count"  # the state dict's entry for the optimizer's count of steps
 NONFINITE_POLICIES = ("propagate", "skip", "raise")
+_MAX_STEP = (1 << 63) - 2  # the largest step count a state may hold: the next step must fit an int64
+_TENSOR_ERROR = re.compile(r"^[a-z]+: tensor (\d+): (.*)$", re.DOTALL)
+_ABSENT = object()
+
+
+class _Journal:
+    """What a step's preparation added to or removed from the state, so that a step refused after it (by
+    a check of a later group) can put everything back."""
+
+    __slots__ = ("_undo",)
+
+    def __init__(self):
+        self._undo = []
+
+    def new_state(self, states, p):
+        """`p` had no entry in `states` (the optimizer's defaultdict) before this step."""
+        self._undo.append((states, p, _ABSENT))
+
+    def filled(self, state):
+        """`state` was empty and has been filled."""
+        self._undo.append((state, None, None))
+
+    def put(self, state, key, value):
+        self._undo.append((state, key, state.get(key, _ABSENT)))
+        state[key] = value
+
+    def delete(self, state, key):
+        self._undo.append((state, key, state.pop(key)))
+
+    def undo(self):
+        for container, key, old in reversed(self._undo):
+            if key is None:
+                container.clear()
+            elif old is _ABSENT:
+                container.pop(key, None)
+            else:
+                container[key] = old
+        self._undo.clear()
+
+
+def _passes(grads):
+    """The entries of `grads` split into passes: the first holds each parameter once, the k-th those listed
+    more than k times (their k-th entry), so that a parameter listed twice is stepped twice in turn."""
+    if len({id(p) for _, p, _, _, _, _ in grads}) == len(grads):
+        return [grads]
+    passes = []
+    seen = {}
+    for entry in grads:
+        k = seen.get(id(entry[1]), 0)
+        seen[id(entry[1])] = k + 1
+        if k == len(passes):
+            passes.append([])
+        passes[k].append(entry)
+    return passes
+
+
+def _bump_versions(tensors):
+    """Bumps each tensor's version counter, as an in-place update by torch does, at the cost of one empty
+    in-place op on a view (views share their base's counter)."""
+    torch._foreach_zero_([t.as_strided((0,), (1,)) for t in tensors])
 
 
 def state_dtype(p):
@@ -150,35 +211,46 @@ def state_ptr(state, key, p, dense):
     return s.data_ptr()
 
 
-def master_ptr(state, p, dense, enabled):
+def master_ptr(state, p, dense, enabled, journal):
     """data_ptr() of p's float32 master copy, state['master_param'], or 0 (none).
 
     The copy exists for bfloat16 and float16 parameters of groups with master_weights: it is made from the
     parameter on its first step with the option on, and dropped when the option is off (or the parameter
     no longer half precision), so that switching it on again starts from the parameter's current value.
+    Both changes are recorded in `journal`.
     """
     if enabled and p.dtype in _HALF:
         m = state.get("master_param")
         if m is None:
             m = torch.empty_like(p, dtype=_FLOAT32, memory_format=_PRESERVE)
             m.copy_(p)
-            state["master_param"] = m
+            journal.put(state, "master_param", m)
             return m.data_ptr()
         return state_ptr(state, "master_param", p, dense)
     if "master_param" in state:
-        del state["master_param"]
+        journal.delete(state, "master_param")
     return 0
 
 
-def step_of(state):
-    """(the step tensor, the number of steps taken) of a parameter's state; the tensor is float32 0-dim."""
+def step_of(state, where):
+    """(the step tensor, the number of steps taken) of a parameter's state; the tensor is float32 0-dim.
+    RuntimeError, naming `where()`, unless the count is a whole number from 0 to _MAX_STEP."""
     st = state["step"]
     if type(st) is Tensor and st.dtype is _STEP_DTYPE and st.dim() == 0 and st.is_cpu:
-        return st, int(st.item())
-    value = int(st.item() if isinstance(st, Tensor) else st)
+        value = st.item()
+        if 0 <= value <= _MAX_STEP and value == int(value):
+            return st, int(value)
+    else:
+        value = st.item() if isinstance(st, Tensor) and st.numel() == 1 else st
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not (0 <= value <= _MAX_STEP) \
+            or value != int(value):
+        raise RuntimeError(f"state 'step' of {where()} is {value!r}; it must be a number of steps taken, a whole "
+                           f"number from 0 to 2**63 - 2")
+    if type(st) is Tensor and st.dtype is _STEP_DTYPE and st.dim() == 0 and st.is_cpu:
+        return st, int(value)
     st = torch.tensor(float(value), dtype=_STEP_DTYPE)
     state["step"] = st
-    return st, value
+    return st, int(value)
 
 
 def _mix(x):
@@ -199,6 +271,21 @@ def _signature_defaults(init):
     """The constructor's defaults that are param group options (``nonfinite`` belongs to the optimizer)."""
     return {name: param.default for name, param in inspect.signature(init).parameters.items()
             if param.default is not inspect.Parameter.empty and name != "nonfinite"}
+
+
+# Options that torch.optim's own __setstate__ fills in when a param group lacks them (added by later torch
+# versions, or adamant's): a step fills them from the defaults too. Any other option missing from a group
+# is a KeyError at the step, as in torch.optim.
+_FILLED_OPTIONS = frozenset(("amsgrad", "nesterov", "centered", "foreach", "maximize", "capturable",
+                             "differentiable", "fused", "decoupled_weight_decay"))
+
+
+def _required_options(init):
+    """The hyperparameters a param group must hold: the constructor's positional ones, but those filled in
+    (_FILLED_OPTIONS)."""
+    return tuple(name for name, param in inspect.signature(init).parameters.items()
+                 if param.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and param.default is not inspect.Parameter.empty
+                 and name not in _FILLED_OPTIONS)
 
 
 def check_nonfinite(value):
@@ -245,6 +332,7 @@ def drop_in(algorithm, **fixed_defaults):
         cls._algorithm = algorithm
         cls._kernel = staticmethod(getattr(_adamant, algorithm))
         cls._option_defaults = {**_signature_defaults(cls.__init__), **fixed_defaults}
+        cls._required_keys = _required_options(cls.__init__)
         return cls
 
     return wrap
@@ -288,7 +376,7 @@ class Optimizer(torch.optim.Optimizer):
 
     Subclasses define ``__init__`` with torch.optim's signature, decorate themselves with ``drop_in`` and
     either describe their state buffers with ``_buffers(group)`` (and the hooks next to it) for the generic
-    ``_prepare``, or implement ``_prepare(group, group_index, grads)`` themselves (SGD). ``grads`` lists the
+    ``_prepare``, or implement ``_prepare(group, group_index, grads, journal)`` themselves (SGD). ``grads`` lists the
     group's parameters with a gradient, checked by ``_checked`` (``_with_grads``); ``_prepare`` creates
     missing state and returns ``(items, steps, extra)``: the tuples for the C++ step, the (step tensor, new
     value) pairs to store after it, and whatever ``_finish(extra, result)`` needs afterwards.
@@ -298,6 +386,7 @@ class Optimizer(torch.optim.Optimizer):
     _algorithm = None
     _kernel = None
     _option_defaults = {}
+    _required_keys = ()
     _torch_handles_sparse = False  # torch.optim's version accepts sparse gradients (Adagrad, SGD)
     # As torch's fused optimizers: step() unscales and skips by itself, so current PyTorch's GradScaler
     # hands it `grad_scale` and `found_inf` (as attributes) instead of unscaling the gradients in a pass.
@@ -339,9 +428,11 @@ class Optimizer(torch.optim.Optimizer):
         self.__dict__.setdefault("_adamant_step_count", 0)
         self.__dict__.setdefault("_nonfinite", "propagate")
         self.__dict__.setdefault("_last_step_skipped", False)
+        required = self._required_keys
         for group in self.param_groups:
             for key, value in self._option_defaults.items():
-                group.setdefault(key, value)
+                if key not in required:
+                    group.setdefault(key, value)
 
     def state_dict(self):
         """torch.optim's state dict, plus ``adamant_step_count``: the number of steps taken, which keys
@@ -402,8 +493,11 @@ class Optimizer(torch.optim.Optimizer):
                 scaler); the step changes nothing.
 
         Every parameter of every group is checked before any is updated: a step that raises (invalid
-        option, unsupported tensor, a non-finite gradient under ``nonfinite="raise"``) leaves the
-        parameters and their state values as they were.
+        option, unsupported tensor, bad state, a non-finite gradient under ``nonfinite="raise"``) leaves
+        the parameters and their state as they were. A tensor listed twice in a group is stepped twice,
+        one step after the other, as torch.optim does; distinct tensors that share memory are refused.
+        Each updated parameter's version counter is bumped, as by torch's in-place updates, so that
+        autograd refuses a graph saved before the step.
         """
         loss = None
         if closure is not None:
@@ -411,46 +505,102 @@ class Optimizer(torch.optim.Optimizer):
                 loss = closure()
         scale, skip = loss_scaling(self, grad_scale, found_inf)
         policy = self._nonfinite
+        required = self._required_keys
         checked = []
         for gi, group in enumerate(self.param_groups):
+            for key in required:
+                if key not in group:
+                    raise KeyError(key)  # as torch.optim's step, which reads group[key]
             if group.get("capturable") or group.get("differentiable"):
                 _check_flags(self._name, group)
             _check_precision(group)
             grads = self._with_grads(group, gi)
             if grads:
                 checked.append((gi, group, grads))
-        if len(checked) > 1 or skip or policy != "propagate":
-            for _, group, _ in checked:  # one C++ call validates its own group before touching anything
+        passes = [(gi, group, _passes(grads)) for gi, group, grads in checked]
+        if len(passes) > 1 or (passes and len(passes[0][2][0]) > 1):
+            self._check_no_overlap([(gi, first) for gi, _, (first, *_) in passes])
+        if skip or policy != "propagate":
+            for _, group, _ in checked:  # a skipped step still refuses invalid options
                 _adamant.validate(self._algorithm, group)
         if skip or (policy != "propagate" and self._nonfinite_gradient(checked, scale, policy)):
             self._last_step_skipped = True
             return loss
-        work = []
-        for gi, group, grads in checked:
-            prepared = self._prepare(group, gi, grads)
-            if prepared[0]:
-                work.append((gi, group, prepared))
-        if not work:
+        # The first pass of every group (each tensor once) is prepared and checked in C++ before any runs; a
+        # later pass holds tensors listed again, stepped after the first, with the state it left.
+        journal = _Journal()
+        first = []
+        try:
+            for gi, group, group_passes in passes:
+                prepared = self._prepare(group, gi, group_passes[0], journal)
+                self._check_in_cpp(group, gi, group_passes[0], prepared[0], scale)
+                first.append((gi, group, prepared))
+        except BaseException:
+            journal.undo()
+            raise
+        count = self._adamant_step_count
+        ran = False
+        for gi, group, prepared in first:
+            ran = self._run(group, gi, 0, prepared, count, scale) or ran
+        for (gi, group, group_passes), (_, _, first_prepared) in zip(passes, first):
+            for k in range(1, len(group_passes)):
+                prepared = self._prepare_again(group, gi, group_passes[k], first_prepared)
+                ran = self._run(group, gi, k, prepared, count, scale) or ran
+        if not ran:
             self._last_step_skipped = False
             return loss
-        count = self._adamant_step_count
-        for gi, group, (items, steps, extra) in work:
-            if group.get("stochastic_rounding"):
-                group = dict(group)
-                group["seed"] = stream_seed(group.get("seed", 0), count, gi)
-            result = self._kernel(group, items, scale)
-            for st, value in steps:
-                st.fill_(value)
-            if extra is not None:
-                self._finish(extra, result)
+        updated = [p for _, _, grads in checked for _, p, _, _, _, _ in grads]
         if scale != 1.0:  # the C++ wrote the unscaled gradients into the copies it was given
             for _, _, grads in checked:
                 for _, _, g, _, _, original in grads:
                     if g is not original:
                         original.copy_(g)
+            updated += [original for _, _, grads in checked for _, _, _, _, _, original in grads]
+        _bump_versions(updated)
         self._adamant_step_count = count + 1
         self._last_step_skipped = False
         return loss
+
+    def _run(self, group, gi, k, prepared, count, scale):
+        """Runs one prepared pass of a group in C++ and stores what it returns; False if it had no tensor."""
+        items, steps, extra = prepared
+        if not items:
+            return False
+        if group.get("stochastic_rounding"):
+            group = dict(group)
+            seed = stream_seed(group.get("seed", 0), count, gi)
+            group["seed"] = seed if k == 0 else _mix(seed ^ k)
+        result = self._kernel(group, items, scale)
+        for st, value in steps:
+            st.fill_(value)
+        if extra is not None:
+            self._finish(extra, result)
+        return True
+
+    def _check_in_cpp(self, group, gi, grads, items, scale):
+        """The C++ step's own checks of a prepared pass (options, pointers, aliasing, steps), run without
+        changing anything; its "tensor N" is named as the parameter it is."""
+        try:
+            self._kernel(group, items, scale, True)
+        except ValueError as e:
+            match = _TENSOR_ERROR.match(str(e))
+            if match is None:
+                raise
+            i, p = grads[int(match.group(1))][:2]
+            raise ValueError(f"adamant.torch.{self._name}: {_where(p, gi, i)}: {match.group(2)}") from None
+
+    def _check_no_overlap(self, groups):
+        """RuntimeError if two distinct parameters share memory (views of one storage): each is updated in
+        place by one pass that may run on several threads."""
+        where = [(gi, i, p) for gi, grads in groups for i, p, _, _, _, _ in grads]
+        pair = _adamant.first_overlap([(p.data_ptr(), p.numel() * p.element_size()) for _, _, p in where])
+        if pair is None:
+            return
+        (ga, ia, a), (gb, ib, b) = where[pair[0]], where[pair[1]]
+        raise RuntimeError(f"adamant.torch.{self._name}: {_where(a, ga, ia)} and {_where(b, gb, ib)} share "
+                           f"memory (views of one storage); each parameter is updated in place, so parameters "
+                           f"must not overlap (one tensor listed twice in a group is stepped twice, as in "
+                           f"torch.optim)")
 
     def _nonfinite_gradient(self, checked, scale, policy):
         """True if some gradient / scale holds a NaN or an inf (one read-only C++ pass over every group);
@@ -509,9 +659,9 @@ class Optimizer(torch.optim.Optimizer):
         which reaches _finish (when not empty)."""
         return ()
 
-    def _prepare(self, group, gi, grads):
+    def _prepare(self, group, gi, grads, journal):
         """The usual preparation: (p, grad, numel, dtype, <buffer ptrs>, step, <_after_step values>, master)
-        for each parameter with a gradient, its step incremented."""
+        for each parameter with a gradient, its step incremented. State it creates is recorded in `journal`."""
         names = self._buffers(group)
         lazy = [name for name in names if name in self._lazy_buffers]
         masters = group.get("master_weights", False)
@@ -519,21 +669,29 @@ class Optimizer(torch.optim.Optimizer):
         items = []
         steps = []
         extras = []
-        for _, p, g, dtype, dense, _ in grads:
+        for i, p, g, dtype, dense, _ in grads:
+            if p not in state_of:
+                journal.new_state(state_of, p)
             state = state_of[p]
             if not state:
+                journal.filled(state)
                 self._init_state(state, p, group, names)
             for name in lazy:
                 if name not in state:
-                    state[name] = zeros(p)
-            st, step = step_of(state)
+                    journal.put(state, name, zeros(p))
+            st, step = step_of(state, lambda: f"adamant.torch.{self._name}: {_where(p, gi, i)}")
             tail = self._after_step(state, extras)
             step += 1
             items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype,
                           *[0 if name is None else state_ptr(state, name, p, dense) for name in names], step,
-                          *tail, master_ptr(state, p, dense, masters)))
+                          *tail, master_ptr(state, p, dense, masters, journal)))
             steps.append((st, step))
         return items, steps, extras or None
+
+    def _prepare_again(self, group, gi, grads, first):
+        """_prepare for a later pass (parameters listed again), after the first pass (`first`, what its
+        _prepare returned) has run."""
+        return self._prepare(group, gi, grads, _Journal())
 
     # Checks one parameter and its gradient; returns (dtype name, gradient to read, dense flag), the
     # flag true when the parameter is dense but not contiguous (state must then share its strides).

@@ -33,7 +33,7 @@ class SGD(_base.Optimizer):
                                       stochastic_rounding=stochastic_rounding, seed=seed),
                          nonfinite=nonfinite)
 
-    def _prepare(self, group, gi, grads):
+    def _prepare(self, group, gi, grads, journal, fresh_states=()):
         momentum = group["momentum"] != 0
         masters = group.get("master_weights", False)
         state_of = self.state
@@ -41,13 +41,20 @@ class SGD(_base.Optimizer):
         fresh = []  # (state, buffer) pairs stored once the step has run
         for _, p, g, dtype, dense, _ in grads:
             # State only where needed (momentum, a master copy), as torch keeps none without momentum.
-            state = state_of[p] if momentum or p in state_of or (masters and p.dtype in _base._HALF) else None
-            master = 0 if state is None else master_ptr(state, p, dense, masters)
+            state = None
+            if p in state_of:
+                state = state_of[p]
+            elif momentum or (masters and p.dtype in _base._HALF):
+                journal.new_state(state_of, p)
+                state = state_of[p]
+            master = 0 if state is None else master_ptr(state, p, dense, masters, journal)
             if not momentum:
                 items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype, 0, False, master))
                 continue
-            if state.get("momentum_buffer") is None:  # torch 1.13 stores None without momentum
-                # the step sets it to the gradient
+            if state.get("momentum_buffer") is None or id(state) in fresh_states:
+                # torch 1.13 stores None without momentum. A parameter listed again whose buffer this
+                # step made is stepped as torch.optim steps it, from the buffers as they were before the
+                # step: set to the gradient again. The step sets the buffer to the gradient.
                 buf = torch.empty_like(p, dtype=state_dtype(p), memory_format=torch.preserve_format)
                 fresh.append((state, buf))
                 items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype, buf.data_ptr(), False, master))
@@ -55,6 +62,9 @@ class SGD(_base.Optimizer):
                 items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype,
                               state_ptr(state, "momentum_buffer", p, dense), True, master))
         return items, (), fresh
+
+    def _prepare_again(self, group, gi, grads, first):
+        return self._prepare(group, gi, grads, _base._Journal(), {id(state) for state, _ in first[2]})
 
     def _finish(self, fresh, result):
         for state, buf in fresh:
