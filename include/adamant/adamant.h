@@ -4,6 +4,7 @@
 
 #include "adamant/buffer.h"
 #include "adamant/clip.h"
+#include "adamant/atomic_file.h"
 #include "adamant/checkpoint.h"
 #include "adamant/dtype.h"
 #include "adamant/factory.h"

@@ -124,7 +124,9 @@ class Optimizer {
   void CheckParams(size_t group, std::span<const ParamView> params) const;
   // The precision for the next step: the seed is mixed with the number of steps taken, so stochastic
   // rounding draws new bits every step (SGD keeps no step count of its own).
-  Precision NextStepPrecision();
+  Precision NextStepPrecision() const;
+  // Counts a step that updated every group (NextStepPrecision then draws new bits).
+  void CountStep() { ++steps_taken_; }
   // True if the step must change nothing: args.found_inf, or a non-finite gradient under kSkip (and sets
   // last_step_skipped()); throws NonFiniteGradientError under kRaise. Called once everything is checked.
   bool SkipStep(const StepArgs& args);
@@ -181,6 +183,7 @@ class OptimizerBase : public Optimizer {
     if (SkipStep(args)) return;
     const Precision precision = NextStepPrecision();
     for (size_t g = 0; g < groups_.size(); ++g) StepGroup(groups_[g], states_[g], refs_[g], precision, args);
+    CountStep();
     set_last_step_skipped(false);
   }
 

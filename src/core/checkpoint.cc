@@ -3,12 +3,13 @@
 // contents against the optimizer), each checking everything before the optimizer is touched.
 #include "adamant/checkpoint.h"
 
+#include "adamant/atomic_file.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <charconv>
@@ -696,27 +697,12 @@ std::string ErrnoText(const std::string& what, const std::string& path) {
   return what + " " + path + ": " + std::strerror(errno);
 }
 
-// The directory holding `path`, for the temporary file and the directory sync.
-std::string DirectoryOf(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
-void WriteAll(int fd, std::string_view bytes, const std::string& path, size_t& written) {
+// Writes `bytes` in chunks of kWriteChunkBytes, calling the tests' write hook after each.
+void WriteAll(AtomicFile& file, std::string_view bytes, size_t& written) {
   const auto& hook = checkpoint_internal::WriteHook();
   while (!bytes.empty()) {
     const size_t chunk = std::min(bytes.size(), checkpoint_internal::kWriteChunkBytes);
-    size_t done = 0;
-    while (done < chunk) {
-      const ssize_t n = ::write(fd, bytes.data() + done, chunk - done);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        Fail(ErrnoText("cannot write", path));
-      }
-      done += static_cast<size_t>(n);
-    }
+    file.Write(bytes.substr(0, chunk));
     bytes.remove_prefix(chunk);
     written += chunk;
     if (hook) hook(written);
@@ -755,45 +741,18 @@ void SaveCheckpoint(const Optimizer& optimizer, const std::string& path) {
   } catch (const CheckpointError& e) {
     throw CheckpointError(prefix + e.what());
   }
-  // A new file beside the target (rename is atomic only within one file system), never an existing one.
-  static std::atomic<uint64_t> counter{0};
-  std::string tmp;
-  int fd = -1;
-  for (int attempt = 0; fd < 0; ++attempt) {
-    tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0 && (errno != EEXIST || attempt >= 100)) {
-      throw CheckpointError(prefix + ErrnoText("cannot create", tmp));
-    }
-  }
+  // A new file beside the target, flushed and renamed over it (atomic_file.h); anything but a regular file
+  // or a new path is refused, a symlink is followed.
   try {
+    AtomicFile file(path);
     size_t written = 0;
-    checkpoint_internal::Emit(plan, [&](std::string_view bytes) { WriteAll(fd, bytes, tmp, written); });
-    // On disk before the rename makes it the checkpoint: otherwise a crash could leave a renamed but empty
-    // file in place of the old checkpoint.
-    if (::fsync(fd) != 0) Fail(ErrnoText("cannot flush", tmp));
-    const int closed = ::close(fd);
-    fd = -1;
-    if (closed != 0) Fail(ErrnoText("cannot close", tmp));
-    if (::rename(tmp.c_str(), path.c_str()) != 0) Fail(ErrnoText("cannot rename " + tmp + " to", path));
+    checkpoint_internal::Emit(plan, [&](std::string_view bytes) { WriteAll(file, bytes, written); });
+    file.Commit();
   } catch (const CheckpointError& e) {
-    if (fd >= 0) ::close(fd);
-    ::unlink(tmp.c_str());
     throw CheckpointError(prefix + e.what());
-  } catch (...) {
-    if (fd >= 0) ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
+  } catch (const std::runtime_error& e) {
+    throw CheckpointError(prefix + e.what());
   }
-  // The rename itself is durable once the directory is flushed.
-  const std::string dir = DirectoryOf(path);
-  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) throw CheckpointError(prefix + ErrnoText("cannot open directory", dir));
-  const int synced = ::fsync(dir_fd);
-  const int saved_errno = errno;
-  ::close(dir_fd);
-  errno = saved_errno;
-  if (synced != 0) throw CheckpointError(prefix + ErrnoText("cannot flush directory", dir));
 }
 
 void LoadCheckpoint(Optimizer& optimizer, const std::string& path) {

@@ -247,9 +247,9 @@ bool Optimizer::SkipStep(const StepArgs& args) {
   return true;
 }
 
-Precision Optimizer::NextStepPrecision() {
+Precision Optimizer::NextStepPrecision() const {
   Precision p = precision_;
-  p.seed = core::Mix(p.seed ^ core::Mix(steps_taken_++));
+  p.seed = core::Mix(p.seed ^ core::Mix(steps_taken_));
   return p;
 }
 
@@ -283,9 +283,37 @@ void Optimizer::CheckParams(size_t group, std::span<const ParamView> params) con
         fail(i, std::string("grad and param data overlap in memory") +
                     (p.grad == p.data ? " (the same pointer)" : "") + ": the gradient must be a buffer of its own");
       }
-      // State noted by an earlier step and unchanged since was checked then (and what that step added fits).
-      if (refs != nullptr && i < refs->size() && Holds((*refs)[i], states[i], p)) continue;
+      if (p.numel > 0 && bytes > std::numeric_limits<uintptr_t>::max() - address(p.grad)) {
+        fail(i, "grad runs past the end of the address space");
+      }
+      // The step counts from state.step + 1, which must fit an int64 (state may be set by hand).
+      const int64_t step = states[i].step;  // Step sized `states` to the group
+      if (step < 0 || step == std::numeric_limits<int64_t>::max()) {
+        fail(i, "state step is " + std::to_string(step) + "; it must be a number of steps taken, in [0, " +
+                    std::to_string(std::numeric_limits<int64_t>::max() - 1) + "]");
+      }
+      // State noted by an earlier step and unchanged since was checked then (and what that step added fits);
+      // the gradient, which may move between steps, is checked against it on every step.
+      const bool noted = refs != nullptr && i < refs->size() && Holds((*refs)[i], states[i], p);
+      if (noted && p.numel > 0) {
+        const uintptr_t state_bytes = static_cast<uintptr_t>(p.numel) * SizeOf(StateDType(p.dtype));
+        bool overlaps = false;
+        for (const void* data : (*refs)[i].data) {
+          overlaps = overlaps || (data != nullptr && address(p.grad) < address(data) + state_bytes &&
+                                  address(data) < address(p.grad) + bytes);
+        }
+        if (!overlaps) continue;
+      } else if (noted) {
+        continue;
+      }
       const DType state_dtype = StateDType(p.dtype);
+      for (const auto& [buffer_name, buffer] : states[i].buffers) {
+        const uintptr_t state_bytes = static_cast<uintptr_t>(buffer.numel()) * SizeOf(buffer.dtype());
+        if (p.numel > 0 && buffer.numel() > 0 && address(p.grad) < address(buffer.data()) + state_bytes &&
+            address(buffer.data()) < address(p.grad) + bytes) {
+          fail(i, "grad and state '" + buffer_name + "' overlap in memory: the gradient must be a buffer of its own");
+        }
+      }
       for (const auto& [buffer_name, buffer] : states[i].buffers) {
         if (buffer.numel() != p.numel || buffer.dtype() != state_dtype) {
           fail(i, "state '" + buffer_name + "' has " + std::to_string(buffer.numel()) + " elements of " +

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -872,8 +873,8 @@ TEST_F(InterruptedSave, AFailedWriteKeepsTheOldCheckpoint) {
   try {
     SaveCheckpoint(*opt_, path_);
     ADD_FAILURE() << "no error";
-  } catch (const std::runtime_error& e) {
-    EXPECT_STREQ(e.what(), "disk full (simulated)");
+  } catch (const CheckpointError& e) {  // one error type, naming the file
+    EXPECT_EQ(e.what(), "checkpoint '" + path_ + "': disk full (simulated)");
   }
   ExpectOldCheckpoint();
   EXPECT_EQ(dir_.entries(), std::vector<std::string>{"opt.safetensors"});  // the partial file was removed
@@ -905,9 +906,31 @@ TEST_F(InterruptedSave, AProcessKilledMidWriteKeepsTheOldCheckpoint) {
   Model model = Large();
   auto opt = MakeOptimizer("adam", model);
   EXPECT_PRED2(Contains, CheckpointErrorOf([&] { LoadCheckpoint(*opt, dir_.file(entries[1])); }), "truncated");
-  // The next save succeeds beside the leftover.
+  // The next save removes the leftover of the dead process and succeeds.
   SaveCheckpoint(*opt_, path_);
   EXPECT_TRUE(ReadFile(path_) == SerializeState(*opt_));
+  EXPECT_EQ(dir_.entries(), std::vector<std::string>{"opt.safetensors"});
+}
+
+TEST(CheckpointFile, OnlyARegularFileIsReplaced) {
+  TempDir dir;
+  Model model = Model::Small();
+  auto opt = MakeOptimizer("adam", model);
+  const std::string fifo = dir.file("fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_EQ(CheckpointErrorOf([&] { SaveCheckpoint(*opt, fifo); }),
+            "checkpoint '" + fifo + "': cannot replace " + fifo + ": it is a FIFO (only a regular file is replaced)");
+  EXPECT_EQ(CheckpointErrorOf([&] { SaveCheckpoint(*opt, "/dev/null"); }),
+            "checkpoint '/dev/null': cannot replace /dev/null: it is a character device (only a regular file is "
+            "replaced)");
+  EXPECT_EQ(dir.entries(), std::vector<std::string>{"fifo"});
+  // A symlink is followed: the file it names is replaced, the link stays.
+  const std::string target = dir.file("target.safetensors");
+  const std::string link = dir.file("link.safetensors");
+  ::symlink(target.c_str(), link.c_str());
+  SaveCheckpoint(*opt, link);
+  EXPECT_TRUE(std::filesystem::is_symlink(link));
+  EXPECT_TRUE(ReadFile(target) == SerializeState(*opt));
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "adamant/buffer.h"
+#include "adamant/checkpoint.h"
 #include "adamant/factory.h"
 #include "adamant/functional.h"
 #include "adamant/optimizer.h"
@@ -270,6 +271,72 @@ TEST(BufferValidation, AlignmentAndZeros) {
     EXPECT_EQ(address % alignment, 0u) << numel;
     const std::span<float> x = b.as<float>();
     EXPECT_TRUE(std::all_of(x.begin(), x.end(), [](float v) { return v == 0.0f; })) << numel;
+  }
+}
+
+// A fault that only a group's own update used to find (a state step out of range, a gradient aliasing a
+// state buffer or the master copy), put in the last parameter of the last of three groups: the step is
+// refused naming group and parameter, and no byte of any group changes (parameters, state, master copies,
+// steps_taken()), nor is state made for a parameter never stepped.
+template <class Opt>
+class FaultInTheLastGroup : public ::testing::Test {};
+using AllOptimizers = ::testing::Types<Adam, AdamW, Adamax, NAdam, RAdam, Adagrad, RMSprop, Adadelta, SGD>;
+TYPED_TEST_SUITE(FaultInTheLastGroup, AllOptimizers);
+
+TYPED_TEST(FaultInTheLastGroup, ChangesNothing) {
+  enum Fault { kStepNegative, kStepAtTheLimit, kGradIsState, kGradInsideState, kGradIsMaster };
+  for (Fault fault : {kStepNegative, kStepAtTheLimit, kGradIsState, kGradInsideState, kGradIsMaster}) {
+    SCOPED_TRACE(static_cast<int>(fault));
+    std::vector<std::vector<float>> data(6, std::vector<float>(8)), grad(6, std::vector<float>(8));
+    for (size_t i = 0; i < 6; ++i) {
+      for (size_t j = 0; j < 8; ++j) {
+        data[i][j] = 0.25f * static_cast<float>(i + 1) - 0.1f * static_cast<float>(j);
+        grad[i][j] = 0.5f - 0.07f * static_cast<float>(i * 8 + j);
+      }
+    }
+    // The last parameter is bfloat16 with master weights, for the master fault.
+    std::vector<uint16_t> half(8, 0x3F80), half_grad(8, 0x3F00);
+    const auto view = [&](size_t i) { return MakeParam(data[i].data(), grad[i].data(), 8); };
+    TypeParam opt(std::vector<ParamView>{view(0), view(1)});
+    typename TypeParam::OptionsType options = opt.param_group(0).options;
+    if constexpr (requires { options.momentum; }) options.momentum = 0.9;
+    opt.param_group(0).options = options;
+    opt.AddParamGroup({{view(2), view(3)}, options});
+    opt.AddParamGroup({{view(4), ParamView{half.data(), half_grad.data(), 8, DType::kBFloat16}}, options});
+    Precision precision;
+    precision.master_weights = true;
+    opt.set_precision(precision);
+    opt.Step();
+    opt.param_group(0).params.push_back(view(5));  // no state until a step succeeds
+    ParamState& last = opt.state(2, 1);
+    ParamView& p = opt.param_group(2).params[1];
+    Buffer* buffer = nullptr;  // one of the algorithm's buffers
+    for (auto& [name, b] : last.buffers) {
+      if (name != "master_param" && buffer == nullptr) buffer = &b;
+    }
+    ASSERT_NE(buffer, nullptr);
+    // Taken before the fault (a checkpoint refuses a negative step); the step's fault is undone after.
+    const std::string state_before = SerializeState(opt);
+    const std::vector<std::vector<float>> data_before = data;
+    const std::vector<uint16_t> half_before = half;
+    const uint64_t steps_before = opt.steps_taken();
+    const int64_t step_before = last.step;
+    switch (fault) {
+      case kStepNegative: last.step = -1; break;
+      case kStepAtTheLimit: last.step = std::numeric_limits<int64_t>::max(); break;
+      // A float32 state buffer seen as the bfloat16 gradient: its first 16 bytes, or bytes in its middle.
+      case kGradIsState: p.grad = buffer->data(); break;
+      case kGradInsideState: p.grad = static_cast<char*>(buffer->data()) + 6; break;
+      case kGradIsMaster: p.grad = last.at("master_param").data(); break;
+    }
+    const std::string msg = ErrorOf([&] { opt.Step(); });
+    EXPECT_EQ(msg.rfind(std::string(opt.name()) + ": param group 2, parameter 1: ", 0), 0u) << msg;
+    last.step = step_before;
+    EXPECT_EQ(SerializeState(opt), state_before);
+    EXPECT_EQ(data, data_before);
+    EXPECT_EQ(half, half_before);
+    EXPECT_EQ(opt.steps_taken(), steps_before);
+    EXPECT_TRUE(opt.state(0, 2).empty());
   }
 }
 
