@@ -59,7 +59,7 @@ fuzz-corpus: build
 # prints where the metrics, the plot and the summary are. Options: make run RUN_ARGS="--epochs 5".
 RUN_DIR ?= runs/mlp-adam
 run: build
-	$(BUILD_DIR)/apps/adamant/adamant train --out $(RUN_DIR) $(RUN_ARGS)
+	$(BUILD_DIR)/apps/adamant/adamant train --out $(RUN_DIR) --overwrite $(RUN_ARGS)
 
 # The benchmark suite (docs/performance.md): its own build (build-bench/, with libtorch-dev), then one table
 # and build-bench/bench.csv. Options: make bench BENCH_ARGS="--quick" (or --impl/--alg/--shape/--threads ...).

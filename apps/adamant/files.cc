@@ -1,5 +1,7 @@
 #include "files.h"
 
+#include "adamant/atomic_file.h"
+
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,18 +18,6 @@ namespace {
 
 [[noreturn]] void Fail(const std::string& what, const std::filesystem::path& path) {
   throw std::runtime_error(what + " " + path.string() + ": " + std::strerror(errno));
-}
-
-void Fsync(const std::filesystem::path& path, int flags) {
-  const int fd = ::open(path.c_str(), flags);
-  if (fd < 0) Fail("cannot open", path);
-  if (::fsync(fd) != 0) {
-    const int saved = errno;
-    ::close(fd);
-    errno = saved;
-    Fail("cannot flush", path);
-  }
-  ::close(fd);
 }
 
 // The directory the running executable is in (for the scripts installed beside it).
@@ -52,27 +42,8 @@ void PrepareOutputDir(const std::filesystem::path& dir) {
   std::filesystem::remove(probe, ec);
 }
 
-std::filesystem::path TemporaryFor(const std::filesystem::path& path) {
-  return path.parent_path() / ("." + path.filename().string() + ".tmp-" + std::to_string(::getpid()));
-}
-
-void CommitFile(const std::filesystem::path& tmp, const std::filesystem::path& path) {
-  Fsync(tmp, O_RDONLY);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) Fail("cannot rename " + tmp.string() + " to", path);
-  const auto dir = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
-  Fsync(dir, O_RDONLY | O_DIRECTORY);
-}
-
 void WriteFileAtomically(const std::filesystem::path& path, std::string_view bytes) {
-  const auto tmp = TemporaryFor(path);
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) Fail("cannot create", tmp);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out) Fail("cannot write", tmp);
-  }
-  CommitFile(tmp, path);
+  adamant::WriteFileAtomically(path.string(), bytes);
 }
 
 std::string ReadFile(const std::filesystem::path& path) {

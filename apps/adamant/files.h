@@ -14,13 +14,7 @@ namespace adamant::app {
 // ("cannot write to output directory DIR: REASON") otherwise.
 void PrepareOutputDir(const std::filesystem::path& dir);
 
-// The temporary name a file is written under before it replaces `path` (same directory, so rename is atomic).
-std::filesystem::path TemporaryFor(const std::filesystem::path& path);
-
-// Flushes `tmp` to disk, renames it over `path` and flushes the directory entry. Throws std::runtime_error.
-void CommitFile(const std::filesystem::path& tmp, const std::filesystem::path& path);
-
-// Writes `bytes` to `path` atomically (TemporaryFor, then CommitFile).
+// Writes `bytes` to `path` atomically (adamant::AtomicFile: a regular file or a new path; symlinks followed).
 void WriteFileAtomically(const std::filesystem::path& path, std::string_view bytes);
 
 std::string ReadFile(const std::filesystem::path& path);

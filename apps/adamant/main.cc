@@ -8,7 +8,11 @@
 
 #include <c10/util/Exception.h>
 
+#include <charconv>
+#include <csignal>
 #include <cstdio>
+#include <string_view>
+#include <system_error>
 #include <string>
 #include <vector>
 
@@ -92,7 +96,27 @@ struct OptimizerFlags {
   }
 };
 
+// A seed: digits only, within uint64 (CLI11 would wrap -1, and saturate an overflowing one, to 2^64-1).
+const CLI::Validator kSeed(
+    [](std::string& text) -> std::string {
+      uint64_t value = 0;
+      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+      if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
+        return "must be an integer in [0, 18446744073709551615], got " + text;
+      }
+      return "";
+    },
+    "UINT64");
+
+// A run stopped by SIGINT or SIGTERM (with a checkpoint) exits as the shell reports such a signal: 128 + it.
+int ExitCode(const TrainResult& result) { return result.interrupted_by != 0 ? 128 + result.interrupted_by : 0; }
+
+// The first line of a message (libtorch's carry context and backtraces below it).
+std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
+
 int Main(int argc, char** argv) {
+  // A full disk or a file size limit makes a write fail with an error, which is reported; not a signal.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"adamant: Adam-family optimizers. Trains networks on Fashion-MNIST with them and reproduces the "
                "Adam paper's experiments.",
                "adamant"};
@@ -174,13 +198,18 @@ int Main(int argc, char** argv) {
       ->capture_default_str()
       ->group(run_group);
   train->add_option("--seed", o.seed, "seed of the initialization, data split, shuffles and dropout")
+      ->check(kSeed)
       ->capture_default_str()
       ->group(run_group);
 
   const char* out_group = "Output";
-  train->add_option("--out", o.out_dir, "output directory")->capture_default_str()->group(out_group);
+  train->add_option("--out", o.out_dir, "output directory (an earlier run in it is not replaced without --overwrite)")
+      ->capture_default_str()
+      ->group(out_group);
+  train->add_flag("--overwrite", o.overwrite, "replace the earlier run in --out")->group(out_group);
   train->add_option("--checkpoint-every", o.checkpoint_every,
-                    "write checkpoint.pt every N optimizer steps (it is always written at the end)")
+                    "write checkpoint.pt every N optimizer steps too (it is always written at each epoch's end, at "
+                    "--max-steps, on SIGINT/SIGTERM and at the end)")
       ->capture_default_str()
       ->group(out_group);
   train
@@ -208,16 +237,24 @@ int Main(int argc, char** argv) {
                      return names;
                    }() + ", all (default: all)")
       ->delimiter(',');
-  compare->add_flag("--quick", c.quick, "a subset of the data, fewer epochs, a coarser grid (all in ~10 minutes)");
+  compare->add_flag("--quick", c.quick, "a subset of the data, fewer epochs, a coarser grid (all in about a minute on two cores)");
   compare->add_option("--out", c.out_dir, "where reports, figures and CSVs go (default: docs/results, or "
                                            "runs/compare-quick with --quick)");
   compare->add_option("--data-dir", c.data_dir, "directory with the four Fashion-MNIST .gz files")->capture_default_str();
-  compare->add_option("--threads", c.threads, "threads (0: all cores)")->capture_default_str();
-  compare->add_option("--seed", c.seed, "seed of every run")->capture_default_str();
+  compare->add_option("--threads", c.threads, "threads (0: all cores)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  compare->add_option("--seed", c.seed, "seed of every run")->check(kSeed)->capture_default_str();
   compare->add_option("--limit-train", c.limit_train, "at most N training examples in any run (0: each experiment's own)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  compare->add_option("--epochs", c.epochs, "epochs of every final run (0: each experiment's own)")->capture_default_str();
+  compare->add_option("--epochs", c.epochs, "epochs of every final run (0: each experiment's own)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
 
+  if (argc > 1 && argv[1][0] != '-' && std::string_view(argv[1]) != "train" && std::string_view(argv[1]) != "compare") {
+    std::fprintf(stderr, "adamant: error: unknown command '%s' (the commands are train and compare; see adamant "
+                 "--help)\n", argv[1]);
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -260,8 +297,10 @@ int Main(int argc, char** argv) {
                                       "options in " + resume + "/config.json");
         }
       }
-      Resume(resume, o, overridden);
-      return 0;
+      return ExitCode(Resume(resume, o, overridden));
+    }
+    if (train->count("--out") > 0 && o.out_dir.empty()) {
+      throw std::invalid_argument("--out must name a directory, got ''");
     }
     o.model.hidden.clear();
     for (const std::string& part : CLI::detail::split(hidden, ',')) {
@@ -272,12 +311,11 @@ int Main(int argc, char** argv) {
       }
     }
     o.optimizer_options = flags.ToOptionList();
-    Train(o);
-    return 0;
+    return ExitCode(Train(o));
   } catch (const c10::Error& e) {
-    std::fprintf(stderr, "adamant: error: %s\n", e.what_without_backtrace());
+    std::fprintf(stderr, "adamant: error: %s\n", FirstLine(e.what_without_backtrace()).c_str());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "adamant: error: %s\n", e.what());
+    std::fprintf(stderr, "adamant: error: %s\n", FirstLine(e.what()).c_str());
   }
   return 1;
 }

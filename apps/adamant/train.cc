@@ -4,13 +4,19 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <climits>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
+#include "adamant/atomic_file.h"
 #include "adamant/nonfinite.h"
 #include "adamant/schedule.h"
 #include "adamant/torch/optim.h"
@@ -18,6 +24,7 @@
 #include "files.h"
 #include "optimizers.h"
 #include "progress.h"
+#include "sealed_file.h"
 
 namespace adamant::app {
 namespace {
@@ -32,6 +39,41 @@ constexpr const char* kSummaryFile = "summary.json";
 constexpr const char* kPlotFile = "curves.png";
 constexpr const char* kMetricsHeader = "epoch,step,train_loss,val_loss,val_accuracy,lr,seconds\n";
 constexpr int64_t kEvalBatch = 1000;
+// The files of a run: an earlier run in a directory is not replaced unless asked (--overwrite).
+constexpr const char* kRunFiles[] = {kConfigFile, kMetricsFile, kCheckpointFile, kSummaryFile, kPlotFile};
+// The first line of a message (libtorch's errors carry TorchScript context and backtraces below it).
+std::string FirstLine(std::string_view text) {
+  const size_t end = text.find('\n');
+  return std::string(text.substr(0, end));
+}
+
+// Set by SIGINT or SIGTERM during training: the run stops after the step in progress, with a checkpoint.
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+extern "C" void OnStopSignal(int signal) {
+  g_stop_signal = signal;
+  std::signal(signal, SIG_DFL);  // a second one stops the process at once
+}
+
+// Catches SIGINT and SIGTERM while it lives.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_signal = 0;
+    old_int_ = std::signal(SIGINT, OnStopSignal);
+    old_term_ = std::signal(SIGTERM, OnStopSignal);
+  }
+  ~StopSignals() {
+    std::signal(SIGINT, old_int_);
+    std::signal(SIGTERM, old_term_);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+ private:
+  void (*old_int_)(int);
+  void (*old_term_)(int);
+};
 
 // splitmix64: the shuffles are ours, not the standard library's, so a seed means the same order everywhere.
 uint64_t Mix(uint64_t x) {
@@ -85,7 +127,11 @@ struct Data {
 Data LoadData(const TrainOptions& o) {
   const FashionMnist raw = LoadFashionMnist(o.data_dir);
   const std::vector<int64_t> order = Permutation(raw.train.count(), Mix(o.seed ^ 0x5eed5a17ull));
-  const int64_t val_size = std::min<int64_t>(o.val_size, raw.train.count() - 1);
+  if (o.val_size >= raw.train.count()) {
+    throw std::invalid_argument("--val-size " + std::to_string(o.val_size) + " leaves no training examples (the " +
+                                "training files hold " + std::to_string(raw.train.count()) + ")");
+  }
+  const int64_t val_size = o.val_size;
   std::vector<int64_t> val_rows(order.begin(), order.begin() + val_size);
   std::vector<int64_t> train_rows(order.begin() + val_size, order.end());
   if (o.limit_train > 0 && o.limit_train < static_cast<int64_t>(train_rows.size())) train_rows.resize(o.limit_train);
@@ -230,9 +276,14 @@ void SaveCheckpoint(const fs::path& path, torch::nn::Sequential& model, torch::o
     std::lock_guard<std::mutex> lock(generator.mutex());
     archive.write("trainer/rng", generator.get_state());
   }
-  const fs::path tmp = TemporaryFor(path);
-  archive.save_to(tmp.string());
-  CommitFile(tmp, path);
+  // In memory first, then sealed and written atomically: a full disk leaves the previous checkpoint.
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  try {
+    adamant::WriteFileAtomically(path.string(), Sealed(bytes.str()));
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error("cannot save checkpoint " + path.string() + ": " + e.what());
+  }
 }
 
 template <class T>
@@ -244,16 +295,30 @@ T ReadScalar(torch::serialize::InputArchive& archive, const std::string& key) {
   if constexpr (std::is_same_v<T, std::string>) return v.toStringRef();
 }
 
-Position LoadCheckpoint(const fs::path& path, torch::nn::Sequential& model, torch::optim::Optimizer& optimizer,
-                        const std::string& fingerprint) {
+Position ReadPosition(const fs::path& path, torch::serialize::InputArchive& archive, torch::nn::Sequential& model,
+                      torch::optim::Optimizer& optimizer, const std::string& fingerprint);
+
+// Restores the model, the optimizer and the generator from the bytes of checkpoint.pt, `file`, verified
+// (Unsealed) first.
+Position LoadCheckpoint(const fs::path& path, const std::string& file, torch::nn::Sequential& model,
+                        torch::optim::Optimizer& optimizer, const std::string& fingerprint) {
+  std::istringstream bytes{std::string(Unsealed(path.string(), file))};
   torch::serialize::InputArchive archive;
   try {
-    archive.load_from(path.string());
+    archive.load_from(bytes);
+    return ReadPosition(path, archive, model, optimizer, fingerprint);
   } catch (const c10::Error& e) {
-    throw std::runtime_error(path.string() + " is not a readable checkpoint (" + e.what_without_backtrace() + ")");
+    throw std::runtime_error(path.string() + " is not a readable checkpoint (" +
+                             FirstLine(e.what_without_backtrace()) + ")");
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(path.string() + ": " + FirstLine(e.what()));
   }
+}
+
+Position ReadPosition(const fs::path& path, torch::serialize::InputArchive& archive, torch::nn::Sequential& model,
+                      torch::optim::Optimizer& optimizer, const std::string& fingerprint) {
   if (ReadScalar<std::string>(archive, "trainer/config") != fingerprint) {
-    throw std::runtime_error(path.string() + " was written by a run with other options than " +
+    throw std::runtime_error("it was written by a run with other options than " +
                              (path.parent_path() / kConfigFile).string());
   }
   torch::serialize::InputArchive model_archive;
@@ -329,6 +394,27 @@ void WriteSummary(const fs::path& dir, const TrainOptions& o, const TrainResult&
   WriteFileAtomically(dir / kSummaryFile, j.dump(2) + "\n");
 }
 
+// Refuses a directory that holds files of an earlier run: a new run would replace them.
+void RefuseEarlierRun(const fs::path& dir) {
+  std::string found;
+  for (const char* name : kRunFiles) {
+    std::error_code ec;
+    if (fs::exists(fs::symlink_status(dir / name, ec))) found += (found.empty() ? "" : ", ") + std::string(name);
+  }
+  if (!found.empty()) {
+    throw std::invalid_argument(dir.string() + " holds an earlier run (" + found + "); continue it with adamant " +
+                                "train --resume " + dir.string() + ", or replace it with --overwrite");
+  }
+}
+
+void RemoveRunFiles(const fs::path& dir) {
+  for (const char* name : kRunFiles) {
+    std::error_code ec;
+    fs::remove(dir / name, ec);
+    if (ec) throw std::runtime_error("cannot remove " + (dir / name).string() + ": " + ec.message());
+  }
+}
+
 TrainResult Run(const TrainOptions& o, const fs::path& resume_from) {
   Validate(o);
   const fs::path dir = o.out_dir;
@@ -336,9 +422,12 @@ TrainResult Run(const TrainOptions& o, const fs::path& resume_from) {
   const bool verbose = !o.quiet;
   const std::string config = ToJson(o).dump(2) + "\n";
   const std::string fingerprint = Fingerprint(o);
-  if (files) {
-    PrepareOutputDir(dir);
-    WriteFileAtomically(dir / kConfigFile, config);
+  const bool fresh = resume_from.empty();
+  if (files && fresh && !o.overwrite) RefuseEarlierRun(dir);
+  std::string checkpoint;  // read and verified before the data is loaded: a damaged one fails at once
+  if (!fresh) {
+    checkpoint = ReadFile(resume_from);
+    Unsealed(resume_from.string(), checkpoint);
   }
 
   if (o.threads > 0) {
@@ -357,13 +446,24 @@ TrainResult Run(const TrainOptions& o, const fs::path& resume_from) {
   for (auto& group : optimizer->param_groups()) base_lrs.push_back(group.options().get_lr());
 
   Position pos;
-  if (!resume_from.empty()) pos = LoadCheckpoint(resume_from, model, *optimizer, fingerprint);
+  if (!fresh) pos = LoadCheckpoint(resume_from, checkpoint, model, *optimizer, fingerprint);
+  if (o.max_steps > 0 && pos.step >= o.max_steps) {
+    throw std::invalid_argument("the run in " + dir.string() + " has taken " + std::to_string(pos.step) +
+                                " optimizer steps already; --max-steps " + std::to_string(o.max_steps) +
+                                " would take none (give a larger one, or none to train to the end)");
+  }
 
   const int64_t n = data.train.size();
   const int64_t batches = (n + o.batch_size - 1) / o.batch_size;
   const int64_t steps_per_epoch = (batches + o.accumulate - 1) / o.accumulate;
   const Schedule schedule = MakeSchedule(o, steps_per_epoch);
   adamant::Validate(schedule);
+  // Everything is checked (options, data, model, optimizer, checkpoint): only now is anything written.
+  if (files) {
+    PrepareOutputDir(dir);
+    if (fresh) RemoveRunFiles(dir);  // --overwrite (an earlier run was refused above)
+    WriteFileAtomically(dir / kConfigFile, config);
+  }
   Progress progress(ParseProgressMode(o.progress), o.epochs);
   const std::vector<torch::Tensor> params = model->parameters();
 
@@ -385,6 +485,10 @@ TrainResult Run(const TrainOptions& o, const fs::path& resume_from) {
                 static_cast<long long>(pos.step));
   }
   std::fflush(stdout);
+
+  std::optional<StopSignals> signals;
+  if (files) signals.emplace();  // compare's runs (no files) stop as a plain process does
+  int stop_signal = 0;
 
   model->train();
   for (; pos.epoch <= o.epochs && !stopped; ++pos.epoch, pos.batch = 0, pos.loss_sum = 0, pos.loss_count = 0) {
@@ -431,7 +535,8 @@ TrainResult Run(const TrainOptions& o, const fs::path& resume_from) {
         }
         pos.step_losses.push_back(static_cast<float>(group_loss));
         group_loss = 0;
-        const bool at_limit = o.max_steps > 0 && pos.step >= o.max_steps;
+        stop_signal = g_stop_signal;
+        const bool at_limit = (o.max_steps > 0 && pos.step >= o.max_steps) || stop_signal != 0;
         if (files && ((o.checkpoint_every > 0 && pos.step % o.checkpoint_every == 0) || at_limit)) {
           Position saved = pos;
           saved.batch = pos.batch + 1;
@@ -456,6 +561,17 @@ TrainResult Run(const TrainOptions& o, const fs::path& resume_from) {
     pos.epochs.push_back(m);
     pos.metrics_csv += MetricsRow(m);
     if (files) WriteFileAtomically(dir / kMetricsFile, pos.metrics_csv);
+    if (files && pos.epoch < o.epochs) {
+      // At each epoch's end (the last one's comes below): Ctrl-C or a crash loses at most an epoch.
+      Position saved = pos;
+      ++saved.epoch;
+      saved.batch = 0;
+      saved.loss_sum = 0;
+      saved.loss_count = 0;
+      saved.seconds = elapsed();
+      saved.step_seconds = step_seconds;
+      SaveCheckpoint(dir / kCheckpointFile, model, *optimizer, saved, fingerprint);
+    }
     if (verbose) {
       std::printf("epoch %3lld/%lld  train_loss %.4f  val_loss %.4f  val_accuracy %.4f  lr %.3g  %.1fs\n",
                 static_cast<long long>(m.epoch), static_cast<long long>(o.epochs), m.train_loss, m.val_loss,
@@ -464,8 +580,10 @@ TrainResult Run(const TrainOptions& o, const fs::path& resume_from) {
     }
   }
 
+  signals.reset();
   TrainResult result;
   result.finished = pos.epoch > o.epochs;
+  result.interrupted_by = result.finished ? 0 : stop_signal;
   // A finished run ends with a checkpoint too (a stopped one wrote its own at --max-steps): resuming it
   // with more --epochs trains on.
   if (files && result.finished) {
@@ -483,7 +601,11 @@ TrainResult Run(const TrainOptions& o, const fs::path& resume_from) {
   result.steps = pos.step;
   result.skipped_steps = pos.skipped_steps;
   result.seconds = elapsed();
-  result.optimizer_step_ms = steps_this_process > 0 ? 1e3 * step_seconds_this_process / steps_this_process : 0.0;
+  // This process's steps; a finished run resumed takes none, and keeps the figure of the steps it took.
+  const int64_t all_steps = pos.step + pos.skipped_steps;
+  result.optimizer_step_ms = steps_this_process > 0 ? 1e3 * step_seconds_this_process / steps_this_process
+                             : all_steps > 0        ? 1e3 * step_seconds / static_cast<double>(all_steps)
+                                                    : 0.0;
   result.weights_checksum = WeightsChecksum(model);
   if (!files) return result;
   WriteFileAtomically(dir / kMetricsFile, pos.metrics_csv);
@@ -503,6 +625,11 @@ TrainResult Run(const TrainOptions& o, const fs::path& resume_from) {
     std::printf("test accuracy %.4f (loss %.4f) after %lld epochs, %lld optimizer steps, %.1f s (optimizer step %.3f ms)\n",
                 result.test_accuracy, result.test_loss, static_cast<long long>(o.epochs),
                 static_cast<long long>(result.steps), result.seconds, result.optimizer_step_ms);
+  } else if (result.interrupted_by != 0) {
+    std::printf("interrupted by %s after %lld optimizer steps, checkpoint written; continue with: adamant train "
+                "--resume %s\n",
+                result.interrupted_by == SIGINT ? "SIGINT" : "SIGTERM", static_cast<long long>(result.steps),
+                dir.c_str());
   } else {
     std::printf("stopped after %lld optimizer steps (--max-steps); continue with: adamant train --resume %s\n",
                 static_cast<long long>(result.steps), dir.c_str());
@@ -522,19 +649,21 @@ void Validate(const TrainOptions& o) {
   auto positive = [](const char* name, int64_t v) {
     if (v <= 0) throw std::invalid_argument(std::string("--") + name + " must be positive, got " + std::to_string(v));
   };
-  auto non_negative = [](const char* name, double v) {
-    if (!(v >= 0)) throw std::invalid_argument(std::string("--") + name + " must be >= 0, got " + std::to_string(v));
+  auto non_negative = [](const char* name, int64_t v) {
+    if (v < 0) throw std::invalid_argument(std::string("--") + name + " must be >= 0, got " + std::to_string(v));
   };
   positive("batch-size", o.batch_size);
   positive("epochs", o.epochs);
   positive("accumulate", o.accumulate);
   positive("val-size", o.val_size);
-  non_negative("max-steps", static_cast<double>(o.max_steps));
+  non_negative("max-steps", o.max_steps);
   non_negative("threads", o.threads);
-  non_negative("limit-train", static_cast<double>(o.limit_train));
-  non_negative("limit-test", static_cast<double>(o.limit_test));
-  non_negative("checkpoint-every", static_cast<double>(o.checkpoint_every));
-  non_negative("clip-grad-norm", o.clip_grad_norm);
+  non_negative("limit-train", o.limit_train);
+  non_negative("limit-test", o.limit_test);
+  non_negative("checkpoint-every", o.checkpoint_every);
+  if (!(o.clip_grad_norm >= 0)) {
+    throw std::invalid_argument("--clip-grad-norm must be >= 0, got " + nlohmann::json(o.clip_grad_norm).dump());
+  }
   if (o.impl != "adamant" && o.impl != "torch") {
     throw std::invalid_argument("--impl must be adamant or torch, got '" + o.impl + "'");
   }
@@ -582,10 +711,29 @@ nlohmann::json ToJson(const TrainOptions& o) {
           {"plot", o.plot}};
 }
 
+namespace {
+
+// j[key] into an integer field: only a JSON integer that fits (nlohmann would convert 1e30 or -1 silently).
+template <class T>
+void GetInteger(const nlohmann::json& v, const std::string& key, T& out) {
+  const bool fits = v.is_number_unsigned()  ? std::in_range<T>(v.get<uint64_t>())
+                    : v.is_number_integer() ? std::in_range<T>(v.get<int64_t>())
+                                            : false;
+  if (!fits) {
+    throw std::invalid_argument("'" + key + "' must be an integer in [" +
+                                std::to_string(std::numeric_limits<T>::min()) + ", " +
+                                std::to_string(std::numeric_limits<T>::max()) + "], got " + v.dump());
+  }
+  out = v.get<T>();
+}
+
+}  // namespace
+
 TrainOptions TrainOptionsFromJson(const nlohmann::json& j) {
   TrainOptions o;
   j.at("model").get_to(o.model.name);
-  j.at("hidden").get_to(o.model.hidden);
+  o.model.hidden.clear();
+  for (const nlohmann::json& size : j.at("hidden")) GetInteger(size, "hidden", o.model.hidden.emplace_back());
   j.at("dropout").get_to(o.model.dropout);
   j.at("cnn").get_to(o.model.cnn);
   j.at("optimizer").get_to(o.optimizer);
@@ -593,24 +741,24 @@ TrainOptions TrainOptionsFromJson(const nlohmann::json& j) {
   for (const auto& [k, v] : j.at("optimizer_options").items()) o.optimizer_options.emplace_back(k, v.get<std::string>());
   j.at("impl").get_to(o.impl);
   j.at("schedule").get_to(o.schedule);
-  j.at("warmup_steps").get_to(o.warmup_steps);
+  GetInteger(j.at("warmup_steps"), "warmup_steps", o.warmup_steps);
   j.at("gamma").get_to(o.gamma);
   j.at("step_size").get_to(o.step_size);
   j.at("min_lr").get_to(o.min_lr);
   j.at("clip_grad_norm").get_to(o.clip_grad_norm);
   j.at("nonfinite").get_to(o.nonfinite);
-  j.at("accumulate").get_to(o.accumulate);
-  j.at("batch_size").get_to(o.batch_size);
-  j.at("epochs").get_to(o.epochs);
-  j.at("max_steps").get_to(o.max_steps);
-  j.at("threads").get_to(o.threads);
-  j.at("seed").get_to(o.seed);
+  GetInteger(j.at("accumulate"), "accumulate", o.accumulate);
+  GetInteger(j.at("batch_size"), "batch_size", o.batch_size);
+  GetInteger(j.at("epochs"), "epochs", o.epochs);
+  GetInteger(j.at("max_steps"), "max_steps", o.max_steps);
+  GetInteger(j.at("threads"), "threads", o.threads);
+  GetInteger(j.at("seed"), "seed", o.seed);
   j.at("data_dir").get_to(o.data_dir);
-  j.at("limit_train").get_to(o.limit_train);
-  j.at("val_size").get_to(o.val_size);
-  j.at("limit_test").get_to(o.limit_test);
+  GetInteger(j.at("limit_train"), "limit_train", o.limit_train);
+  GetInteger(j.at("val_size"), "val_size", o.val_size);
+  GetInteger(j.at("limit_test"), "limit_test", o.limit_test);
   j.at("out_dir").get_to(o.out_dir);
-  j.at("checkpoint_every").get_to(o.checkpoint_every);
+  GetInteger(j.at("checkpoint_every"), "checkpoint_every", o.checkpoint_every);
   j.at("progress").get_to(o.progress);
   j.at("plot").get_to(o.plot);
   return o;
@@ -630,10 +778,19 @@ TrainResult Resume(const std::string& dir, const TrainOptions& overrides, const 
     o = TrainOptionsFromJson(nlohmann::json::parse(ReadFile(config_path)));
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(config_path.string() + " is damaged: " + e.what());
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(config_path.string() + " is damaged: " + e.what());
   }
   o.out_dir = dir;
   o.max_steps = 0;  // the limit that stopped the run is spent: go on to the end unless given again
   for (const std::string& name : overridden) {
+    if (name == "epochs" && overrides.epochs != o.epochs && ParseScheduleKind(o.schedule) == ScheduleKind::kCosine) {
+      // Its learning rate is a function of the run's length: a longer run would stretch the cosine, and
+      // the rate would jump back up. A resumed run is the run it continues, so the length stays.
+      throw std::invalid_argument("--epochs cannot change when resuming a run with --schedule cosine (its learning "
+                                  "rate follows a cosine over the run's " + std::to_string(o.epochs) +
+                                  " epochs); start a new run for another length");
+    }
     if (name == "epochs") o.epochs = overrides.epochs;
     if (name == "max_steps") o.max_steps = overrides.max_steps;
     if (name == "threads") o.threads = overrides.threads;

@@ -41,10 +41,12 @@ struct TrainOptions {
   int64_t limit_test = 0;  // 0: all 10,000
 
   std::string out_dir = "runs/train";  // empty: write no files (results in memory only)
-  int64_t checkpoint_every = 0;  // optimizer steps between checkpoints; 0: at the end (and at --max-steps) only
+  int64_t checkpoint_every = 0;  // optimizer steps between checkpoints; 0: at each epoch's end (and at
+                                 // --max-steps, and on SIGINT/SIGTERM) only
   std::string progress = "auto";
   bool plot = true;
-  bool quiet = false;  // no lines on stdout (not part of config.json)
+  bool quiet = false;      // no lines on stdout (not part of config.json)
+  bool overwrite = false;  // replace an earlier run in out_dir (not part of config.json)
 };
 
 // Throws std::invalid_argument naming the first bad option.
@@ -73,11 +75,14 @@ struct TrainResult {
   double seconds = 0;
   double optimizer_step_ms = 0;  // mean wall time of optimizer.step()
   std::string weights_checksum;  // FNV-1a 64 of the final parameters' bytes: equal runs, equal checksums
-  bool finished = false;         // false when stopped by max_steps
+  bool finished = false;         // false when stopped by max_steps or a signal
+  int interrupted_by = 0;        // SIGINT or SIGTERM when a signal stopped the run (with a checkpoint)
 };
 
 // Trains and writes, in options.out_dir: config.json (the options), metrics.csv, checkpoint.pt,
-// summary.json and curves.png. Prints a line per epoch on stdout and progress on stderr.
+// summary.json and curves.png. Prints a line per epoch on stdout and progress on stderr. Nothing is written
+// before the options, the data and the model are checked; an earlier run in out_dir is refused unless
+// options.overwrite. SIGINT and SIGTERM stop the run after the step in progress, with a checkpoint.
 TrainResult Train(const TrainOptions& options);
 
 // Continues the run in `dir` from its checkpoint.pt with its config.json, with `epochs`, `max_steps`,

@@ -199,7 +199,7 @@ def test_resume_errors(tmp_path):
     assert "--lr cannot be given with --resume" in message
     (out / "checkpoint.pt").write_bytes(b"garbage")
     message = error_of("train", "--resume", out)
-    assert "is not a readable checkpoint" in message
+    assert f"{out}/checkpoint.pt is not a checkpoint of adamant train" in message
 
 
 def test_unknown_flag_is_a_usage_error():
