@@ -8,6 +8,7 @@
 
 #include <c10/util/Exception.h>
 
+#include <algorithm>
 #include <charconv>
 #include <csignal>
 #include <cstdio>
@@ -112,7 +113,10 @@ const CLI::Validator kSeed(
 int ExitCode(const TrainResult& result) { return result.interrupted_by != 0 ? 128 + result.interrupted_by : 0; }
 
 // The first line of a message (libtorch's carry context and backtraces below it).
-std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
+std::string FirstLine(std::string_view text) {
+  text.remove_prefix(std::min(text.find_first_not_of("\n \t"), text.size()));
+  return std::string(text.substr(0, text.find('\n')));
+}
 
 int Main(int argc, char** argv) {
   // A full disk or a file size limit makes a write fail with an error, which is reported; not a signal.

@@ -43,8 +43,9 @@ constexpr int64_t kEvalBatch = 1000;
 constexpr const char* kRunFiles[] = {kConfigFile, kMetricsFile, kCheckpointFile, kSummaryFile, kPlotFile};
 // The first line of a message (libtorch's errors carry TorchScript context and backtraces below it).
 std::string FirstLine(std::string_view text) {
-  const size_t end = text.find('\n');
-  return std::string(text.substr(0, end));
+  const size_t begin = std::min(text.find_first_not_of("\n \t"), text.size());
+  text.remove_prefix(begin);
+  return std::string(text.substr(0, text.find('\n')));
 }
 
 // Set by SIGINT or SIGTERM during training: the run stops after the step in progress, with a checkpoint.
@@ -312,6 +313,8 @@ Position LoadCheckpoint(const fs::path& path, const std::string& file, torch::nn
                              FirstLine(e.what_without_backtrace()) + ")");
   } catch (const std::runtime_error& e) {
     throw std::runtime_error(path.string() + ": " + FirstLine(e.what()));
+  } catch (const std::exception& e) {  // TorchScript's ErrorReport, for a pickle it cannot read
+    throw std::runtime_error(path.string() + " is not a readable checkpoint (" + FirstLine(e.what()) + ")");
   }
 }
 

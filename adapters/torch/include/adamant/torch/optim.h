@@ -13,7 +13,10 @@
 // a group's options are an `adamant::optim::Options<...>` holding adamant's option struct (so `get_lr`/`set_lr`
 // and libtorch's LR schedulers work), and `step()` runs adamant's fused step over the groups' tensors in place.
 // The state lives in adamant's optimizer underneath, by position (`core().state(group, index)`), under
-// PyTorch's names; libtorch's `state()` map stays empty. `torch::save`/`torch::load` write and read it.
+// PyTorch's names; libtorch's `state()` map stays empty. `torch::save`/`torch::load` write and read it, with
+// a checksum of every entry ("adamant/checksum"): libtorch does not check its archives' CRCs on load, so a
+// damaged state tensor or option is refused by `load` (c10::Error "the optimizer archive is damaged"), and
+// nothing changes. Damage to the zip structure itself is left to libtorch's reader.
 //
 // Parameters must be dense, contiguous CPU tensors of float32, float64, bfloat16 or float16 (adamant
 // updates them in place, never a copy); gradients of the same dtype and shape (a non-contiguous gradient is
