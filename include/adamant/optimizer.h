@@ -122,9 +122,11 @@ class Optimizer {
   // Checks the parameters of a group that have a gradient (size, dtype, pointers) and that their existing
   // state fits them, so that creating state and updating cannot fail halfway.
   void CheckParams(size_t group, std::span<const ParamView> params) const;
-  // The precision for the next step: the seed is mixed with the number of steps taken, so stochastic
-  // rounding draws new bits every step (SGD keeps no step count of its own).
-  Precision NextStepPrecision() const;
+  // The precision of param group `group` for the next step: the seed is mixed with the number of steps
+  // taken and the group's index, so stochastic rounding draws new bits every step (SGD keeps no step count
+  // of its own) and tensor i of one group does not share its bits with tensor i of another. The same
+  // stream as the Python drop-ins' (`stream_seed` in adamant/torch/_base.py).
+  Precision NextStepPrecision(size_t group) const;
   // Counts a step that updated every group (NextStepPrecision then draws new bits).
   void CountStep() { ++steps_taken_; }
   // True if the step must change nothing: args.found_inf, or a non-finite gradient under kSkip (and sets
@@ -181,8 +183,9 @@ class OptimizerBase : public Optimizer {
     }
     ValidateStepArgs(args);
     if (SkipStep(args)) return;
-    const Precision precision = NextStepPrecision();
-    for (size_t g = 0; g < groups_.size(); ++g) StepGroup(groups_[g], states_[g], refs_[g], precision, args);
+    for (size_t g = 0; g < groups_.size(); ++g) {
+      StepGroup(groups_[g], states_[g], refs_[g], NextStepPrecision(g), args);
+    }
     CountStep();
     set_last_step_skipped(false);
   }

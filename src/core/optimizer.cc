@@ -247,9 +247,9 @@ bool Optimizer::SkipStep(const StepArgs& args) {
   return true;
 }
 
-Precision Optimizer::NextStepPrecision() const {
+Precision Optimizer::NextStepPrecision(size_t group) const {
   Precision p = precision_;
-  p.seed = core::Mix(p.seed ^ core::Mix(steps_taken_));
+  p.seed = core::Mix(p.seed ^ core::Mix(steps_taken_ ^ core::Mix(group)));
   return p;
 }
 

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <memory>
 #include <random>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "adamant/functional.h"
 #include "adamant/optimizer.h"
 #include "adamant/param.h"
+#include "core/mix.h"
 #include "kernels/storage.h"
 
 namespace adamant {
@@ -268,6 +270,34 @@ TEST(PrecisionTest, StochasticRoundingProgressesWhereNearestIsStuck) {
     for (size_t i = 0; i < kN; ++i) mean += Widen(d, stochastic.data[i]);
     mean /= kN;
     EXPECT_NEAR(mean, 1.0 - kSteps * kLr, 0.1 * kSteps * kLr);
+  }
+}
+
+// Tensor i of one param group and tensor i of another draw different rounding bits (the seed is mixed with
+// the group's index), and each group's stream is the documented one: the functional step called with
+// Mix(seed ^ Mix(steps_taken ^ Mix(group))) gives the same bits, as the Python drop-ins' stream_seed does.
+TEST(PrecisionTest, EachParamGroupHasItsOwnRoundingStream) {
+  constexpr size_t kN = 2048;
+  constexpr uint64_t kSeed = 11;
+  for (DType d : kHalves) {
+    SCOPED_TRACE(std::string(DTypeName(d)));
+    const std::vector<float> ones(kN, 1.0f);
+    Half a(d, ones), b(d, ones), alone(d, ones);
+    for (Half* h : {&a, &b, &alone}) h->grad.assign(kN, Narrow(d, 1.0f));
+    Adam opt(std::vector<ParamView>{a.view()}, AdamOptions{.lr = 1e-4});
+    opt.AddParamGroup({b.view()});
+    opt.set_precision({.rounding = Rounding::kStochastic, .seed = kSeed});
+    std::vector<float> m(kN), v(kN);
+    for (uint64_t step = 0; step < 3; ++step) {
+      opt.Step();
+      // Group 1's tensor 0, stepped alone through the functional layer with the documented seed.
+      const Precision p{.rounding = Rounding::kStochastic,
+                        .seed = core::Mix(kSeed ^ core::Mix(step ^ core::Mix(uint64_t{1})))};
+      const functional::AdamTensor t{alone.view(), m.data(), v.data(), nullptr, static_cast<int64_t>(step + 1)};
+      functional::Adam(std::span<const functional::AdamTensor>(&t, 1), AdamOptions{.lr = 1e-4}, p);
+    }
+    EXPECT_NE(a.data, b.data) << "the two groups' tensor 0 drew the same bits";
+    EXPECT_EQ(b.data, alone.data);
   }
 }
 
