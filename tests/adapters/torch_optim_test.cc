@@ -160,9 +160,9 @@ TEST(TorchOptim, TorchSaveAndLoadWork) {
 }
 
 // libtorch does not check its archives' CRCs on load, so a byte flipped in a state tensor's record (or in
-// a value of the pickled entries) would load silently as other state: the drop-ins' own checksum refuses it.
-// (Damage to the zip structure is libtorch's reader's to find; it can crash on some, see
-// docs/reliability.md.)
+// an option's text) would load silently as other state: the drop-ins' archive holds the core's checkpoint
+// bytes, whose loader checks every piece. (Damage to the zip structure is libtorch's reader's to find; it
+// can crash on some, see docs/reliability.md.)
 TEST(TorchOptim, ADamagedArchiveIsRefused) {
   auto params = MakeParams(12);
   Adam adam(params, {.lr = 0.00125, .amsgrad = true});
@@ -171,8 +171,8 @@ TEST(TorchOptim, ADamagedArchiveIsRefused) {
   torch::save(adam, saved);
   const std::string good = saved.str();
   const std::string expected = SerializeState(adam.core());
-  // Where the entries' values lie in the file: each state buffer's bytes (stored as they are in memory)
-  // and the learning rate's text.
+  // Where the values lie in the file: each state buffer's bytes (stored as they are in memory) and the
+  // learning rate's text.
   std::vector<size_t> positions;
   for (size_t i = 0; i < params.size(); ++i) {
     for (const auto& [name, buffer] : adam.core().state(0, i).buffers) {
@@ -195,9 +195,7 @@ TEST(TorchOptim, ADamagedArchiveIsRefused) {
       torch::load(loaded, in);
       ADD_FAILURE() << "byte " << pos << ": loaded";
     } catch (const c10::Error& e) {
-      EXPECT_NE(std::string(e.what()).find("adamant: the optimizer archive is damaged: its checksum"),
-                std::string::npos)
-          << e.what();
+      EXPECT_NE(std::string(e.what()).find("adamant: checkpoint: "), std::string::npos) << e.what();
     }
     EXPECT_EQ(loaded.param_groups()[0].options().get_lr(), 0.5) << "a refused load changed the options";
     EXPECT_TRUE(loaded.core().state(0, 0).empty()) << "a refused load changed the state";
@@ -226,7 +224,9 @@ TEST(TorchOptim, LoadRejectsAnotherAlgorithmAndChangesNothing) {
     rmsprop.load(in);
     FAIL() << "expected an error";
   } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("holds a 'adam' optimizer, not 'rmsprop'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("adamant: checkpoint: the checkpoint is of a 'adam' optimizer, not 'rmsprop'"),
+              std::string::npos)
+        << e.what();
   }
   EXPECT_EQ(rmsprop.param_groups()[0].options().get_lr(), 0.5);
 }
@@ -251,7 +251,9 @@ TEST(TorchOptim, LoadRejectsOtherParameterCounts) {
         try {
           other.load(in);
         } catch (const c10::Error& e) {
-          EXPECT_NE(std::string(e.what()).find("has 3 parameters, this optimizer's 1"), std::string::npos) << e.what();
+          EXPECT_NE(std::string(e.what()).find("param group 0 has 3 parameters in the checkpoint, 1 in the optimizer"),
+                    std::string::npos)
+              << e.what();
           throw;
         }
       },
@@ -340,6 +342,37 @@ TEST(TorchOptim, BFloat16WithMasterWeights) {
     EXPECT_TRUE(torch::equal(m, full[i].detach().flatten())) << i;
     EXPECT_TRUE(torch::equal(half[i].detach().flatten(), m.to(torch::kBFloat16))) << i;
   }
+}
+
+// torch::save carries the precision and the count of steps taken (the stochastic-rounding stream) with the
+// state: a bf16 run with stochastic rounding resumed from the file continues bitwise, with its options as
+// saved (a scheduler's lr).
+TEST(TorchOptim, SaveAndLoadKeepPrecisionAndTheRoundingStream) {
+  auto params = MakeParams(16);
+  std::vector<torch::Tensor> half;
+  for (auto& p : params) half.push_back(p.detach().to(torch::kBFloat16).requires_grad_());
+  auto grads = [&](std::vector<torch::Tensor>& ps, int t) {
+    SetGrads(ps, t);
+    for (auto& p : ps) p.mutable_grad() = p.grad().to(torch::kBFloat16);
+  };
+  Adam straight(half, {.lr = 1e-3});
+  straight.set_precision({.rounding = Rounding::kStochastic, .seed = 5});
+  for (int t = 1; t <= 3; ++t) grads(half, t), straight.step();
+  straight.param_groups()[0].options().set_lr(2e-3);  // after the last step, as a scheduler would
+  std::stringstream bytes;
+  torch::save(straight, bytes);
+  auto copy = Clone(half);
+  Adam resumed(copy, {.lr = 0.5});
+  torch::load(resumed, bytes);
+  EXPECT_EQ(resumed.core().precision().rounding, Rounding::kStochastic);
+  EXPECT_EQ(resumed.core().precision().seed, 5u);
+  EXPECT_EQ(resumed.core().steps_taken(), 3u);
+  EXPECT_EQ(resumed.param_groups()[0].options().get_lr(), 2e-3);
+  for (int t = 4; t <= 6; ++t) {
+    grads(half, t), straight.step();
+    grads(copy, t), resumed.step();
+  }
+  ExpectBitwiseEqual(half, copy);
 }
 
 template <class F>

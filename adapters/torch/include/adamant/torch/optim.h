@@ -13,10 +13,11 @@
 // a group's options are an `adamant::optim::Options<...>` holding adamant's option struct (so `get_lr`/`set_lr`
 // and libtorch's LR schedulers work), and `step()` runs adamant's fused step over the groups' tensors in place.
 // The state lives in adamant's optimizer underneath, by position (`core().state(group, index)`), under
-// PyTorch's names; libtorch's `state()` map stays empty. `torch::save`/`torch::load` write and read it, with
-// a checksum of every entry ("adamant/checksum"): libtorch does not check its archives' CRCs on load, so a
-// damaged state tensor or option is refused by `load` (c10::Error "the optimizer archive is damaged"), and
-// nothing changes. Damage to the zip structure itself is left to libtorch's reader.
+// PyTorch's names; libtorch's `state()` map stays empty. `torch::save`/`torch::load` write and read it as
+// adamant's own checkpoint bytes (adamant::SerializeState: options, precision, steps taken, every state
+// buffer, CRC-checked; docs/checkpoint-format.md) in one entry of libtorch's archive, so that a damaged
+// state or option is refused by `load` (c10::Error "adamant: checkpoint: ...") and nothing changes, though
+// libtorch does not check its archives' CRCs. Damage to the zip structure itself is left to libtorch.
 //
 // Parameters must be dense, contiguous CPU tensors of float32, float64, bfloat16 or float16 (adamant
 // updates them in place, never a copy); gradients of the same dtype and shape (a non-contiguous gradient is
@@ -120,9 +121,10 @@ class Optimizer : public TorchOptimizer {
  private:
   // Mirrors libtorch's groups (tensors, options) into adamant's optimizer; gradients are read through
   // `contiguous_grads` where they are not contiguous.
-  void Sync(std::vector<::torch::Tensor>* contiguous_grads);
+  void Sync(std::vector<::torch::Tensor>* contiguous_grads) const;
 
-  Core core_;
+  // A mirror of the groups, refreshed by each step and by save (which is const to libtorch).
+  mutable Core core_;
 };
 
 using Adam = Optimizer<adamant::Adam>;
