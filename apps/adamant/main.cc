@@ -117,168 +117,114 @@ std::string FirstLine(std::string_view text) {
   text.remove_prefix(std::min(text.find_first_not_of("\n \t"), text.size()));
   return std::string(text.substr(0, text.find('\n')));
 }
-
-int Main(int argc, char** argv) {
-  // A full disk or a file size limit makes a write fail with an error, which is reported; not a signal.
-  std::signal(SIGXFSZ, SIG_IGN);
-  CLI::App app{"adamant: Adam-family optimizers. Trains networks on Fashion-MNIST with them and reproduces the "
-               "Adam paper's experiments.",
-               "adamant"};
-  app.require_subcommand(1);
-  app.set_version_flag("--version", "adamant 0.1.0");
-
-  CLI::App* train = app.add_subcommand(
-      "train",
-      "Train a network on Fashion-MNIST (Debian's dataset-fashion-mnist) and write metrics.csv, curves.png, "
-      "summary.json and checkpoint.pt to --out.");
+// `adamant train`: its flags, and the run they ask for.
+struct TrainCommand {
+  CLI::App* train = nullptr;
   TrainOptions o;
   std::string hidden = "512,256";
   std::string resume;
-  const char* model_group = "Model and data";
-  train->add_option("--model", o.model.name, "logreg | mlp | cnn")->capture_default_str()->group(model_group);
-  train->add_option("--hidden", hidden, "mlp: hidden layer sizes, comma-separated")
-      ->capture_default_str()
-      ->group(model_group);
-  train->add_option("--dropout", o.model.dropout, "dropout before each hidden layer's output (mlp, cnn)")
-      ->capture_default_str()
-      ->group(model_group);
-  train->add_option("--cnn", o.model.cnn, "cnn: small (c32-c64-128) | paper (Kingma & Ba's c64-c64-c128-1000)")
-      ->capture_default_str()
-      ->group(model_group);
-  train->add_option("--data-dir", o.data_dir, "directory with the four Fashion-MNIST .gz files")
-      ->capture_default_str()
-      ->group(model_group);
-  train->add_option("--limit-train", o.limit_train, "use only N training examples (0: all 55,000)")
-      ->capture_default_str()
-      ->group(model_group);
-  train->add_option("--val-size", o.val_size, "examples held out of the training files for validation")
-      ->capture_default_str()
-      ->group(model_group);
-  train->add_option("--limit-test", o.limit_test, "evaluate on only N test examples (0: all 10,000)")
-      ->capture_default_str()
-      ->group(model_group);
-
-  const char* opt_group = "Optimizer";
-  train
-      ->add_option("--optimizer", o.optimizer, "algorithm: " + Join(AlgorithmNames()))
-      ->capture_default_str()
-      ->group(opt_group);
-  train
-      ->add_option("--impl", o.impl,
-                   "adamant, or torch for libtorch's own optimizer as a baseline (adam, adamw, adagrad, rmsprop, sgd)")
-      ->capture_default_str()
-      ->group(opt_group);
-  OptimizerFlags flags;
-  flags.Add(train);
-
-  const char* run_group = "Training";
-  train->add_option("--epochs", o.epochs, "passes over the training set")->capture_default_str()->group(run_group);
-  train->add_option("--batch-size", o.batch_size, "examples per mini-batch")->capture_default_str()->group(run_group);
-  train->add_option("--accumulate", o.accumulate, "mini-batches per optimizer step (gradient accumulation)")
-      ->capture_default_str()
-      ->group(run_group);
-  train->add_option("--schedule", o.schedule, "learning-rate schedule: " + Join(ScheduleNames()))
-      ->capture_default_str()
-      ->group(run_group);
-  train->add_option("--warmup", o.warmup_steps, "linear warmup over N optimizer steps")
-      ->capture_default_str()
-      ->group(run_group);
-  train->add_option("--gamma", o.gamma, "step: factor every --step-size epochs; exponential: factor per epoch")
-      ->capture_default_str()
-      ->group(run_group);
-  train->add_option("--step-size", o.step_size, "step: epochs between decays")->capture_default_str()->group(run_group);
-  train->add_option("--min-lr", o.min_lr, "cosine: learning rate at the end")->capture_default_str()->group(run_group);
-  train->add_option("--clip-grad-norm", o.clip_grad_norm, "clip the global gradient norm to this (0: off)")
-      ->capture_default_str()
-      ->group(run_group);
-  train->add_option("--nonfinite", o.nonfinite,
-                    "a NaN or infinite gradient: propagate (PyTorch's behaviour), skip the step, or raise an error")
-      ->capture_default_str()
-      ->group(run_group);
-  train->add_option("--max-steps", o.max_steps, "stop after N optimizer steps, with a checkpoint (0: no limit)")
-      ->capture_default_str()
-      ->group(run_group);
-  train->add_option("--threads", o.threads, "threads for the network and the optimizer (0: all cores)")
-      ->capture_default_str()
-      ->group(run_group);
-  train->add_option("--seed", o.seed, "seed of the initialization, data split, shuffles and dropout")
-      ->check(kSeed)
-      ->capture_default_str()
-      ->group(run_group);
-
-  const char* out_group = "Output";
-  train->add_option("--out", o.out_dir, "output directory (an earlier run in it is not replaced without --overwrite)")
-      ->capture_default_str()
-      ->group(out_group);
-  train->add_flag("--overwrite", o.overwrite, "replace the earlier run in --out")->group(out_group);
-  train->add_option("--checkpoint-every", o.checkpoint_every,
-                    "write checkpoint.pt every N optimizer steps too (it is always written at each epoch's end, at "
-                    "--max-steps, on SIGINT/SIGTERM and at the end)")
-      ->capture_default_str()
-      ->group(out_group);
-  train
-      ->add_option("--resume", resume,
-                   "continue the run in DIR from its checkpoint, with its options (only --epochs, --max-steps, "
-                   "--threads, --checkpoint-every, --progress and --no-plot may be given)")
-      ->group(out_group);
-  train->add_option("--progress", o.progress, "auto | bar | lines | none (auto: a bar on a terminal)")
-      ->capture_default_str()
-      ->group(out_group);
   bool no_plot = false;
-  train->add_flag("--no-plot", no_plot, "do not draw curves.png")->group(out_group);
+  OptimizerFlags flags;
 
-  CLI::App* compare = app.add_subcommand(
-      "compare",
-      "Reproduce the experiments of Kingma & Ba's Adam paper (and of AMSGrad's and AdamW's) on Fashion-MNIST: "
-      "search each optimizer's learning rate on the validation split, train the best, and write CSVs, figures "
-      "and a report per experiment.");
-  CompareOptions c;
-  compare
-      ->add_option("--experiment", c.experiments,
-                   "experiment(s) to run, repeatable or comma-separated: " + [] {
-                     std::string names;
-                     for (const auto& n : ExperimentNames()) names += (names.empty() ? "" : ", ") + n;
-                     return names;
-                   }() + ", all (default: all)")
-      ->delimiter(',');
-  compare->add_flag("--quick", c.quick, "a subset of the data, fewer epochs, a coarser grid (all in about a minute on two cores)");
-  compare->add_option("--out", c.out_dir, "where reports, figures and CSVs go (default: docs/results, or "
-                                           "runs/compare-quick with --quick)");
-  compare->add_option("--data-dir", c.data_dir, "directory with the four Fashion-MNIST .gz files")->capture_default_str();
-  compare->add_option("--threads", c.threads, "threads (0: all cores)")->check(CLI::NonNegativeNumber)->capture_default_str();
-  compare->add_option("--seed", c.seed, "seed of every run")->check(kSeed)->capture_default_str();
-  compare->add_option("--limit-train", c.limit_train, "at most N training examples in any run (0: each experiment's own)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  compare->add_option("--epochs", c.epochs, "epochs of every final run (0: each experiment's own)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
+  void Add(CLI::App& parent) {
+    train = parent.add_subcommand(
+        "train",
+        "Train a network on Fashion-MNIST (Debian's dataset-fashion-mnist) and write metrics.csv, curves.png, "
+        "summary.json and checkpoint.pt to --out.");
+    const char* model_group = "Model and data";
+    train->add_option("--model", o.model.name, "logreg | mlp | cnn")->capture_default_str()->group(model_group);
+    train->add_option("--hidden", hidden, "mlp: hidden layer sizes, comma-separated")
+        ->capture_default_str()
+        ->group(model_group);
+    train->add_option("--dropout", o.model.dropout, "dropout before each hidden layer's output (mlp, cnn)")
+        ->capture_default_str()
+        ->group(model_group);
+    train->add_option("--cnn", o.model.cnn, "cnn: small (c32-c64-128) | paper (Kingma & Ba's c64-c64-c128-1000)")
+        ->capture_default_str()
+        ->group(model_group);
+    train->add_option("--data-dir", o.data_dir, "directory with the four Fashion-MNIST .gz files")
+        ->capture_default_str()
+        ->group(model_group);
+    train->add_option("--limit-train", o.limit_train, "use only N training examples (0: all 55,000)")
+        ->capture_default_str()
+        ->group(model_group);
+    train->add_option("--val-size", o.val_size, "examples held out of the training files for validation")
+        ->capture_default_str()
+        ->group(model_group);
+    train->add_option("--limit-test", o.limit_test, "evaluate on only N test examples (0: all 10,000)")
+        ->capture_default_str()
+        ->group(model_group);
 
-  if (argc > 1 && argv[1][0] != '-' && std::string_view(argv[1]) != "train" && std::string_view(argv[1]) != "compare") {
-    std::fprintf(stderr, "adamant: error: unknown command '%s' (the commands are train and compare; see adamant "
-                 "--help)\n", argv[1]);
-    return 2;
+    const char* opt_group = "Optimizer";
+    train
+        ->add_option("--optimizer", o.optimizer, "algorithm: " + Join(AlgorithmNames()))
+        ->capture_default_str()
+        ->group(opt_group);
+    train
+        ->add_option("--impl", o.impl,
+                     "adamant, or torch for libtorch's own optimizer as a baseline (adam, adamw, adagrad, rmsprop, sgd)")
+        ->capture_default_str()
+        ->group(opt_group);
+    flags.Add(train);
+
+    const char* run_group = "Training";
+    train->add_option("--epochs", o.epochs, "passes over the training set")->capture_default_str()->group(run_group);
+    train->add_option("--batch-size", o.batch_size, "examples per mini-batch")->capture_default_str()->group(run_group);
+    train->add_option("--accumulate", o.accumulate, "mini-batches per optimizer step (gradient accumulation)")
+        ->capture_default_str()
+        ->group(run_group);
+    train->add_option("--schedule", o.schedule, "learning-rate schedule: " + Join(ScheduleNames()))
+        ->capture_default_str()
+        ->group(run_group);
+    train->add_option("--warmup", o.warmup_steps, "linear warmup over N optimizer steps")
+        ->capture_default_str()
+        ->group(run_group);
+    train->add_option("--gamma", o.gamma, "step: factor every --step-size epochs; exponential: factor per epoch")
+        ->capture_default_str()
+        ->group(run_group);
+    train->add_option("--step-size", o.step_size, "step: epochs between decays")->capture_default_str()->group(run_group);
+    train->add_option("--min-lr", o.min_lr, "cosine: learning rate at the end")->capture_default_str()->group(run_group);
+    train->add_option("--clip-grad-norm", o.clip_grad_norm, "clip the global gradient norm to this (0: off)")
+        ->capture_default_str()
+        ->group(run_group);
+    train->add_option("--nonfinite", o.nonfinite,
+                      "a NaN or infinite gradient: propagate (PyTorch's behaviour), skip the step, or raise an error")
+        ->capture_default_str()
+        ->group(run_group);
+    train->add_option("--max-steps", o.max_steps, "stop after N optimizer steps, with a checkpoint (0: no limit)")
+        ->capture_default_str()
+        ->group(run_group);
+    train->add_option("--threads", o.threads, "threads for the network and the optimizer (0: all cores)")
+        ->capture_default_str()
+        ->group(run_group);
+    train->add_option("--seed", o.seed, "seed of the initialization, data split, shuffles and dropout")
+        ->check(kSeed)
+        ->capture_default_str()
+        ->group(run_group);
+
+    const char* out_group = "Output";
+    train->add_option("--out", o.out_dir, "output directory (an earlier run in it is not replaced without --overwrite)")
+        ->capture_default_str()
+        ->group(out_group);
+    train->add_flag("--overwrite", o.overwrite, "replace the earlier run in --out")->group(out_group);
+    train->add_option("--checkpoint-every", o.checkpoint_every,
+                      "write checkpoint.pt every N optimizer steps too (it is always written at each epoch's end, at "
+                      "--max-steps, on SIGINT/SIGTERM and at the end)")
+        ->capture_default_str()
+        ->group(out_group);
+    train
+        ->add_option("--resume", resume,
+                     "continue the run in DIR from its checkpoint, with its options (only --epochs, --max-steps, "
+                     "--threads, --checkpoint-every, --progress and --no-plot may be given)")
+        ->group(out_group);
+    train->add_option("--progress", o.progress, "auto | bar | lines | none (auto: a bar on a terminal)")
+        ->capture_default_str()
+        ->group(out_group);
+    train->add_flag("--no-plot", no_plot, "do not draw curves.png")->group(out_group);
   }
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    // One line, like every other error; usage errors exit with 2.
-    std::fprintf(stderr, "adamant: error: %s (see adamant %s--help)\n", e.what(),
-                 train->parsed() ? "train " : compare->parsed() ? "compare " : "");
-    return 2;
-  }
 
-  try {
-    if (compare->parsed()) {
-      Compare(c);
-      return 0;
-    }
+  // The exit status: 0, or 130/143 for a run stopped by SIGINT/SIGTERM. Throws on errors.
+  int Run() {
     o.plot = !no_plot;
     if (!resume.empty()) {
       // Run-length settings may change; anything else would not be the same run.
@@ -316,6 +262,81 @@ int Main(int argc, char** argv) {
     }
     o.optimizer_options = flags.ToOptionList();
     return ExitCode(Train(o));
+  }
+};
+
+// `adamant compare`: its flags.
+struct CompareCommand {
+  CLI::App* compare = nullptr;
+  CompareOptions c;
+
+  void Add(CLI::App& parent) {
+    compare = parent.add_subcommand(
+        "compare",
+        "Reproduce the experiments of Kingma & Ba's Adam paper (and of AMSGrad's and AdamW's) on Fashion-MNIST: "
+        "search each optimizer's learning rate on the validation split, train the best, and write CSVs, figures "
+        "and a report per experiment.");
+    compare
+        ->add_option("--experiment", c.experiments,
+                     "experiment(s) to run, repeatable or comma-separated: " + [] {
+                       std::string names;
+                       for (const auto& n : ExperimentNames()) names += (names.empty() ? "" : ", ") + n;
+                       return names;
+                     }() + ", all (default: all)")
+        ->delimiter(',');
+    compare->add_flag("--quick", c.quick, "a subset of the data, fewer epochs, a coarser grid (all in about a minute on two cores)");
+    compare->add_option("--out", c.out_dir, "where reports, figures and CSVs go (default: docs/results, or "
+                                             "runs/compare-quick with --quick)");
+    compare->add_option("--data-dir", c.data_dir, "directory with the four Fashion-MNIST .gz files")->capture_default_str();
+    compare->add_option("--threads", c.threads, "threads (0: all cores)")->check(CLI::NonNegativeNumber)->capture_default_str();
+    compare->add_option("--seed", c.seed, "seed of every run")->check(kSeed)->capture_default_str();
+    compare->add_option("--limit-train", c.limit_train, "at most N training examples in any run (0: each experiment's own)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    compare->add_option("--epochs", c.epochs, "epochs of every final run (0: each experiment's own)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+  }
+};
+
+int Main(int argc, char** argv) {
+  // A full disk or a file size limit makes a write fail with an error, which is reported; not a signal.
+  std::signal(SIGXFSZ, SIG_IGN);
+  CLI::App app{"adamant: Adam-family optimizers. Trains networks on Fashion-MNIST with them and reproduces the "
+               "Adam paper's experiments.",
+               "adamant"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "adamant 0.1.0");
+  TrainCommand train;
+  train.Add(app);
+  CompareCommand compare;
+  compare.Add(app);
+  if (argc > 1 && argv[1][0] != '-' && std::string_view(argv[1]) != "train" && std::string_view(argv[1]) != "compare") {
+    std::fprintf(stderr, "adamant: error: unknown command '%s' (the commands are train and compare; see adamant "
+                 "--help)\n", argv[1]);
+    return 2;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One line, like every other error; usage errors exit with 2.
+    std::fprintf(stderr, "adamant: error: %s (see adamant %s--help)\n", e.what(),
+                 train.train->parsed() ? "train " : compare.compare->parsed() ? "compare " : "");
+    return 2;
+  }
+
+  try {
+    if (compare.compare->parsed()) {
+      Compare(compare.c);
+      return 0;
+    }
+    return train.Run();
   } catch (const c10::Error& e) {
     std::fprintf(stderr, "adamant: error: %s\n", FirstLine(e.what_without_backtrace()).c_str());
   } catch (const std::exception& e) {

@@ -418,232 +418,270 @@ void RemoveRunFiles(const fs::path& dir) {
   }
 }
 
-TrainResult Run(const TrainOptions& o, const fs::path& resume_from) {
-  Validate(o);
-  const fs::path dir = o.out_dir;
-  const bool files = !o.out_dir.empty();  // compare's runs keep everything in memory
-  const bool verbose = !o.quiet;
-  const std::string config = ToJson(o).dump(2) + "\n";
-  const std::string fingerprint = Fingerprint(o);
-  const bool fresh = resume_from.empty();
-  if (files && fresh && !o.overwrite) RefuseEarlierRun(dir);
-  std::string checkpoint;  // read and verified before the data is loaded: a damaged one fails at once
-  if (!fresh) {
-    checkpoint = ReadFile(resume_from);
-    Unsealed(resume_from.string(), checkpoint);
+// One run, in phases: the constructor checks everything and writes nothing (options, data, model, optimizer,
+// checkpoint); Run writes config.json, trains epoch by epoch, then evaluates, writes and reports.
+class Trainer {
+ public:
+  Trainer(const TrainOptions& o, const fs::path& resume_from)
+      : o_(o), dir_(o.out_dir), files_(!o.out_dir.empty()), fresh_(resume_from.empty()) {
+    Validate(o_);
+    fingerprint_ = Fingerprint(o_);
+    if (files_ && fresh_ && !o_.overwrite) RefuseEarlierRun(dir_);
+    std::string checkpoint;  // read and verified before the data is loaded: a damaged one fails at once
+    if (!fresh_) {
+      checkpoint = ReadFile(resume_from);
+      Unsealed(resume_from.string(), checkpoint);
+    }
+    if (o_.threads > 0) {
+      torch::set_num_threads(o_.threads);
+      adamant::SetNumThreads(o_.threads);
+    }
+    data_ = &CachedData(o_);
+    torch::manual_seed(o_.seed);
+    model_ = MakeModel(o_.model);
+    params_ = model_->parameters();
+    optimizer_ = MakeOptimizer(o_.impl, o_.optimizer, params_, o_.optimizer_options);
+    ours_ = dynamic_cast<adamant::optim::TorchOptimizer*>(optimizer_.get());
+    if (ours_ != nullptr) ours_->set_nonfinite(ParseNonFinite(o_.nonfinite));
+    for (auto& group : optimizer_->param_groups()) base_lrs_.push_back(group.options().get_lr());
+    lr_ = base_lrs_.empty() ? 0.0 : base_lrs_[0];
+    if (!fresh_) pos_ = LoadCheckpoint(resume_from, checkpoint, model_, *optimizer_, fingerprint_);
+    if (o_.max_steps > 0 && pos_.step >= o_.max_steps) {
+      throw std::invalid_argument("the run in " + dir_.string() + " has taken " + std::to_string(pos_.step) +
+                                  " optimizer steps already; --max-steps " + std::to_string(o_.max_steps) +
+                                  " would take none (give a larger one, or none to train to the end)");
+    }
+    examples_ = data_->train.size();
+    batches_ = (examples_ + o_.batch_size - 1) / o_.batch_size;
+    schedule_ = MakeSchedule(o_, (batches_ + o_.accumulate - 1) / o_.accumulate);
+    adamant::Validate(schedule_);
   }
 
-  if (o.threads > 0) {
-    torch::set_num_threads(o.threads);
-    adamant::SetNumThreads(o.threads);
+  TrainResult Run() {
+    // Everything is checked: only now is anything written.
+    if (files_) {
+      PrepareOutputDir(dir_);
+      if (fresh_) RemoveRunFiles(dir_);  // --overwrite (an earlier run was refused above)
+      WriteFileAtomically(dir_ / kConfigFile, ToJson(o_).dump(2) + "\n");
+    }
+    start_ = Clock::now();
+    step_seconds_ = pos_.step_seconds;
+    Announce();
+    {
+      std::optional<StopSignals> signals;
+      if (files_) signals.emplace();  // compare's runs (no files) stop as a plain process does
+      Progress progress(ParseProgressMode(o_.progress), o_.epochs);
+      model_->train();
+      for (; pos_.epoch <= o_.epochs && !stopped_;
+           ++pos_.epoch, pos_.batch = 0, pos_.loss_sum = 0, pos_.loss_count = 0) {
+        if (!TrainEpoch(progress)) break;  // stopped mid-epoch: the epoch's line comes when the run resumes
+        EndEpoch();
+      }
+    }
+    return Finish();
   }
-  const Data& data = CachedData(o);
 
-  torch::manual_seed(o.seed);
-  torch::nn::Sequential model = MakeModel(o.model);
-  std::unique_ptr<torch::optim::Optimizer> optimizer =
-      MakeOptimizer(o.impl, o.optimizer, model->parameters(), o.optimizer_options);
-  auto* ours = dynamic_cast<adamant::optim::TorchOptimizer*>(optimizer.get());
-  if (ours != nullptr) ours->set_nonfinite(ParseNonFinite(o.nonfinite));
-  std::vector<double> base_lrs;
-  for (auto& group : optimizer->param_groups()) base_lrs.push_back(group.options().get_lr());
+ private:
+  double Elapsed() const { return pos_.seconds + std::chrono::duration<double>(Clock::now() - start_).count(); }
 
-  Position pos;
-  if (!fresh) pos = LoadCheckpoint(resume_from, checkpoint, model, *optimizer, fingerprint);
-  if (o.max_steps > 0 && pos.step >= o.max_steps) {
-    throw std::invalid_argument("the run in " + dir.string() + " has taken " + std::to_string(pos.step) +
-                                " optimizer steps already; --max-steps " + std::to_string(o.max_steps) +
-                                " would take none (give a larger one, or none to train to the end)");
+  void Announce() const {
+    if (o_.quiet) return;
+    if (pos_.epoch == 1 && pos_.batch == 0 && pos_.step == 0) {
+      std::printf("training %s (%lld parameters) with %s (%s) on %lld Fashion-MNIST examples, %lld epochs\n",
+                  o_.model.name.c_str(), static_cast<long long>(NumParams()), o_.optimizer.c_str(), o_.impl.c_str(),
+                  static_cast<long long>(examples_), static_cast<long long>(o_.epochs));
+    } else {
+      std::printf("resuming %s at epoch %lld, step %lld\n", dir_.c_str(), static_cast<long long>(pos_.epoch),
+                  static_cast<long long>(pos_.step));
+    }
+    std::fflush(stdout);
   }
 
-  const int64_t n = data.train.size();
-  const int64_t batches = (n + o.batch_size - 1) / o.batch_size;
-  const int64_t steps_per_epoch = (batches + o.accumulate - 1) / o.accumulate;
-  const Schedule schedule = MakeSchedule(o, steps_per_epoch);
-  adamant::Validate(schedule);
-  // Everything is checked (options, data, model, optimizer, checkpoint): only now is anything written.
-  if (files) {
-    PrepareOutputDir(dir);
-    if (fresh) RemoveRunFiles(dir);  // --overwrite (an earlier run was refused above)
-    WriteFileAtomically(dir / kConfigFile, config);
-  }
-  Progress progress(ParseProgressMode(o.progress), o.epochs);
-  const std::vector<torch::Tensor> params = model->parameters();
+  int64_t NumParams() const { return torch::nn::utils::parameters_to_vector(params_).numel(); }
 
-  const auto start = Clock::now();
-  auto elapsed = [&] { return pos.seconds + std::chrono::duration<double>(Clock::now() - start).count(); };
-  double step_seconds = pos.step_seconds;
-  int64_t steps_this_process = 0;
-  double step_seconds_this_process = 0;
-  bool stopped = false;
-  double lr = base_lrs.empty() ? 0.0 : base_lrs[0];
-
-  if (!verbose) {
-  } else if (pos.epoch == 1 && pos.batch == 0 && pos.step == 0) {
-    std::printf("training %s (%lld parameters) with %s (%s) on %lld Fashion-MNIST examples, %lld epochs\n",
-                o.model.name.c_str(), static_cast<long long>(torch::nn::utils::parameters_to_vector(params).numel()),
-                o.optimizer.c_str(), o.impl.c_str(), static_cast<long long>(n), static_cast<long long>(o.epochs));
-  } else {
-    std::printf("resuming %s at epoch %lld, step %lld\n", dir.c_str(), static_cast<long long>(pos.epoch),
-                static_cast<long long>(pos.step));
-  }
-  std::fflush(stdout);
-
-  std::optional<StopSignals> signals;
-  if (files) signals.emplace();  // compare's runs (no files) stop as a plain process does
-  int stop_signal = 0;
-
-  model->train();
-  for (; pos.epoch <= o.epochs && !stopped; ++pos.epoch, pos.batch = 0, pos.loss_sum = 0, pos.loss_count = 0) {
-    const std::vector<int64_t> order = Permutation(n, Mix(o.seed ^ Mix(static_cast<uint64_t>(pos.epoch))));
+  // The mini-batches of epoch pos_.epoch from pos_.batch on; false if the run stopped before its end.
+  bool TrainEpoch(Progress& progress) {
+    const std::vector<int64_t> order = Permutation(examples_, Mix(o_.seed ^ Mix(static_cast<uint64_t>(pos_.epoch))));
     const torch::Tensor order_tensor = torch::tensor(order, torch::kInt64);
-    progress.StartEpoch(pos.epoch, batches);
+    progress.StartEpoch(pos_.epoch, batches_);
     double group_loss = 0;
-    for (; pos.batch < batches; ++pos.batch) {
-      const int64_t group_start = pos.batch / o.accumulate * o.accumulate;
-      const int64_t group_len = std::min(o.accumulate, batches - group_start);
-      const int64_t begin = pos.batch * o.batch_size;
-      const int64_t end = std::min(begin + o.batch_size, n);
+    for (; pos_.batch < batches_; ++pos_.batch) {
+      const int64_t group_start = pos_.batch / o_.accumulate * o_.accumulate;
+      const int64_t group_len = std::min(o_.accumulate, batches_ - group_start);
+      const int64_t begin = pos_.batch * o_.batch_size;
+      const int64_t end = std::min(begin + o_.batch_size, examples_);
       const torch::Tensor rows = order_tensor.slice(0, begin, end);
-      const torch::Tensor x = data.train.x.index_select(0, rows);
-      const torch::Tensor y = data.train.y.index_select(0, rows);
-      const torch::Tensor loss = torch::nn::functional::cross_entropy(model->forward(x), y);
+      const torch::Tensor x = data_->train.x.index_select(0, rows);
+      const torch::Tensor y = data_->train.y.index_select(0, rows);
+      const torch::Tensor loss = torch::nn::functional::cross_entropy(model_->forward(x), y);
       (loss / static_cast<double>(group_len)).backward();
       const double batch_loss = loss.item<double>();
-      pos.loss_sum += batch_loss * static_cast<double>(end - begin);
-      pos.loss_count += end - begin;
+      pos_.loss_sum += batch_loss * static_cast<double>(end - begin);
+      pos_.loss_count += end - begin;
       group_loss += batch_loss / static_cast<double>(group_len);
-      if (pos.batch + 1 == group_start + group_len) {
-        ++pos.step;
-        auto& groups = optimizer->param_groups();
-        for (size_t g = 0; g < groups.size(); ++g) {
-          groups[g].options().set_lr(ScheduledLr(schedule, base_lrs[g], pos.step));
-        }
-        lr = groups[0].options().get_lr();
-        if (o.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(params, o.clip_grad_norm);
-        const auto t0 = Clock::now();
-        optimizer->step();
-        const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
-        step_seconds += dt;
-        step_seconds_this_process += dt;
-        ++steps_this_process;
-        optimizer->zero_grad();
-        if (ours != nullptr && ours->last_step_skipped()) {
-          // A non-finite gradient (--nonfinite skip): nothing changed, so the step does not count and the
-          // schedule stays where it was.
-          --pos.step;
-          ++pos.skipped_steps;
-          group_loss = 0;
-          continue;
-        }
-        pos.step_losses.push_back(static_cast<float>(group_loss));
-        group_loss = 0;
-        stop_signal = g_stop_signal;
-        const bool at_limit = (o.max_steps > 0 && pos.step >= o.max_steps) || stop_signal != 0;
-        if (files && ((o.checkpoint_every > 0 && pos.step % o.checkpoint_every == 0) || at_limit)) {
-          Position saved = pos;
-          saved.batch = pos.batch + 1;
-          saved.seconds = elapsed();
-          saved.step_seconds = step_seconds;
-          SaveCheckpoint(dir / kCheckpointFile, model, *optimizer, saved, fingerprint);
-        }
-        if (at_limit) {
-          stopped = true;
-          ++pos.batch;
+      if (pos_.batch + 1 == group_start + group_len) {
+        const double loss_of_step = std::exchange(group_loss, 0.0);
+        if (Step(loss_of_step)) {
+          stopped_ = true;
+          ++pos_.batch;
           break;
         }
       }
-      progress.Update(pos.batch + 1, pos.loss_sum / static_cast<double>(pos.loss_count), end - begin);
+      progress.Update(pos_.batch + 1, pos_.loss_sum / static_cast<double>(pos_.loss_count), end - begin);
     }
     progress.EndEpoch();
-    if (stopped && pos.batch < batches) break;  // mid-epoch: the epoch's line comes when the run resumes
+    return !stopped_ || pos_.batch >= batches_;
+  }
 
-    const Evaluation val = Evaluate(model, data.val);
-    EpochMetrics m{pos.epoch, pos.step, pos.loss_sum / static_cast<double>(std::max<int64_t>(pos.loss_count, 1)),
-                   val.loss, val.accuracy, lr, elapsed()};
-    pos.epochs.push_back(m);
-    pos.metrics_csv += MetricsRow(m);
-    if (files) WriteFileAtomically(dir / kMetricsFile, pos.metrics_csv);
-    if (files && pos.epoch < o.epochs) {
-      // At each epoch's end (the last one's comes below): Ctrl-C or a crash loses at most an epoch.
-      Position saved = pos;
+  // One optimizer step over the accumulated gradients; true if the run stops after it (--max-steps, a
+  // signal), with a checkpoint.
+  bool Step(double loss) {
+    ++pos_.step;
+    auto& groups = optimizer_->param_groups();
+    for (size_t g = 0; g < groups.size(); ++g) {
+      groups[g].options().set_lr(ScheduledLr(schedule_, base_lrs_[g], pos_.step));
+    }
+    lr_ = groups[0].options().get_lr();
+    if (o_.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(params_, o_.clip_grad_norm);
+    const auto t0 = Clock::now();
+    optimizer_->step();
+    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    step_seconds_ += dt;
+    step_seconds_this_process_ += dt;
+    ++steps_this_process_;
+    optimizer_->zero_grad();
+    if (ours_ != nullptr && ours_->last_step_skipped()) {
+      // A non-finite gradient (--nonfinite skip): nothing changed, so the step does not count and the
+      // schedule stays where it was.
+      --pos_.step;
+      ++pos_.skipped_steps;
+      return false;
+    }
+    pos_.step_losses.push_back(static_cast<float>(loss));
+    stop_signal_ = g_stop_signal;
+    const bool stop = (o_.max_steps > 0 && pos_.step >= o_.max_steps) || stop_signal_ != 0;
+    if (files_ && ((o_.checkpoint_every > 0 && pos_.step % o_.checkpoint_every == 0) || stop)) {
+      Position saved = pos_;
+      saved.batch = pos_.batch + 1;
+      Checkpoint(saved);
+    }
+    return stop;
+  }
+
+  // Validation, the epoch's metrics row and line, and (but after the last epoch) a checkpoint.
+  void EndEpoch() {
+    const Evaluation val = Evaluate(model_, data_->val);
+    const EpochMetrics m{pos_.epoch, pos_.step,
+                         pos_.loss_sum / static_cast<double>(std::max<int64_t>(pos_.loss_count, 1)), val.loss,
+                         val.accuracy, lr_, Elapsed()};
+    pos_.epochs.push_back(m);
+    pos_.metrics_csv += MetricsRow(m);
+    if (files_) WriteFileAtomically(dir_ / kMetricsFile, pos_.metrics_csv);
+    if (files_ && pos_.epoch < o_.epochs) {
+      // At each epoch's end (the last one's comes in Finish): Ctrl-C or a crash loses at most an epoch.
+      Position saved = pos_;
       ++saved.epoch;
       saved.batch = 0;
       saved.loss_sum = 0;
       saved.loss_count = 0;
-      saved.seconds = elapsed();
-      saved.step_seconds = step_seconds;
-      SaveCheckpoint(dir / kCheckpointFile, model, *optimizer, saved, fingerprint);
+      Checkpoint(saved);
     }
-    if (verbose) {
+    if (!o_.quiet) {
       std::printf("epoch %3lld/%lld  train_loss %.4f  val_loss %.4f  val_accuracy %.4f  lr %.3g  %.1fs\n",
-                static_cast<long long>(m.epoch), static_cast<long long>(o.epochs), m.train_loss, m.val_loss,
-                m.val_accuracy, m.lr, m.seconds);
+                  static_cast<long long>(m.epoch), static_cast<long long>(o_.epochs), m.train_loss, m.val_loss,
+                  m.val_accuracy, m.lr, m.seconds);
       std::fflush(stdout);
     }
   }
 
-  signals.reset();
-  TrainResult result;
-  result.finished = pos.epoch > o.epochs;
-  result.interrupted_by = result.finished ? 0 : stop_signal;
-  // A finished run ends with a checkpoint too (a stopped one wrote its own at --max-steps): resuming it
-  // with more --epochs trains on.
-  if (files && result.finished) {
-    Position saved = pos;
-    saved.seconds = elapsed();
-    saved.step_seconds = step_seconds;
-    SaveCheckpoint(dir / kCheckpointFile, model, *optimizer, saved, fingerprint);
+  void Checkpoint(Position saved) {
+    saved.seconds = Elapsed();
+    saved.step_seconds = step_seconds_;
+    SaveCheckpoint(dir_ / kCheckpointFile, model_, *optimizer_, saved, fingerprint_);
   }
 
-  const Evaluation test = Evaluate(model, data.test);
-  result.epochs = pos.epochs;
-  result.step_losses = pos.step_losses;
-  result.test_loss = test.loss;
-  result.test_accuracy = test.accuracy;
-  result.steps = pos.step;
-  result.skipped_steps = pos.skipped_steps;
-  result.seconds = elapsed();
-  // This process's steps; a finished run resumed takes none, and keeps the figure of the steps it took.
-  const int64_t all_steps = pos.step + pos.skipped_steps;
-  result.optimizer_step_ms = steps_this_process > 0 ? 1e3 * step_seconds_this_process / steps_this_process
-                             : all_steps > 0        ? 1e3 * step_seconds / static_cast<double>(all_steps)
-                                                    : 0.0;
-  result.weights_checksum = WeightsChecksum(model);
-  if (!files) return result;
-  WriteFileAtomically(dir / kMetricsFile, pos.metrics_csv);
+  TrainResult Finish() {
+    TrainResult result;
+    result.finished = pos_.epoch > o_.epochs;
+    result.interrupted_by = result.finished ? 0 : stop_signal_;
+    // A finished run ends with a checkpoint too (a stopped one wrote its own): resuming it with more
+    // --epochs trains on.
+    if (files_ && result.finished) Checkpoint(pos_);
+    const Evaluation test = Evaluate(model_, data_->test);
+    result.epochs = pos_.epochs;
+    result.step_losses = pos_.step_losses;
+    result.test_loss = test.loss;
+    result.test_accuracy = test.accuracy;
+    result.steps = pos_.step;
+    result.skipped_steps = pos_.skipped_steps;
+    result.seconds = Elapsed();
+    // This process's steps; a finished run resumed takes none, and keeps the figure of the steps it took.
+    const int64_t all_steps = pos_.step + pos_.skipped_steps;
+    result.optimizer_step_ms = steps_this_process_ > 0 ? 1e3 * step_seconds_this_process_ / steps_this_process_
+                               : all_steps > 0         ? 1e3 * step_seconds_ / static_cast<double>(all_steps)
+                                                       : 0.0;
+    result.weights_checksum = WeightsChecksum(model_);
+    if (!files_) return result;
+    WriteFileAtomically(dir_ / kMetricsFile, pos_.metrics_csv);
+    bool plotted = false;
+    if (o_.plot && !pos_.epochs.empty()) {
+      std::string error;
+      const std::string title = o_.model.name + " + " + o_.optimizer + " (" + o_.impl + ") on Fashion-MNIST";
+      plotted = RunPythonScript("plot_metrics.py",
+                                {(dir_ / kMetricsFile).string(), (dir_ / kPlotFile).string(), title}, &error);
+      if (!plotted) std::fprintf(stderr, "adamant: warning: no plot drawn: %s\n", error.c_str());
+    }
+    WriteSummary(dir_, o_, result, NumParams(), plotted);
+    Report(result, plotted);
+    return result;
+  }
 
-  bool plotted = false;
-  if (o.plot && !pos.epochs.empty()) {
-    std::string error;
-    const std::string title = o.model.name + " + " + o.optimizer + " (" + o.impl + ") on Fashion-MNIST";
-    plotted = RunPythonScript("plot_metrics.py", {(dir / kMetricsFile).string(), (dir / kPlotFile).string(), title},
-                              &error);
-    if (!plotted) std::fprintf(stderr, "adamant: warning: no plot drawn: %s\n", error.c_str());
+  void Report(const TrainResult& result, bool plotted) const {
+    if (o_.quiet) return;
+    if (result.finished) {
+      std::printf("test accuracy %.4f (loss %.4f) after %lld epochs, %lld optimizer steps, %.1f s (optimizer step "
+                  "%.3f ms)\n",
+                  result.test_accuracy, result.test_loss, static_cast<long long>(o_.epochs),
+                  static_cast<long long>(result.steps), result.seconds, result.optimizer_step_ms);
+    } else if (result.interrupted_by != 0) {
+      std::printf("interrupted by %s after %lld optimizer steps, checkpoint written; continue with: adamant train "
+                  "--resume %s\n",
+                  result.interrupted_by == SIGINT ? "SIGINT" : "SIGTERM", static_cast<long long>(result.steps),
+                  dir_.c_str());
+    } else {
+      std::printf("stopped after %lld optimizer steps (--max-steps); continue with: adamant train --resume %s\n",
+                  static_cast<long long>(result.steps), dir_.c_str());
+    }
+    std::printf("metrics: %s\n", (dir_ / kMetricsFile).c_str());
+    if (plotted) std::printf("plot:    %s\n", (dir_ / kPlotFile).c_str());
+    std::printf("summary: %s\ncheckpoint: %s\n", (dir_ / kSummaryFile).c_str(), (dir_ / kCheckpointFile).c_str());
   }
-  WriteSummary(dir, o, result, torch::nn::utils::parameters_to_vector(params).numel(), plotted);
 
-  if (!verbose) {
-  } else if (result.finished) {
-    std::printf("test accuracy %.4f (loss %.4f) after %lld epochs, %lld optimizer steps, %.1f s (optimizer step %.3f ms)\n",
-                result.test_accuracy, result.test_loss, static_cast<long long>(o.epochs),
-                static_cast<long long>(result.steps), result.seconds, result.optimizer_step_ms);
-  } else if (result.interrupted_by != 0) {
-    std::printf("interrupted by %s after %lld optimizer steps, checkpoint written; continue with: adamant train "
-                "--resume %s\n",
-                result.interrupted_by == SIGINT ? "SIGINT" : "SIGTERM", static_cast<long long>(result.steps),
-                dir.c_str());
-  } else {
-    std::printf("stopped after %lld optimizer steps (--max-steps); continue with: adamant train --resume %s\n",
-                static_cast<long long>(result.steps), dir.c_str());
-  }
-  if (verbose) {
-    std::printf("metrics: %s\n", (dir / kMetricsFile).c_str());
-    if (plotted) std::printf("plot:    %s\n", (dir / kPlotFile).c_str());
-    std::printf("summary: %s\ncheckpoint: %s\n", (dir / kSummaryFile).c_str(), (dir / kCheckpointFile).c_str());
-  }
-  return result;
-}
+  const TrainOptions& o_;
+  const fs::path dir_;
+  const bool files_;  // compare's runs keep everything in memory
+  const bool fresh_;
+  std::string fingerprint_;
+  const Data* data_ = nullptr;
+  torch::nn::Sequential model_{nullptr};
+  std::vector<torch::Tensor> params_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  adamant::optim::TorchOptimizer* ours_ = nullptr;  // adamant's drop-in, or null for libtorch's optimizer
+  std::vector<double> base_lrs_;
+  Position pos_;
+  int64_t examples_ = 0;
+  int64_t batches_ = 0;
+  Schedule schedule_;
+  Clock::time_point start_;
+  double step_seconds_ = 0;
+  int64_t steps_this_process_ = 0;
+  double step_seconds_this_process_ = 0;
+  bool stopped_ = false;
+  double lr_ = 0;
+  int stop_signal_ = 0;
+};
+
+TrainResult Run(const TrainOptions& o, const fs::path& resume_from) { return Trainer(o, resume_from).Run(); }
 
 }  // namespace
 
