@@ -4,23 +4,9 @@
 
 #include <torch/nn/modules/container/sequential.h>
 
-#include <cstdint>
-#include <string>
-#include <vector>
+#include "model_options.h"
 
 namespace adamant::app {
-
-struct ModelOptions {
-  std::string name = "mlp";                // logreg | mlp | cnn
-  std::vector<int64_t> hidden = {512, 256};  // mlp: hidden layer sizes
-  double dropout = 0.2;                    // mlp, cnn: before each hidden fully connected layer's output
-  std::string cnn = "small";               // cnn: small | paper
-};
-
-std::vector<std::string> ModelNames();
-
-// Throws std::invalid_argument for an unknown name, a bad size or a dropout outside [0, 1).
-void Validate(const ModelOptions& options);
 
 // Input: [batch, 784] for logreg and mlp, [batch, 1, 28, 28] for cnn. Output: [batch, 10] logits.
 //  logreg  Linear(784, 10): multinomial logistic regression.
@@ -29,9 +15,6 @@ void Validate(const ModelOptions& options);
 //          paper: Kingma & Ba's c64-c64-c128-1000: three stages of 5x5 convolution (ReLU) and 3x3 max-pool
 //          with stride 2 (28 -> 14 -> 7 -> 4), then 1000 ReLU units with dropout.
 torch::nn::Sequential MakeModel(const ModelOptions& options);
-
-// Whether the model takes images as [batch, 1, 28, 28] rather than flat vectors.
-bool TakesImages(const ModelOptions& options);
 
 }  // namespace adamant::app
 

@@ -22,6 +22,7 @@
 #include "adamant/torch/optim.h"
 #include "adamant/threads.h"
 #include "files.h"
+#include "models.h"
 #include "optimizers.h"
 #include "progress.h"
 #include "sealed_file.h"

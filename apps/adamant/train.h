@@ -10,7 +10,7 @@
 
 #include "adamant/factory.h"
 #include "fashion_mnist.h"
-#include "models.h"
+#include "model_options.h"
 
 namespace adamant::app {
 
