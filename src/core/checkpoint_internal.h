@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <string>
@@ -32,6 +33,29 @@ struct ParsedFile {
   std::map<std::string, std::string, std::less<>> metadata;  // without "checksum"
   std::map<std::string, TensorEntry, std::less<>> tensors;
 };
+
+struct Piece {
+  std::string name;
+  ElementType type;
+  std::vector<uint64_t> shape;
+  const void* data;
+  size_t nbytes;
+};
+
+// A checkpoint ready to write: the header (padded) and the tensors' bytes, which stay in the optimizer's
+// buffers, so that saving copies nothing.
+struct Plan {
+  std::string header;
+  std::vector<Piece> pieces;  // in file order
+  std::deque<uint64_t> scalars;  // the bytes of the scalar tensors (step, mu_product)
+};
+
+// The plan of `optimizer`'s checkpoint; throws CheckpointError for state it could not load back.
+Plan BuildPlan(const Optimizer& optimizer);
+// Calls write(bytes) for each part of the file in order.
+void Emit(const Plan& plan, const std::function<void(std::string_view)>& write);
+// The hook SetWriteHook sets (SaveCheckpoint calls it).
+std::function<void(size_t)>& WriteHook();
 
 // Throws CheckpointError. `verify_checksum` false lets the fuzzer reach the checks behind the checksum,
 // which a mutated input would otherwise fail almost always.

@@ -1,0 +1,94 @@
+#include "core/checkpoint_schema.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <system_error>
+
+namespace adamant::checkpoint_internal {
+
+std::string Quote(std::string_view text) {
+  std::string out = "'";
+  for (size_t i = 0; i < text.size() && i < 80; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7F && c != '\\' && c != '\'') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
+      out += buf;
+    }
+  }
+  if (text.size() > 80) out += "...";
+  return out + "'";
+}
+
+std::string_view TypeName(ElementType type) {
+  switch (type) {
+    case ElementType::kF64: return "F64";
+    case ElementType::kF32: return "F32";
+    case ElementType::kI64: return "I64";
+  }
+  return "?";
+}
+
+uint64_t TypeSize(ElementType type) { return type == ElementType::kF32 ? 4 : 8; }
+
+ElementType TypeOf(DType state_dtype) {
+  return state_dtype == DType::kFloat64 ? ElementType::kF64 : ElementType::kF32;
+}
+
+const AlgorithmInfo* FindAlgorithm(std::string_view name) {
+  static const std::vector<AlgorithmInfo> kAlgorithms = {
+      {"adam", {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}},
+      {"adamw", {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}},
+      {"adamax", {"exp_avg", "exp_inf"}},
+      {"nadam", {"exp_avg", "exp_avg_sq"}, true, true},
+      {"radam", {"exp_avg", "exp_avg_sq"}},
+      {"adagrad", {"sum"}},
+      {"rmsprop", {"square_avg", "momentum_buffer", "grad_avg"}},
+      {"adadelta", {"square_avg", "acc_delta"}},
+      {"sgd", {"momentum_buffer"}, false},
+  };
+  for (const AlgorithmInfo& a : kAlgorithms) {
+    if (a.name == name) return &a;
+  }
+  return nullptr;
+}
+
+bool IsHalf(DType d) { return d == DType::kBFloat16 || d == DType::kFloat16; }
+bool IsSupported(DType d) {
+  return d == DType::kFloat32 || d == DType::kFloat64 || d == DType::kBFloat16 || d == DType::kFloat16;
+}
+
+std::string BufferProblem(const AlgorithmInfo& algorithm, std::string_view name, DType dtype) {
+  if (name == "master_param") {
+    return IsHalf(dtype) ? "" : "master_param is state of bfloat16 and float16 parameters only, not " +
+                                    std::string(DTypeName(dtype));
+  }
+  if (std::find(algorithm.buffers.begin(), algorithm.buffers.end(), name) != algorithm.buffers.end()) return "";
+  std::string known;
+  for (std::string_view b : algorithm.buffers) known += std::string(b) + ", ";
+  return Quote(name) + " is not state of " + std::string(algorithm.name) + " (its state: " + known +
+         "master_param" + (algorithm.counts_steps ? ", step" : "") + (algorithm.mu_product ? ", mu_product" : "") +
+         ")";
+}
+
+std::string Decimal(uint64_t v) { return std::to_string(v); }
+
+bool ParseDecimal(std::string_view s, uint64_t limit, uint64_t& out) {
+  if (s.empty() || s.size() > 20 || (s.size() > 1 && s[0] == '0')) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && ptr == s.data() + s.size() && out <= limit;
+}
+
+std::string ChecksumText(uint32_t crc) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%08x", crc);
+  return std::string(kChecksumPrefix) + buf;
+}
+
+}  // namespace adamant::checkpoint_internal

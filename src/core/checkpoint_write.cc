@@ -1,0 +1,112 @@
+// The checkpoint writer: an optimizer's state as the plan of a file, whose tensors stay in its buffers.
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <limits>
+#include <set>
+#include <tuple>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "core/checkpoint_internal.h"
+#include "core/checkpoint_schema.h"
+#include "core/crc32.h"
+
+namespace adamant::checkpoint_internal {
+
+static_assert(std::endian::native == std::endian::little, "checkpoints are little-endian; so must the host be");
+
+using Json = nlohmann::json;
+
+Plan BuildPlan(const Optimizer& opt) {
+  const AlgorithmInfo* algorithm = FindAlgorithm(opt.name());
+  if (algorithm == nullptr) Fail("cannot save an optimizer named " + Quote(opt.name()) + ": not one of adamant's");
+  Plan plan;
+  Json meta = Json::object();
+  meta["format"] = kFormat;
+  meta["format_version"] = Decimal(kFormatVersion);
+  meta["algorithm"] = algorithm->name;
+  meta["param_groups"] = Decimal(opt.num_param_groups());
+  meta["steps_taken"] = Decimal(opt.steps_taken());
+  const Precision& precision = opt.precision();
+  meta["precision.master_weights"] = precision.master_weights ? "true" : "false";
+  meta["precision.rounding"] = precision.rounding == Rounding::kStochastic ? "stochastic" : "nearest_even";
+  meta["precision.seed"] = Decimal(precision.seed);
+  const std::vector<std::string> option_names = opt.option_names();
+  const auto scalar = [&](const std::string& name, ElementType type, uint64_t bits) {
+    plan.scalars.push_back(bits);
+    plan.pieces.push_back({name, type, {}, &plan.scalars.back(), 8});
+  };
+  for (size_t g = 0; g < opt.num_param_groups(); ++g) {
+    const std::string group = std::to_string(g);
+    const std::span<const ParamView> params = opt.params(g);
+    meta["group." + group + ".params"] = Decimal(params.size());
+    for (const std::string& key : option_names) meta["group." + group + ".option." + key] = opt.GetOption(g, key);
+    for (size_t i = 0; i < params.size(); ++i) {
+      const ParamView& p = params[i];
+      const std::string where = "param group " + group + ", parameter " + std::to_string(i);
+      const std::string id = group + "." + std::to_string(i);
+      if (!IsSupported(p.dtype)) Fail("cannot save " + where + ": unsupported dtype");
+      if (p.numel < 0) Fail("cannot save " + where + ": negative element count " + std::to_string(p.numel));
+      meta["param." + id + ".dtype"] = DTypeName(p.dtype);
+      meta["param." + id + ".numel"] = Decimal(static_cast<uint64_t>(p.numel));
+      const ParamState& s = opt.state(g, i);
+      if (!algorithm->counts_steps && s.step != 0) Fail("cannot save " + where + ": sgd keeps no step, but it is " + std::to_string(s.step));
+      if (s.step < 0) Fail("cannot save " + where + ": negative step " + std::to_string(s.step));
+      if (!algorithm->mu_product && s.mu_product != 1.0) {
+        Fail("cannot save " + where + ": only nadam keeps a mu_product");
+      }
+      if (s.empty() && s.mu_product == 1.0) continue;  // no state yet
+      const DType state_dtype = StateDType(p.dtype);
+      for (const auto& [name, buffer] : s.buffers) {
+        const std::string problem = BufferProblem(*algorithm, name, p.dtype);
+        if (!problem.empty()) Fail("cannot save " + where + ": " + problem);
+        if (buffer.dtype() != state_dtype || buffer.numel() != p.numel) {
+          Fail("cannot save " + where + ": state '" + name + "' has " + std::to_string(buffer.numel()) +
+               " elements of " + std::string(DTypeName(buffer.dtype())) + " but the " +
+               std::string(DTypeName(p.dtype)) + " parameter needs " + std::to_string(p.numel) + " of " +
+               std::string(DTypeName(state_dtype)));
+        }
+        plan.pieces.push_back({"state." + id + "." + name, TypeOf(state_dtype), {static_cast<uint64_t>(p.numel)},
+                               buffer.data(), buffer.nbytes()});
+      }
+      if (algorithm->counts_steps) scalar("state." + id + ".step", ElementType::kI64, static_cast<uint64_t>(s.step));
+      if (algorithm->mu_product) scalar("state." + id + ".mu_product", ElementType::kF64, std::bit_cast<uint64_t>(s.mu_product));
+    }
+  }
+  // 8-byte elements first: every tensor then starts at a multiple of its element size.
+  std::stable_sort(plan.pieces.begin(), plan.pieces.end(),
+                   [](const Piece& a, const Piece& b) { return TypeSize(a.type) > TypeSize(b.type); });
+  Json header = Json::object();
+  uint64_t offset = 0;
+  for (const Piece& piece : plan.pieces) {
+    Json entry = Json::object();
+    entry["dtype"] = TypeName(piece.type);
+    entry["shape"] = piece.shape;
+    entry["data_offsets"] = Json::array({offset, offset + piece.nbytes});
+    header[piece.name] = std::move(entry);
+    offset += piece.nbytes;
+  }
+  header["__metadata__"] = meta;
+  uint32_t crc = core::Crc32(header.dump());
+  for (const Piece& piece : plan.pieces) {
+    crc = core::Crc32(std::string_view(static_cast<const char*>(piece.data), piece.nbytes), crc);
+  }
+  header["__metadata__"]["checksum"] = ChecksumText(crc);
+  plan.header = header.dump();
+  plan.header.append((kAlignment - (8 + plan.header.size()) % kAlignment) % kAlignment, ' ');
+  return plan;
+}
+
+void Emit(const Plan& plan, const std::function<void(std::string_view)>& write) {
+  const uint64_t header_len = plan.header.size();
+  write(std::string_view(reinterpret_cast<const char*>(&header_len), 8));
+  write(std::string_view(plan.header));
+  for (const Piece& piece : plan.pieces) write(std::string_view(static_cast<const char*>(piece.data), piece.nbytes));
+}
+
+}  // namespace adamant::checkpoint_internal
