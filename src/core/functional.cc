@@ -19,14 +19,14 @@
 #include "core/scratch.h"
 #include "core/storage_of.h"
 #include "kernels/kernels.h"
-#include "rules/adadelta.h"
-#include "rules/adagrad.h"
-#include "rules/adam.h"
-#include "rules/adamax.h"
-#include "rules/nadam.h"
-#include "rules/radam.h"
-#include "rules/rmsprop.h"
-#include "rules/sgd.h"
+#include "rules/adadelta_rule.h"
+#include "rules/adagrad_rule.h"
+#include "rules/adam_rule.h"
+#include "rules/adamax_rule.h"
+#include "rules/nadam_rule.h"
+#include "rules/radam_rule.h"
+#include "rules/rmsprop_rule.h"
+#include "rules/sgd_rule.h"
 
 namespace adamant::functional {
 namespace {

@@ -1,6 +1,6 @@
 #include "kernels/loop.h"
 #include "kernels/target.h"
-#include "rules/adamax.h"
+#include "rules/adamax_rule.h"
 
 namespace adamant::kernels::ADAMANT_TARGET {
 

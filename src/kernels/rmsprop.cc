@@ -1,6 +1,6 @@
 #include "kernels/loop.h"
 #include "kernels/target.h"
-#include "rules/rmsprop.h"
+#include "rules/rmsprop_rule.h"
 
 namespace adamant::kernels::ADAMANT_TARGET {
 

@@ -21,7 +21,7 @@
 #include "adamant/options.h"
 #include "adamant/param.h"
 #include "kernels/kernels.h"
-#include "rules/adam.h"
+#include "rules/adam_rule.h"
 #include "rules/common.h"
 
 namespace adamant {

@@ -47,15 +47,15 @@
 
 #include "kernels/kernels.h"
 #include "kernels/prefetch.h"
-#include "rules/adadelta.h"
-#include "rules/adagrad.h"
-#include "rules/adam.h"
-#include "rules/adamax.h"
+#include "rules/adadelta_rule.h"
+#include "rules/adagrad_rule.h"
+#include "rules/adam_rule.h"
+#include "rules/adamax_rule.h"
 #include "rules/common.h"
-#include "rules/nadam.h"
-#include "rules/radam.h"
-#include "rules/rmsprop.h"
-#include "rules/sgd.h"
+#include "rules/nadam_rule.h"
+#include "rules/radam_rule.h"
+#include "rules/rmsprop_rule.h"
+#include "rules/sgd_rule.h"
 
 namespace adamant::rules {
 namespace {

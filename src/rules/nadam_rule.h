@@ -9,8 +9,8 @@
 //   p.addcdiv_(exp_avg, denom, value=-lr * mu_{t+1} / (1 - mu_product * mu_{t+1}))
 // (torch 1.13 multiplied mu_t into the second denominator twice; current PyTorch and the paper do not.)
 // With EpsMode::kTensorFlow: denom = sqrt(exp_avg_sq) + eps and both coefficients times sqrt(bc2).
-#ifndef ADAMANT_RULES_NADAM_H_
-#define ADAMANT_RULES_NADAM_H_
+#ifndef ADAMANT_RULES_NADAM_RULE_H_
+#define ADAMANT_RULES_NADAM_RULE_H_
 
 #include <cmath>
 
@@ -51,4 +51,4 @@ ADAMANT_RULE_INLINE void NAdamUpdate(const NAdamScalars<T>& s, T& p, T g, T& m, 
 
 }  // namespace adamant::rules
 
-#endif  // ADAMANT_RULES_NADAM_H_
+#endif  // ADAMANT_RULES_NADAM_RULE_H_

@@ -5,8 +5,8 @@
 //   clr = lr / (1 + (step - 1) * lr_decay)          (host)
 //   sum.addcmul_(grad, grad, value=1);  std = sum.sqrt() + eps
 //   p.addcdiv_(grad, std, value=-clr)
-#ifndef ADAMANT_RULES_ADAGRAD_H_
-#define ADAMANT_RULES_ADAGRAD_H_
+#ifndef ADAMANT_RULES_ADAGRAD_RULE_H_
+#define ADAMANT_RULES_ADAGRAD_RULE_H_
 
 #include <cmath>
 
@@ -33,4 +33,4 @@ ADAMANT_RULE_INLINE void AdagradUpdate(const AdagradScalars<T>& s, T& p, T g, T&
 
 }  // namespace adamant::rules
 
-#endif  // ADAMANT_RULES_ADAGRAD_H_
+#endif  // ADAMANT_RULES_ADAGRAD_RULE_H_

@@ -5,8 +5,8 @@
 //   momentum != 0: buf = grad on the first step, else buf.mul_(momentum).add_(grad, alpha=1 - dampening)
 //                  grad = grad.add(buf, alpha=momentum) if nesterov else buf
 //   p.add_(grad, alpha=-lr)
-#ifndef ADAMANT_RULES_SGD_H_
-#define ADAMANT_RULES_SGD_H_
+#ifndef ADAMANT_RULES_SGD_RULE_H_
+#define ADAMANT_RULES_SGD_RULE_H_
 
 #include "rules/common.h"
 
@@ -43,4 +43,4 @@ ADAMANT_RULE_INLINE void SGDUpdate(const SGDScalars<T>& s, T& p, T g, T& buf) {
 
 }  // namespace adamant::rules
 
-#endif  // ADAMANT_RULES_SGD_H_
+#endif  // ADAMANT_RULES_SGD_RULE_H_

@@ -10,8 +10,8 @@
 //   otherwise:
 //     p.add_(bias_corrected_exp_avg * lr, alpha=-1)
 // Note that PyTorch's RAdam adds eps to the root of the uncorrected v (the "epsilon hat" placement).
-#ifndef ADAMANT_RULES_RADAM_H_
-#define ADAMANT_RULES_RADAM_H_
+#ifndef ADAMANT_RULES_RADAM_RULE_H_
+#define ADAMANT_RULES_RADAM_RULE_H_
 
 #include <cmath>
 
@@ -53,4 +53,4 @@ ADAMANT_RULE_INLINE void RAdamUpdate(const RAdamScalars<T>& s, T& p, T g, T& m, 
 
 }  // namespace adamant::rules
 
-#endif  // ADAMANT_RULES_RADAM_H_
+#endif  // ADAMANT_RULES_RADAM_RULE_H_

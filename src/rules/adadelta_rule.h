@@ -6,8 +6,8 @@
 //   std = (square_avg + eps).sqrt();  delta = (acc_delta + eps).sqrt() / std * grad
 //   acc_delta.mul_(rho).addcmul_(delta, delta, value=1 - rho)
 //   p.add_(delta, alpha=-lr)
-#ifndef ADAMANT_RULES_ADADELTA_H_
-#define ADAMANT_RULES_ADADELTA_H_
+#ifndef ADAMANT_RULES_ADADELTA_RULE_H_
+#define ADAMANT_RULES_ADADELTA_RULE_H_
 
 #include <cmath>
 
@@ -38,4 +38,4 @@ ADAMANT_RULE_INLINE void AdadeltaUpdate(const AdadeltaScalars<T>& s, T& p, T g, 
 
 }  // namespace adamant::rules
 
-#endif  // ADAMANT_RULES_ADADELTA_H_
+#endif  // ADAMANT_RULES_ADADELTA_RULE_H_

@@ -7,8 +7,8 @@
 //   avg += eps
 //   momentum > 0: buf.mul_(momentum).addcdiv_(grad, avg); p.add_(buf, alpha=-lr)
 //   else:         p.addcdiv_(grad, avg, value=-lr)
-#ifndef ADAMANT_RULES_RMSPROP_H_
-#define ADAMANT_RULES_RMSPROP_H_
+#ifndef ADAMANT_RULES_RMSPROP_RULE_H_
+#define ADAMANT_RULES_RMSPROP_RULE_H_
 
 #include <cmath>
 
@@ -55,4 +55,4 @@ ADAMANT_RULE_INLINE void RMSpropUpdate(const RMSpropScalars<T>& s, T& p, T g, T&
 
 }  // namespace adamant::rules
 
-#endif  // ADAMANT_RULES_RMSPROP_H_
+#endif  // ADAMANT_RULES_RMSPROP_RULE_H_

@@ -7,8 +7,8 @@
 //   p.addcdiv_(exp_avg, exp_inf, value=-lr / bc1)
 // With EpsMode::kTensorFlow (Keras's Adamax): exp_inf = maximum(exp_inf * beta2, |grad|) and the division
 // is by exp_inf + eps.
-#ifndef ADAMANT_RULES_ADAMAX_H_
-#define ADAMANT_RULES_ADAMAX_H_
+#ifndef ADAMANT_RULES_ADAMAX_RULE_H_
+#define ADAMANT_RULES_ADAMAX_RULE_H_
 
 #include <cmath>
 
@@ -42,4 +42,4 @@ ADAMANT_RULE_INLINE void AdamaxUpdate(const AdamaxScalars<T>& s, T& p, T g, T& m
 
 }  // namespace adamant::rules
 
-#endif  // ADAMANT_RULES_ADAMAX_H_
+#endif  // ADAMANT_RULES_ADAMAX_RULE_H_

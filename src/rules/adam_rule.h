@@ -9,8 +9,8 @@
 //   denom = sqrt(v) / sqrt(bc2) + eps;  p.addcdiv_(exp_avg, denom, value=-lr / bc1)
 // With EpsMode::kTensorFlow ("epsilon hat"): p.addcdiv_(exp_avg, sqrt(v) + eps, value=-lr*sqrt(bc2)/bc1).
 // Without bias correction bc1 = bc2 = 1 (host side).
-#ifndef ADAMANT_RULES_ADAM_H_
-#define ADAMANT_RULES_ADAM_H_
+#ifndef ADAMANT_RULES_ADAM_RULE_H_
+#define ADAMANT_RULES_ADAM_RULE_H_
 
 #include <cmath>
 
@@ -55,4 +55,4 @@ ADAMANT_RULE_INLINE void AdamUpdate(const AdamScalars<T>& s, T& p, T g, T& m, T&
 
 }  // namespace adamant::rules
 
-#endif  // ADAMANT_RULES_ADAM_H_
+#endif  // ADAMANT_RULES_ADAM_RULE_H_
