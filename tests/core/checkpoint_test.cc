@@ -29,6 +29,7 @@
 #include "core/checkpoint_internal.h"
 #include "core/crc32.h"
 #include "fuzz/checkpoint_harness.h"
+#include "support/error_of.h"
 
 namespace adamant {
 namespace {
@@ -44,12 +45,7 @@ bool Contains(const std::string& text, const std::string& part) { return text.fi
 
 template <class F>
 std::string CheckpointErrorOf(F&& f) {
-  try {
-    f();
-  } catch (const CheckpointError& e) {
-    return e.what();
-  }
-  return "<no error>";
+  return test_support::ErrorOf<CheckpointError>(f);
 }
 
 // Parameters large enough for every SIMD path and a thread split to matter little, in two groups.

@@ -13,6 +13,7 @@
 #include "adamant/option_text.h"
 #include "adamant/optimizer.h"
 #include "adamant/options.h"
+#include "support/error_of.h"
 
 namespace adamant {
 namespace {
@@ -34,12 +35,7 @@ std::string CreateError(std::string_view name, const OptionList& options, std::v
 
 template <class F>
 std::string ErrorOf(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "<no error>";
+  return test_support::ErrorOf<std::exception>(f);
 }
 
 // Calls f(Options{}) with the default options struct of the named algorithm.

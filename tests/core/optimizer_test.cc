@@ -24,6 +24,7 @@
 #include "adamant/option_text.h"
 #include "adamant/optimizer.h"
 #include "adamant/options.h"
+#include "support/error_of.h"
 
 namespace adamant {
 namespace {
@@ -33,24 +34,11 @@ namespace {
 
 bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-template <class F>
-std::string ErrorOf(F&& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using test_support::ErrorOf;
 
 template <class F>
 std::string OutOfRangeOf(F&& f) {
-  try {
-    f();
-  } catch (const std::out_of_range& e) {
-    return e.what();
-  }
-  return "<no error>";
+  return test_support::ErrorOf<std::out_of_range>(f);
 }
 
 template <typename T>

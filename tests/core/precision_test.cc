@@ -21,6 +21,8 @@
 #include "adamant/param.h"
 #include "core/mix.h"
 #include "kernels/storage.h"
+#include "support/error_of.h"
+#include "support/half.h"
 
 namespace adamant {
 namespace {
@@ -30,8 +32,8 @@ using kernels::Float16ToFloat;
 using kernels::FloatToBFloat16;
 using kernels::FloatToFloat16;
 
-float Widen(DType d, uint16_t h) { return d == DType::kBFloat16 ? BFloat16ToFloat(h) : Float16ToFloat(h); }
-uint16_t Narrow(DType d, float x) { return d == DType::kBFloat16 ? FloatToBFloat16(x) : FloatToFloat16(x); }
+using test_support::Narrow;
+using test_support::Widen;
 
 bool SameBits(float a, float b) { return std::memcmp(&a, &b, 4) == 0; }
 
@@ -408,15 +410,7 @@ TEST(PrecisionTest, MasterWeightsWithStochasticRoundingRoundToNearest) {
 
 // --- errors ---------------------------------------------------------------------------------------------
 
-template <class F>
-std::string ErrorOf(F&& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
+using test_support::ErrorOf;
 
 TEST(PrecisionTest, MasterPointerForFullPrecisionParametersIsRejected) {
   std::vector<float> w(4, 1.0f), g(4, 1.0f), m(4), s0(4), s1(4);

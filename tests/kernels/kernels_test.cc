@@ -37,6 +37,7 @@
 #include "rules/radam_rule.h"
 #include "rules/rmsprop_rule.h"
 #include "rules/sgd_rule.h"
+#include "support/half.h"
 
 namespace adamant {
 namespace {
@@ -65,8 +66,8 @@ const StorageSpec kStorages[] = {
     {"bf16+sr", DType::kBFloat16, false, true},     {"fp16+sr", DType::kFloat16, false, true},
 };
 
-float Widen(DType d, uint16_t h) { return d == DType::kBFloat16 ? BFloat16ToFloat(h) : Float16ToFloat(h); }
-uint16_t Narrow(DType d, float x) { return d == DType::kBFloat16 ? FloatToBFloat16(x) : FloatToFloat16(x); }
+using test_support::Narrow;
+using test_support::Widen;
 
 // --- buffers with misaligned starts and guarded padding ---------------------------------------------------
 
