@@ -17,8 +17,8 @@ namespace {
 
 constexpr size_t kAlignment = 64;  // a cache line, and the widest SIMD register
 // Arrays from this size up start on a huge-page boundary and are advised to use transparent huge pages.
-// Why: a step streams every state array once, and with 4 KiB pages the page walks cost Adam about 5% of
-// its step on 50M parameters (docs/design.md). Linux honours the advice in its default "madvise" mode;
+// Why: a step streams every state array once, and with 4 KiB pages the page walks cost a measurable part
+// of a large step (docs/performance.md, "Measurements behind the code"). Linux honours the advice in its default "madvise" mode;
 // where it does not (THP off, another kernel), the array is simply on small pages.
 constexpr size_t kHugePage = size_t{2} << 20;
 

@@ -119,8 +119,8 @@ bool Stale(const StateRefs& r, const ParamState& state, const ParamView& p, uint
 // Creates the buffers that the stale parameters with[j], j in [begin, end), lack, one name at a time (every
 // exp_avg, then every exp_avg_sq ...), and then their master copies. Why: the buffers of one name then lie
 // one after another in memory, as one array would, and a step streams each name through memory in
-// parameter order. Created parameter by parameter, exp_avg and exp_avg_sq alternated page by page, and a
-// step over 10,000 tensors of 1,000 elements ran 12-24% slower (docs/design.md, "Many small tensors").
+// parameter order. Created parameter by parameter, exp_avg and exp_avg_sq alternate page by page, and many
+// small tensors step slower (docs/performance.md, "Measurements behind the code").
 void CreateByName(std::span<const size_t> with, size_t begin, size_t end, std::span<const char> stale,
                   std::span<const ParamView> params, std::vector<ParamState>& states, const Precision& precision,
                   std::initializer_list<BufferSpec> specs) {

@@ -66,8 +66,8 @@ auto NonFiniteAt(const typename V::Param* __restrict g, int64_t i, typename V::C
 
 // kDivide: the check is on grad / scale (only needed when scale < 1, where the quotient can overflow;
 // for scale >= 1 a finite gradient has a finite quotient and a non-finite one a non-finite quotient).
-// The range is read as four interleaved streams, one per quarter: a single stream leaves most of the
-// memory bandwidth of a core unused (about 10 GB/s against 14 GB/s from DRAM here).
+// The range is read as four interleaved streams, one per quarter: a single stream leaves part of the
+// memory bandwidth of a core unused (docs/performance.md, "Measurements behind the code").
 template <class V, bool kDivide>
 bool AllFiniteRange(const Slot& slot, int64_t begin, int64_t end) {
   using P = typename V::Param;

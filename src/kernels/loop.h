@@ -167,8 +167,8 @@ __attribute__((noinline)) void Loop(const Slot& slot, int64_t begin, int64_t end
 #if defined(__AVX512F__)
   const bool prefetch = end - begin >= kPrefetchMin;
 #else
-  // Only the AVX-512 copy prefetches: that is where it was measured to pay. On the AVX2 machine the
-  // prefetches made the loops 9-18% slower in cache and gained nothing measurable from memory.
+  // Only the AVX-512 copy prefetches: that is where it was measured to pay; on the AVX2 machine it slowed
+  // the loops in cache and gained nothing from memory (docs/performance.md, "Measurements behind the code").
   const bool prefetch = false;
 #endif
   for (int64_t b = begin; b < end;) {

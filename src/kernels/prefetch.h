@@ -2,8 +2,8 @@
 // bench's same-pattern probe, which must prefetch alike to stay the pattern's best case.
 //
 // The hardware prefetchers keep too short a lead on loops with this much arithmetic per element (square
-// roots, divisions, bf16 conversions): on the AVX-512 development machine bf16 Adagrad's step on 10M
-// parameters took 3.6 ms with 2 threads and takes 2.4 ms with it (fp32 Adam: 5.6 to 5.0 ms). Before each block of kBlock elements, the lines
+// roots, divisions, bf16 conversions; docs/performance.md, "Measurements behind the code", has what
+// prefetching gained on the AVX-512 development machine). Before each block of kBlock elements, the lines
 // of every stream kPrefetchAhead elements ahead are requested into L2, with write intent for the streams
 // the loop stores to (the line is owned before the store comes). The distance was chosen by
 // measurement: 384 to 768 elements do equally well on the development machine. Ranges shorter than

@@ -112,10 +112,10 @@ ADAMANT_RULE_INLINE T QuotientInDouble(T x, const StepDivisor<T>& c) {
 // x / c for a step divisor c in (0, 1], bit for bit the division on every target; how depends on the
 // target, chosen by measurement (docs/design.md, "The divider, and the one division that is not needed"):
 // - AVX-512 (Intel, one divider port): the divider is the bottleneck of NAdam and RAdam in cache, and the
-//   product in double moves the division to the multiply and convert ports (bf16 NAdam's loop in cache:
-//   0.73 to 0.61 ns per element).
+//   product in double moves the division to the multiply and convert ports.
 // - AVX2 (AMD Zen 3) and the baseline: the divider keeps up, and the four conversions per eight floats
-//   are what costs (bf16 NAdam's loop in cache: 1.39 to 1.08 ns per element with the division).
+//   are what costs.
+// The figures: docs/performance.md, "Measurements behind the code".
 // Always inlined: its body differs between the kernels' targets (see RootOver).
 template <typename T>
 ADAMANT_RULE_INLINE T Divide(T x, const StepDivisor<T>& c) {
@@ -157,11 +157,10 @@ ADAMANT_RULE_INLINE T CorrectedQuotient(T x, T c, T r) {
 // sqrt(v) / c, bit for bit as the division, for c = sqrt(1 - beta2^t) or 1: c in [2^-27, 1].
 // How depends on the target, chosen by measurement. AVX-512 (Intel) has one divider port, and Adam's
 // element would need a square root and two divisions on it; this divisor is fixed for the step, so there
-// it is three multiply-adds on the two FMA ports (Adam's loop in cache: 0.60 to 0.43 ns per element; the
-// product in double, QuotientInDouble, was slower: bf16 Adam 0.59 against 0.47). On AVX2 (AMD Zen 3) the
-// division is the cheapest (fp32 Adam's loop in cache: 0.62 ns per element, 0.72 with the multiply-adds,
-// 0.84 with the product in double), and the baseline has no FMA (std::fma would be a library call). All
-// are correctly rounded, so every target gives the same bits.
+// it is three multiply-adds on the two FMA ports (faster there than the product in double,
+// QuotientInDouble). On AVX2 (AMD Zen 3) the division is the cheapest of the three, and the baseline has
+// no FMA (std::fma would be a library call); the figures are in docs/performance.md, "Measurements behind
+// the code". All are correctly rounded, so every target gives the same bits.
 // The domain is why the multiply-adds are exact: the square root of a positive float lies in
 // [2^-75, 2^64] (of a double, in [2^-538, 2^512]), so with c in [2^-27, 1] the quotient stays below 2^91
 // and the residual's quantum, about 2^-47 of the root (2^-105 in double), stays far above the subnormal
