@@ -24,10 +24,12 @@
 #ifndef ADAMANT_FUNCTIONAL_H_
 #define ADAMANT_FUNCTIONAL_H_
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
 
+#include "adamant/algorithm_info.h"
 #include "adamant/nonfinite.h"
 #include "adamant/options.h"
 #include "adamant/precision.h"
@@ -38,6 +40,32 @@ namespace adamant::functional {
 // `precision` says how bf16/fp16 parameters without a master pointer are written back (precision.h;
 // master_weights is ignored here: pass `master` pointers). Stochastic rounding is keyed by (seed, step,
 // position of the tensor in the call, element); SGD has no step, so vary the seed between its calls.
+
+// One tensor of a step, for any algorithm: its parameter, its state buffers in the order of the algorithm's
+// state names (FindAlgorithm(name)->state, algorithm_info.h: exp_avg, exp_avg_sq, max_exp_avg_sq for
+// Adam), null where the options do not use one.
+struct Tensor {
+  ParamView param;  // grad required
+  std::array<void*, kMaxStateBuffers> state = {};
+  int64_t step = 1;         // algorithms that keep no step count (SGD) ignore it
+  float* master = nullptr;  // bf16/fp16 parameters only: fp32 master weights (optional)
+  // The algorithm's per-tensor scalar, for the algorithms that keep one (AlgorithmInfo::scalar_state):
+  // NAdam's mu_product. In: its value before the step (1 before the first); out: advanced by the step.
+  double* scalar_state = nullptr;
+  // The state buffers were just created: SGD then sets its momentum buffer to the gradient (PyTorch's
+  // `momentum_buffer is None`) rather than decaying it.
+  bool fresh = false;
+};
+
+// One fused step of the algorithm whose options these are (AdamW: AdamWOptions, or AdamOptions with
+// decoupled_weight_decay).
+#define ADAMANT_DECLARE_STEP(Class, name)                                                             \
+  void Step(std::span<const Tensor> tensors, const Class##Options& options, const Precision& precision = {}, \
+            const StepArgs& args = {});
+ADAMANT_OPTIMIZERS(ADAMANT_DECLARE_STEP, ADAMANT_SKIP_VARIANT)
+#undef ADAMANT_DECLARE_STEP
+
+// The same steps with a struct per algorithm that names its buffers.
 
 struct AdamTensor {
   ParamView param;  // grad required

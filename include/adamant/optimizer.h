@@ -276,13 +276,14 @@ class OptimizerBase : public Optimizer {
   std::vector<ParamGroup<Options>> groups_;
 };
 
-#define ADAMANT_DECLARE_OPTIMIZER(Class, OptionsT, kName)                                  \
+#define ADAMANT_DECLARE_OPTIMIZER(Class, OptionsT, name_)                                  \
   class Class : public OptimizerBase<OptionsT> {                                          \
    public:                                                                                \
     explicit Class(std::vector<ParamView> params, const OptionsT& defaults = OptionsT{})   \
         : OptimizerBase(std::move(params), defaults) {}                                   \
     Class(std::vector<ParamGroup<OptionsT>> groups, const OptionsT& defaults = OptionsT{}) \
         : OptimizerBase(std::move(groups), defaults) {}                                   \
+    static constexpr std::string_view kName = name_;                                      \
     std::string_view name() const override { return kName; }                             \
                                                                                           \
    protected:                                                                             \
@@ -291,15 +292,10 @@ class OptimizerBase : public Optimizer {
                    const StepArgs& args) override;                                        \
   }
 
-ADAMANT_DECLARE_OPTIMIZER(Adam, AdamOptions, "adam");
-ADAMANT_DECLARE_OPTIMIZER(Adamax, AdamaxOptions, "adamax");
-ADAMANT_DECLARE_OPTIMIZER(NAdam, NAdamOptions, "nadam");
-ADAMANT_DECLARE_OPTIMIZER(RAdam, RAdamOptions, "radam");
-ADAMANT_DECLARE_OPTIMIZER(Adagrad, AdagradOptions, "adagrad");
-ADAMANT_DECLARE_OPTIMIZER(RMSprop, RMSpropOptions, "rmsprop");
-ADAMANT_DECLARE_OPTIMIZER(Adadelta, AdadeltaOptions, "adadelta");
-ADAMANT_DECLARE_OPTIMIZER(SGD, SGDOptions, "sgd");
-
+// adamant::Adam, adamant::Adamax, ...: one class per algorithm of the list (adamant/algorithms.h).
+#define ADAMANT_DECLARE_ALGORITHM(Class, name) ADAMANT_DECLARE_OPTIMIZER(Class, Class##Options, name);
+ADAMANT_OPTIMIZERS(ADAMANT_DECLARE_ALGORITHM, ADAMANT_SKIP_VARIANT)
+#undef ADAMANT_DECLARE_ALGORITHM
 #undef ADAMANT_DECLARE_OPTIMIZER
 
 // AdamW: Adam with decoupled weight decay (PyTorch's AdamW, weight_decay 1e-2 by default).
@@ -310,7 +306,8 @@ class AdamW : public Adam {
   // Every group is made decoupled: a group built from plain AdamOptions would otherwise silently be Adam.
   AdamW(std::vector<ParamGroup<AdamOptions>> groups, const AdamWOptions& defaults = AdamWOptions{})
       : Adam(Decoupled(std::move(groups)), defaults) {}
-  std::string_view name() const override { return "adamw"; }
+  static constexpr std::string_view kName = "adamw";
+  std::string_view name() const override { return kName; }
 
   using Adam::AddParamGroup;
   void AddParamGroup(ParamGroup<AdamOptions> group) override {

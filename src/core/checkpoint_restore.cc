@@ -175,7 +175,7 @@ void Restore(Optimizer& opt, const ParsedFile& file) {
       if (s.step < 0) Fail(where + "negative step " + std::to_string(s.step));
       has_step[g][i] = 1;
     } else if (key == "mu_product") {
-      if (!algorithm->mu_product) Fail(where + std::string(algorithm->name) + " keeps no mu_product");
+      if (algorithm->scalar_state.empty()) Fail(where + std::string(algorithm->name) + " keeps no mu_product");
       expect(ElementType::kF64, {});
       s.mu_product = ReadScalar<double>(entry);
       // A product of momentum coefficients, each in [0, 1).
@@ -197,7 +197,7 @@ void Restore(Optimizer& opt, const ParsedFile& file) {
     for (size_t i = 0; i < states[g].size(); ++i) {
       const std::string id = std::to_string(g) + "." + std::to_string(i);
       if (has_any[g][i] && algorithm->counts_steps && !has_step[g][i]) Fail("tensor 'state." + id + ".step' is missing");
-      if (has_any[g][i] && algorithm->mu_product && !has_mu[g][i]) Fail("tensor 'state." + id + ".mu_product' is missing");
+      if (has_any[g][i] && !algorithm->scalar_state.empty() && !has_mu[g][i]) Fail("tensor 'state." + id + ".mu_product' is missing");
     }
   }
 

@@ -38,24 +38,6 @@ ElementType TypeOf(DType state_dtype) {
   return state_dtype == DType::kFloat64 ? ElementType::kF64 : ElementType::kF32;
 }
 
-const AlgorithmInfo* FindAlgorithm(std::string_view name) {
-  static const std::vector<AlgorithmInfo> kAlgorithms = {
-      {"adam", {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}},
-      {"adamw", {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}},
-      {"adamax", {"exp_avg", "exp_inf"}},
-      {"nadam", {"exp_avg", "exp_avg_sq"}, true, true},
-      {"radam", {"exp_avg", "exp_avg_sq"}},
-      {"adagrad", {"sum"}},
-      {"rmsprop", {"square_avg", "momentum_buffer", "grad_avg"}},
-      {"adadelta", {"square_avg", "acc_delta"}},
-      {"sgd", {"momentum_buffer"}, false},
-  };
-  for (const AlgorithmInfo& a : kAlgorithms) {
-    if (a.name == name) return &a;
-  }
-  return nullptr;
-}
-
 bool IsHalf(DType d) { return d == DType::kBFloat16 || d == DType::kFloat16; }
 bool IsSupported(DType d) {
   return d == DType::kFloat32 || d == DType::kFloat64 || d == DType::kBFloat16 || d == DType::kFloat16;
@@ -66,12 +48,12 @@ std::string BufferProblem(const AlgorithmInfo& algorithm, std::string_view name,
     return IsHalf(dtype) ? "" : "master_param is state of bfloat16 and float16 parameters only, not " +
                                     std::string(DTypeName(dtype));
   }
-  if (std::find(algorithm.buffers.begin(), algorithm.buffers.end(), name) != algorithm.buffers.end()) return "";
+  if (std::find(algorithm.state.begin(), algorithm.state.end(), name) != algorithm.state.end()) return "";
   std::string known;
-  for (std::string_view b : algorithm.buffers) known += std::string(b) + ", ";
+  for (std::string_view b : algorithm.state) known += std::string(b) + ", ";
   return Quote(name) + " is not state of " + std::string(algorithm.name) + " (its state: " + known +
-         "master_param" + (algorithm.counts_steps ? ", step" : "") + (algorithm.mu_product ? ", mu_product" : "") +
-         ")";
+         "master_param" + (algorithm.counts_steps ? ", step" : "") +
+         (algorithm.scalar_state.empty() ? "" : ", " + std::string(algorithm.scalar_state)) + ")";
 }
 
 std::string Decimal(uint64_t v) { return std::to_string(v); }

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "adamant/algorithm_info.h"
 #include "adamant/checkpoint.h"
 #include "adamant/dtype.h"
 #include "core/checkpoint_internal.h"
@@ -36,17 +37,10 @@ std::string_view TypeName(ElementType type);
 uint64_t TypeSize(ElementType type);
 ElementType TypeOf(DType state_dtype);
 
-// What each algorithm keeps per parameter (state.h); master_param is allowed for bf16/fp16 parameters of
-// every algorithm.
-struct AlgorithmInfo {
-  std::string_view name;
-  std::vector<std::string_view> buffers;
-  bool counts_steps = true;  // all but SGD
-  bool mu_product = false;   // NAdam
-};
-
-// Null for a name that is not one of adamant's optimizers.
-const AlgorithmInfo* FindAlgorithm(std::string_view name);
+// What each algorithm keeps per parameter (algorithm_info.h); master_param is allowed for bf16/fp16
+// parameters of every algorithm.
+using adamant::AlgorithmInfo;
+using adamant::FindAlgorithm;
 
 bool IsHalf(DType d);
 bool IsSupported(DType d);

@@ -55,9 +55,9 @@ Plan BuildPlan(const Optimizer& opt) {
       meta["param." + id + ".dtype"] = DTypeName(p.dtype);
       meta["param." + id + ".numel"] = Decimal(static_cast<uint64_t>(p.numel));
       const ParamState& s = opt.state(g, i);
-      if (!algorithm->counts_steps && s.step != 0) Fail("cannot save " + where + ": sgd keeps no step, but it is " + std::to_string(s.step));
+      if (!algorithm->counts_steps && s.step != 0) Fail("cannot save " + where + ": " + std::string(algorithm->name) + " keeps no step, but it is " + std::to_string(s.step));
       if (s.step < 0) Fail("cannot save " + where + ": negative step " + std::to_string(s.step));
-      if (!algorithm->mu_product && s.mu_product != 1.0) {
+      if (algorithm->scalar_state.empty() && s.mu_product != 1.0) {
         Fail("cannot save " + where + ": only nadam keeps a mu_product");
       }
       if (s.empty() && s.mu_product == 1.0) continue;  // no state yet
@@ -75,7 +75,7 @@ Plan BuildPlan(const Optimizer& opt) {
                                buffer.data(), buffer.nbytes()});
       }
       if (algorithm->counts_steps) scalar("state." + id + ".step", ElementType::kI64, static_cast<uint64_t>(s.step));
-      if (algorithm->mu_product) scalar("state." + id + ".mu_product", ElementType::kF64, std::bit_cast<uint64_t>(s.mu_product));
+      if (!algorithm->scalar_state.empty()) scalar("state." + id + ".mu_product", ElementType::kF64, std::bit_cast<uint64_t>(s.mu_product));
     }
   }
   // 8-byte elements first: every tensor then starts at a multiple of its element size.

@@ -121,8 +121,9 @@ double ClipGradNorm(std::span<const ParamView> params, double max_norm, double n
   double coef = max_norm / (total + 1e-6);
   if (coef > 1.0) coef = 1.0;
   if (coef != 1.0) {
-    const kernels::ScaleArgs args{coef};
-    core::ForEachPiece(kernels::Active().scale_grad, &args, slots);
+    const kernels::ScaleFn scale = kernels::Active().scale_grad;
+    core::ForEachPiece(std::span<const kernels::Slot>(slots),
+                       [&](const kernels::Slot& slot, int64_t begin, int64_t end) { scale(coef, slot, begin, end); });
   }
   return total;
 }
@@ -134,8 +135,10 @@ double ClipGradNorm(const Optimizer& optimizer, double max_norm, double norm_typ
 
 void ClipGradValue(std::span<const ParamView> params, double clip_value) {
   const std::vector<kernels::Slot> slots = GradSlots("clip_grad_value_", params);
-  const kernels::ClampArgs args{-clip_value, clip_value};
-  core::ForEachPiece(kernels::Active().clamp_grad, &args, slots);
+  const kernels::ClampFn clamp = kernels::Active().clamp_grad;
+  core::ForEachPiece(std::span<const kernels::Slot>(slots), [&](const kernels::Slot& slot, int64_t begin, int64_t end) {
+    clamp(-clip_value, clip_value, slot, begin, end);
+  });
 }
 
 void ClipGradValue(const Optimizer& optimizer, double clip_value) {

@@ -8,9 +8,11 @@
 namespace adamant {
 namespace {
 
+// Options of optimizer Opt from `list`, on top of its defaults. `hidden` is an option the optimizer does
+// not offer, and why (a variant's fixed option), or null.
 template <class Opt, class Options>
 std::unique_ptr<Optimizer> Build(std::vector<ParamView> params, Options options, const OptionList& list,
-                                 std::string_view name) {
+                                 std::string_view name, const char* hidden = nullptr, const char* why = nullptr) {
   std::set<std::string> seen;
   for (const auto& entry : list) {
     const std::string& key = entry.first;  // not a structured binding: clang 14 cannot capture those
@@ -19,8 +21,8 @@ std::unique_ptr<Optimizer> Build(std::vector<ParamView> params, Options options,
       throw std::invalid_argument("option '" + key + "' given twice for " + std::string(name));
     }
     bool found = false;
-    if (name == "adamw" && key == "decoupled_weight_decay") {
-      throw std::invalid_argument("unknown option 'decoupled_weight_decay' for adamw (AdamW always decouples; use adam)");
+    if (hidden != nullptr && key == hidden) {
+      throw std::invalid_argument("unknown option '" + key + "' for " + std::string(name) + " (" + why + ")");
     }
     VisitOptions(options, [&](std::string_view k, auto& field) {
       if (k == key) OptionFromString(k, value, field), found = true;
@@ -40,18 +42,16 @@ struct Entry {
 };
 
 const std::vector<Entry>& Registry() {
-  static const std::vector<Entry> registry = {
-      {"adam", [](auto p, const auto& l) { return Build<Adam>(std::move(p), AdamOptions{}, l, "adam"); }},
-      {"adamw", [](auto p, const auto& l) { return Build<AdamW>(std::move(p), AdamWOptions{}, l, "adamw"); }},
-      {"adamax", [](auto p, const auto& l) { return Build<Adamax>(std::move(p), AdamaxOptions{}, l, "adamax"); }},
-      {"nadam", [](auto p, const auto& l) { return Build<NAdam>(std::move(p), NAdamOptions{}, l, "nadam"); }},
-      {"radam", [](auto p, const auto& l) { return Build<RAdam>(std::move(p), RAdamOptions{}, l, "radam"); }},
-      {"adagrad", [](auto p, const auto& l) { return Build<Adagrad>(std::move(p), AdagradOptions{}, l, "adagrad"); }},
-      {"rmsprop", [](auto p, const auto& l) { return Build<RMSprop>(std::move(p), RMSpropOptions{}, l, "rmsprop"); }},
-      {"adadelta",
-       [](auto p, const auto& l) { return Build<Adadelta>(std::move(p), AdadeltaOptions{}, l, "adadelta"); }},
-      {"sgd", [](auto p, const auto& l) { return Build<SGD>(std::move(p), SGDOptions{}, l, "sgd"); }},
-  };
+#define ADAMANT_ENTRY(Class, name) \
+  {name, [](auto p, const auto& l) { return Build<Class>(std::move(p), Class##Options{}, l, name); }},
+#define ADAMANT_VARIANT_ENTRY(Class, name, Base)                                                   \
+  {name, [](auto p, const auto& l) {                                                               \
+     return Build<Class>(std::move(p), Class##Options{}, l, name, Class##Fixed::kHiddenOption,     \
+                         Class##Fixed::kWhyHidden);                                                \
+   }},
+  static const std::vector<Entry> registry = {ADAMANT_OPTIMIZERS(ADAMANT_ENTRY, ADAMANT_VARIANT_ENTRY)};
+#undef ADAMANT_ENTRY
+#undef ADAMANT_VARIANT_ENTRY
   return registry;
 }
 

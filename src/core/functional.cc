@@ -1,5 +1,6 @@
 // The stateless layer: checks its input, computes each step's scalars in double on the host (rounded once
-// to the compute type), describes each tensor as a kernel Slot, and runs one fused pass over all of them.
+// to the compute type: the descriptor's Prepare), describes each tensor as a kernel slot, and runs one
+// fused pass over all of them. One generic step (StepOf) serves every algorithm of the list.
 #include "adamant/functional.h"
 
 #include <cmath>
@@ -19,14 +20,7 @@
 #include "core/scratch.h"
 #include "core/storage_of.h"
 #include "kernels/kernels.h"
-#include "rules/adadelta_rule.h"
-#include "rules/adagrad_rule.h"
-#include "rules/adam_rule.h"
-#include "rules/adamax_rule.h"
-#include "rules/nadam_rule.h"
-#include "rules/radam_rule.h"
-#include "rules/rmsprop_rule.h"
-#include "rules/sgd_rule.h"
+#include "algorithms/all.h"
 
 namespace adamant::functional {
 namespace {
@@ -74,7 +68,7 @@ void CheckNoOverlap(std::string_view algorithm, size_t index, std::span<const Re
 
 // The checks every algorithm shares; `state` lists the buffers of the tensor.
 void CheckTensor(std::string_view algorithm, size_t index, const ParamView& p, const float* master,
-                 std::initializer_list<StateArg> state) {
+                 std::span<const StateArg> state) {
   if (p.numel < 0) Fail(algorithm, index, "negative element count " + std::to_string(p.numel));
   switch (p.dtype) {
     case DType::kFloat32:
@@ -117,35 +111,8 @@ void CheckStep(std::string_view algorithm, size_t index, int64_t step) {
 }
 
 
-// Per-tensor scalars, computed once per distinct (step, compute type) in a row: a call over thousands of
-// tensors at the same step computes them once. A deque, so the pointers in the slots stay valid as it grows.
-template <template <class> class Scalars>
-class ScalarTable {
- public:
-  // make(T{}) returns Scalars<T>; `key` identifies what the scalars depend on (the step).
-  template <class Make>
-  const void* Get(DType dtype, int64_t key, bool cacheable, Make make) {
-    if (dtype == DType::kFloat64) return Add(d_, last_d_, key, cacheable, [&] { return make(double{}); });
-    return Add(f_, last_f_, key, cacheable, [&] { return make(float{}); });
-  }
-
- private:
-  template <class T, class Make>
-  static const void* Add(std::deque<T>& v, int64_t& last, int64_t key, bool cacheable, Make make) {
-    if (cacheable && !v.empty() && last == key) return &v.back();
-    v.push_back(make());
-    last = cacheable ? key : std::numeric_limits<int64_t>::min();
-    return &v.back();
-  }
-  std::deque<Scalars<float>> f_;
-  std::deque<Scalars<double>> d_;
-  int64_t last_f_ = std::numeric_limits<int64_t>::min();
-  int64_t last_d_ = std::numeric_limits<int64_t>::min();
-};
-
-template <class Tensor>
-kernels::Slot BaseSlot(const Tensor& t, size_t position, uint64_t step, const Precision& precision) {
-  kernels::Slot slot;
+// A slot's pointers, storage and rounding.
+void FillSlot(kernels::Slot& slot, const Tensor& t, size_t position, uint64_t step, const Precision& precision) {
   slot.param = t.param.data;
   slot.grad = t.param.grad;
   slot.master = t.master;
@@ -157,317 +124,179 @@ kernels::Slot BaseSlot(const Tensor& t, size_t position, uint64_t step, const Pr
   if (precision.rounding == Rounding::kStochastic) {
     slot.random_stream = core::Mix(precision.seed ^ core::Mix(step ^ core::Mix(position)));
   }
-  return slot;
 }
 
-// The step that keys a tensor's stochastic-rounding stream; SGD keeps none, and its caller's seed must
-// change between steps instead.
-template <class Tensor>
-uint64_t StreamStep(const Tensor& t) {
-  if constexpr (requires { t.step; }) {
-    return static_cast<uint64_t>(t.step);
-  } else {
-    return 0;
+// Per-tensor scalars (and modes), computed once per distinct (step, fresh, compute type) in a row: a call
+// over thousands of tensors at the same step computes them once. A deque, so the pointers in the slots
+// stay valid as it grows.
+template <class A>
+class ScalarTable {
+ public:
+  template <class T>
+  struct Entry {
+    typename A::template Scalars<T> scalars;
+    algorithms::ModeBits modes;
+  };
+
+  // The scalars and modes of a tensor's step in compute type T; `key` identifies what they depend on.
+  template <class T>
+  const Entry<T>& Get(const typename A::Options& o, algorithms::ModeBits modes, const algorithms::TensorStep& t,
+                      int64_t key, bool cacheable) {
+    auto& entries = Entries<T>();
+    int64_t& last = Last<T>();
+    if (cacheable && !entries.empty() && last == key) return entries.back();
+    algorithms::ModeBits m = modes;
+    const auto scalars = A::template Prepare<T>(o, m, t);
+    entries.push_back(Entry<T>{scalars, m});
+    last = cacheable ? key : std::numeric_limits<int64_t>::min();
+    return entries.back();
   }
-}
 
-// One fused pass: check(i, tensor) checks each tensor (throwing before anything changes), a Slot per
-// tensor (pointers, storage, rounding) is completed by the algorithm's fill(tensor, slot, scalars) with its
-// state pointers and scalars, the kernel runs over all of them, and finish(i, tensor) follows for each
-// tensor (state the call keeps outside the slots, such as NAdam's mu_product). The per-tensor work is
-// spread over the threads in runs (core::ParallelRuns), each with a scalar table of its own; the tables
-// outlive the pass, so the slots' pointers into them stay valid. fill must not change anything the caller
-// can see: a later tensor may still fail its check.
-template <template <class> class Scalars, class Tensor, class Check, class Fill, class Finish = std::nullptr_t>
-void RunSlots(kernels::KernelFn fn, const void* modes, std::span<const Tensor> tensors, const Precision& precision,
-              const StepArgs& args, Check check, Fill fill, Finish finish = nullptr) {
+ private:
+  template <class T>
+  std::deque<Entry<T>>& Entries() {
+    if constexpr (std::is_same_v<T, double>) {
+      return d_;
+    } else {
+      return f_;
+    }
+  }
+  template <class T>
+  int64_t& Last() {
+    return std::is_same_v<T, double> ? last_d_ : last_f_;
+  }
+  std::deque<Entry<float>> f_;
+  std::deque<Entry<double>> d_;
+  int64_t last_f_ = std::numeric_limits<int64_t>::min();
+  int64_t last_d_ = std::numeric_limits<int64_t>::min();
+};
+
+// One fused pass of algorithm A: each tensor is checked (throwing before anything changes) and described
+// as a kernel slot (pointers, storage, rounding, its modes and scalars), the kernel runs over all of
+// them, and the algorithm's scalar state (NAdam's mu_product) is advanced for each tensor. The per-tensor
+// work is spread over the threads in runs (core::ParallelRuns), each with a scalar table of its own; the
+// tables outlive the pass, so the slots' pointers into them stay valid. Nothing the caller can see changes
+// before every tensor is checked.
+template <class A>
+void StepOf(std::span<const Tensor> tensors, const typename A::Options& o, const Precision& precision,
+            const StepArgs& args) {
+  Validate(o);
+  ValidateStepArgs(args);
+  constexpr std::string_view kName = A::kName;
+  constexpr int kBuffers = static_cast<int>(A::kState.size());
+  constexpr bool kScalarState = !A::kScalarState.empty();
+  const algorithms::ModeBits modes = A::ModesOf(o);
+  using Slot = kernels::StepSlot<A>;
   struct SlotsTag;
-  std::vector<kernels::Slot>& slots = core::ScratchOfSize<kernels::Slot, SlotsTag>(tensors.size());
-  std::vector<ScalarTable<Scalars>> tables(static_cast<size_t>(core::RunsFor(tensors.size())));
+  std::vector<Slot>& slots = core::ScratchOfSize<Slot, SlotsTag>(tensors.size());
+  std::vector<ScalarTable<A>> tables(static_cast<size_t>(core::RunsFor(tensors.size())));
   core::ParallelRuns(tensors.size(), [&](size_t begin, size_t end, int run) {
-    ScalarTable<Scalars>& scalars = tables[static_cast<size_t>(run)];
+    ScalarTable<A>& scalars = tables[static_cast<size_t>(run)];
     // Checked and described in one loop (one pass over the tensors' descriptions, which for thousands of
     // tensors do not stay in cache from one loop to the next): the slots are the call's own, so a check
     // that fails after some were filled leaves nothing changed.
     for (size_t i = begin; i < end; ++i) {
-      check(i, tensors[i]);
+      const Tensor& t = tensors[i];
+      StateArg state[kBuffers];
+      for (int k = 0; k < kBuffers; ++k) state[k] = {A::kState[k].data(), t.state[k], A::Uses(modes, k)};
+      CheckTensor(kName, i, t.param, t.master, state);
+      if constexpr (A::kCountsSteps) CheckStep(kName, i, t.step);
+      if constexpr (kScalarState) {
+        if (t.scalar_state == nullptr) Fail(kName, i, std::string(A::kScalarState) + " is null");
+      }
       // The loss scaler found an inf or NaN: nothing changes once the input is checked, not even mu_product.
       if (args.found_inf) continue;
-      kernels::Slot& slot = slots[i];
-      slot = BaseSlot(tensors[i], i, StreamStep(tensors[i]), precision);
+      Slot& slot = slots[i];
+      slot = Slot{};
+      FillSlot(slot, t, i, A::kCountsSteps ? static_cast<uint64_t>(t.step) : 0, precision);
       slot.grad_scale = args.grad_scale;
-      fill(tensors[i], slot, scalars);
+      for (int k = 0; k < kBuffers; ++k) slot.state[k] = A::Uses(modes, k) ? t.state[k] : nullptr;
+      const algorithms::TensorStep step{.step = A::kCountsSteps ? t.step : 0,
+                                        .scalar_state = kScalarState ? *t.scalar_state : 1.0,
+                                        .fresh = t.fresh};
+      // What the scalars depend on: the step and freshness, and a scalar state of each tensor's own.
+      const int64_t key = step.step * 2 + (step.fresh ? 1 : 0);
+      if (t.param.dtype == DType::kFloat64) {
+        const auto& e = scalars.template Get<double>(o, modes, step, key, !kScalarState);
+        slot.scalars64 = &e.scalars;
+        slot.modes = e.modes;
+      } else {
+        const auto& e = scalars.template Get<float>(o, modes, step, key, !kScalarState);
+        slot.scalars32 = &e.scalars;
+        slot.modes = e.modes;
+      }
     }
   });
   if (args.found_inf) return;
-  core::ForEachPiece(fn, modes, slots);
-  if constexpr (!std::is_same_v<Finish, std::nullptr_t>) {
+  const kernels::StepFn<A> fn = kernels::Active().Step<A>();
+  core::ForEachPiece(std::span<const Slot>(slots), fn);
+  if constexpr (kScalarState) {
     core::ParallelRuns(tensors.size(), [&](size_t begin, size_t end, int) {
-      for (size_t i = begin; i < end; ++i) finish(i, tensors[i]);
+      for (size_t i = begin; i < end; ++i) {
+        const Tensor& t = tensors[i];
+        A::Finish(o, algorithms::TensorStep{.step = t.step, .scalar_state = *t.scalar_state, .fresh = t.fresh},
+                  *t.scalar_state);
+      }
     });
   }
 }
 
-double BiasCorrection(double beta, int64_t step, bool enabled) {
-  return enabled ? 1.0 - std::pow(beta, static_cast<double>(step)) : 1.0;
-}
+}  // namespace
 
-template <typename T>
-T Sign(bool maximize) {
-  return maximize ? T(-1) : T(1);
+#define ADAMANT_DEFINE_STEP(Class, name)                                                                  \
+  void Step(std::span<const Tensor> tensors, const Class##Options& options, const Precision& precision, \
+            const StepArgs& args) {                                                                       \
+    StepOf<algorithms::Class>(tensors, options, precision, args);                                         \
+  }
+ADAMANT_OPTIMIZERS(ADAMANT_DEFINE_STEP, ADAMANT_SKIP_VARIANT)
+#undef ADAMANT_DEFINE_STEP
+
+// The named structs, as generic tensors.
+namespace {
+
+template <class Named, class Options, class Make>
+void StepNamed(std::span<const Named> named, const Options& o, const Precision& precision, const StepArgs& args,
+               Make make) {
+  struct TensorsTag;
+  std::vector<Tensor>& tensors = core::ScratchOfSize<Tensor, TensorsTag>(named.size());
+  core::ParallelRuns(named.size(), [&](size_t begin, size_t end, int) {
+    for (size_t i = begin; i < end; ++i) tensors[i] = make(named[i]);
+  });
+  Step(tensors, o, precision, args);
 }
 
 }  // namespace
 
-void Adam(std::span<const AdamTensor> tensors, const AdamOptions& o, const Precision& precision,
-          const StepArgs& args) {
-  Validate(o);
-  ValidateStepArgs(args);
-  const auto check = [&](size_t i, const AdamTensor& t) {
-    CheckTensor("adam", i, t.param, t.master,
-                {{"exp_avg", t.exp_avg},
-                 {"exp_avg_sq", t.exp_avg_sq},
-                 {"max_exp_avg_sq", t.max_exp_avg_sq, o.amsgrad}});
-    CheckStep("adam", i, t.step);
-  };
-  const bool decoupled = o.decoupled_weight_decay && o.weight_decay != 0;
-  const kernels::AdamModes modes{!o.decoupled_weight_decay && o.weight_decay != 0, o.amsgrad,
-                                 o.eps_mode == EpsMode::kTensorFlow};
-  RunSlots<rules::AdamScalars>(kernels::Active().adam, &modes, tensors, precision, args, check,
-                            [&](const AdamTensor& t, kernels::Slot& slot, auto& scalars) {
-    slot.state[0] = t.exp_avg;
-    slot.state[1] = t.exp_avg_sq;
-    slot.state[2] = t.max_exp_avg_sq;
-    slot.scalars = scalars.Get(t.param.dtype, t.step, true, [&](auto zero) {
-      using T = decltype(zero);
-      const double bc1 = BiasCorrection(o.betas[0], t.step, o.bias_correction);
-      const double bc2 = BiasCorrection(o.betas[1], t.step, o.bias_correction);
-      const double bc2_sqrt = std::sqrt(bc2);
-      const double step_size = modes.eps_hat ? o.lr * bc2_sqrt / bc1 : o.lr / bc1;
-      return rules::AdamScalars<T>{Sign<T>(o.maximize),
-                                   static_cast<T>(o.weight_decay),
-                                   static_cast<T>(decoupled ? 1.0 - o.lr * o.weight_decay : 1.0),
-                                   rules::MakeLerp<T>(1.0 - o.betas[0]),
-                                   static_cast<T>(o.betas[1]),
-                                   static_cast<T>(1.0 - o.betas[1]),
-                                   rules::MakeDivisor<T>(bc2_sqrt),
-                                   static_cast<T>(-step_size),
-                                   static_cast<T>(o.eps)};
-    });
+void Adam(std::span<const AdamTensor> t, const AdamOptions& o, const Precision& p, const StepArgs& a) {
+  StepNamed(t, o, p, a, [](const AdamTensor& x) {
+    return Tensor{x.param, {x.exp_avg, x.exp_avg_sq, x.max_exp_avg_sq}, x.step, x.master};
   });
 }
-
-void Adamax(std::span<const AdamaxTensor> tensors, const AdamaxOptions& o, const Precision& precision,
-            const StepArgs& args) {
-  Validate(o);
-  ValidateStepArgs(args);
-  const auto check = [&](size_t i, const AdamaxTensor& t) {
-    CheckTensor("adamax", i, t.param, t.master,
-                {{"exp_avg", t.exp_avg}, {"exp_inf", t.exp_inf}});
-    CheckStep("adamax", i, t.step);
-  };
-  const kernels::AdamaxModes modes{o.weight_decay != 0, o.eps_mode == EpsMode::kTensorFlow};
-  RunSlots<rules::AdamaxScalars>(kernels::Active().adamax, &modes, tensors, precision, args, check,
-                            [&](const AdamaxTensor& t, kernels::Slot& slot, auto& scalars) {
-    slot.state[0] = t.exp_avg;
-    slot.state[1] = t.exp_inf;
-    slot.scalars = scalars.Get(t.param.dtype, t.step, true, [&](auto zero) {
-      using T = decltype(zero);
-      const double clr = o.lr / BiasCorrection(o.betas[0], t.step, o.bias_correction);
-      return rules::AdamaxScalars<T>{Sign<T>(o.maximize), static_cast<T>(o.weight_decay),
-                                     rules::MakeLerp<T>(1.0 - o.betas[0]), static_cast<T>(o.betas[1]),
-                                     static_cast<T>(o.eps), static_cast<T>(-clr)};
-    });
+void Adamax(std::span<const AdamaxTensor> t, const AdamaxOptions& o, const Precision& p, const StepArgs& a) {
+  StepNamed(t, o, p, a, [](const AdamaxTensor& x) { return Tensor{x.param, {x.exp_avg, x.exp_inf}, x.step, x.master}; });
+}
+void NAdam(std::span<const NAdamTensor> t, const NAdamOptions& o, const Precision& p, const StepArgs& a) {
+  StepNamed(t, o, p, a, [](const NAdamTensor& x) {
+    return Tensor{x.param, {x.exp_avg, x.exp_avg_sq}, x.step, x.master, x.mu_product};
   });
 }
-
-void NAdam(std::span<const NAdamTensor> tensors, const NAdamOptions& o, const Precision& precision,
-           const StepArgs& args) {
-  Validate(o);
-  ValidateStepArgs(args);
-  const auto check = [&](size_t i, const NAdamTensor& t) {
-    CheckTensor("nadam", i, t.param, t.master, {{"exp_avg", t.exp_avg}, {"exp_avg_sq", t.exp_avg_sq}});
-    CheckStep("nadam", i, t.step);
-    if (t.mu_product == nullptr) Fail("nadam", i, "mu_product is null");
-  };
-  const bool decoupled = o.decoupled_weight_decay && o.weight_decay != 0;
-  const kernels::NAdamModes modes{!o.decoupled_weight_decay && o.weight_decay != 0,
-                                  o.eps_mode == EpsMode::kTensorFlow};
-  const double beta1 = o.betas[0];
-  // The momentum coefficient mu_step (Dozat's momentum schedule, PyTorch's momentum_decay).
-  const auto mu_at = [&](double step) { return beta1 * (1.0 - 0.5 * std::pow(0.96, step * o.momentum_decay)); };
-  // mu_product differs between tensors that took different paths: no caching by step. It is advanced once
-  // the pass has run (finish), even for an empty tensor, as in PyTorch.
-  RunSlots<rules::NAdamScalars>(kernels::Active().nadam, &modes, tensors, precision, args, check,
-                            [&](const NAdamTensor& t, kernels::Slot& slot, auto& scalars) {
-    const double step = static_cast<double>(t.step);
-    const double mu = mu_at(step);
-    const double mu_next = mu_at(step + 1.0);
-    const double mu_product = *t.mu_product * mu;
-    slot.state[0] = t.exp_avg;
-    slot.state[1] = t.exp_avg_sq;
-    slot.scalars = scalars.Get(t.param.dtype, t.step, false, [&](auto zero) {
-      using T = decltype(zero);
-      const double bc2 = BiasCorrection(o.betas[1], t.step, o.bias_correction);
-      double grad_coeff = -o.lr * (1.0 - mu);
-      double avg_coeff = -o.lr * mu_next;
-      if (o.bias_correction) {
-        grad_coeff /= 1.0 - mu_product;
-        avg_coeff /= 1.0 - mu_product * mu_next;
-      }
-      if (modes.eps_hat) {
-        grad_coeff *= std::sqrt(bc2);
-        avg_coeff *= std::sqrt(bc2);
-      }
-      return rules::NAdamScalars<T>{Sign<T>(o.maximize),
-                                    static_cast<T>(o.weight_decay),
-                                    static_cast<T>(decoupled ? 1.0 - o.lr * o.weight_decay : 1.0),
-                                    rules::MakeLerp<T>(1.0 - beta1),
-                                    static_cast<T>(o.betas[1]),
-                                    static_cast<T>(1.0 - o.betas[1]),
-                                    rules::MakeStepDivisor<T>(bc2),
-                                    static_cast<T>(o.eps),
-                                    static_cast<T>(grad_coeff),
-                                    static_cast<T>(avg_coeff)};
-    });
-  }, [&](size_t, const NAdamTensor& t) { *t.mu_product *= mu_at(static_cast<double>(t.step)); });
+void RAdam(std::span<const RAdamTensor> t, const RAdamOptions& o, const Precision& p, const StepArgs& a) {
+  StepNamed(t, o, p, a, [](const RAdamTensor& x) { return Tensor{x.param, {x.exp_avg, x.exp_avg_sq}, x.step, x.master}; });
 }
-
-void RAdam(std::span<const RAdamTensor> tensors, const RAdamOptions& o, const Precision& precision,
-           const StepArgs& args) {
-  Validate(o);
-  ValidateStepArgs(args);
-  const auto check = [&](size_t i, const RAdamTensor& t) {
-    CheckTensor("radam", i, t.param, t.master,
-                {{"exp_avg", t.exp_avg}, {"exp_avg_sq", t.exp_avg_sq}});
-    CheckStep("radam", i, t.step);
-  };
-  const bool decoupled = o.decoupled_weight_decay && o.weight_decay != 0;
-  const kernels::RAdamModes modes{!o.decoupled_weight_decay && o.weight_decay != 0};
-  RunSlots<rules::RAdamScalars>(kernels::Active().radam, &modes, tensors, precision, args, check,
-                            [&](const RAdamTensor& t, kernels::Slot& slot, auto& scalars) {
-    const double step = static_cast<double>(t.step);
-    const double beta2 = o.betas[1];
-    const double bc2 = 1.0 - std::pow(beta2, step);
-    // The length of the approximated simple moving average decides, for the whole tensor, whether the
-    // variance is tractable enough to rectify (PyTorch: rho_t > 5).
-    const double rho_inf = 2.0 / (1.0 - beta2) - 1.0;
-    const double rho_t = rho_inf - 2.0 * step * std::pow(beta2, step) / bc2;
-    slot.state[0] = t.exp_avg;
-    slot.state[1] = t.exp_avg_sq;
-    slot.flag = rho_t > 5.0;
-    slot.scalars = scalars.Get(t.param.dtype, t.step, true, [&](auto zero) {
-      using T = decltype(zero);
-      const double rect =
-          slot.flag ? std::sqrt((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
-                    : 0.0;
-      const double bc1 = BiasCorrection(o.betas[0], t.step, o.bias_correction);
-      const double bc2_sqrt = o.bias_correction ? std::sqrt(bc2) : 1.0;
-      return rules::RAdamScalars<T>{Sign<T>(o.maximize),
-                                    static_cast<T>(o.weight_decay),
-                                    static_cast<T>(decoupled ? 1.0 - o.lr * o.weight_decay : 1.0),
-                                    rules::MakeLerp<T>(1.0 - o.betas[0]),
-                                    static_cast<T>(beta2),
-                                    static_cast<T>(1.0 - beta2),
-                                    rules::MakeStepDivisor<T>(bc1),
-                                    static_cast<T>(o.lr),
-                                    static_cast<T>(bc2_sqrt),
-                                    static_cast<T>(o.eps),
-                                    static_cast<T>(rect)};
-    });
+void Adagrad(std::span<const AdagradTensor> t, const AdagradOptions& o, const Precision& p, const StepArgs& a) {
+  StepNamed(t, o, p, a, [](const AdagradTensor& x) { return Tensor{x.param, {x.sum}, x.step, x.master}; });
+}
+void RMSprop(std::span<const RMSpropTensor> t, const RMSpropOptions& o, const Precision& p, const StepArgs& a) {
+  StepNamed(t, o, p, a, [](const RMSpropTensor& x) {
+    return Tensor{x.param, {x.square_avg, x.momentum_buffer, x.grad_avg}, x.step, x.master};
   });
 }
-
-void Adagrad(std::span<const AdagradTensor> tensors, const AdagradOptions& o, const Precision& precision,
-             const StepArgs& args) {
-  Validate(o);
-  ValidateStepArgs(args);
-  const auto check = [&](size_t i, const AdagradTensor& t) {
-    CheckTensor("adagrad", i, t.param, t.master, {{"sum", t.sum}});
-    CheckStep("adagrad", i, t.step);
-  };
-  const kernels::AdagradModes modes{o.weight_decay != 0};
-  RunSlots<rules::AdagradScalars>(kernels::Active().adagrad, &modes, tensors, precision, args, check,
-                            [&](const AdagradTensor& t, kernels::Slot& slot, auto& scalars) {
-    slot.state[0] = t.sum;
-    slot.scalars = scalars.Get(t.param.dtype, t.step, true, [&](auto zero) {
-      using T = decltype(zero);
-      const double clr = o.lr / (1.0 + (static_cast<double>(t.step) - 1.0) * o.lr_decay);
-      return rules::AdagradScalars<T>{Sign<T>(o.maximize), static_cast<T>(o.weight_decay), static_cast<T>(o.eps),
-                                      static_cast<T>(-clr)};
-    });
-  });
+void Adadelta(std::span<const AdadeltaTensor> t, const AdadeltaOptions& o, const Precision& p, const StepArgs& a) {
+  StepNamed(t, o, p, a, [](const AdadeltaTensor& x) { return Tensor{x.param, {x.square_avg, x.acc_delta}, x.step, x.master}; });
 }
-
-void RMSprop(std::span<const RMSpropTensor> tensors, const RMSpropOptions& o, const Precision& precision,
-             const StepArgs& args) {
-  Validate(o);
-  ValidateStepArgs(args);
-  const bool momentum = o.momentum > 0;
-  const auto check = [&](size_t i, const RMSpropTensor& t) {
-    CheckTensor("rmsprop", i, t.param, t.master,
-                {{"square_avg", t.square_avg},
-                 {"momentum_buffer", t.momentum_buffer, momentum},
-                 {"grad_avg", t.grad_avg, o.centered}});
-    CheckStep("rmsprop", i, t.step);
-  };
-  const kernels::RMSpropModes modes{o.weight_decay != 0, o.centered, momentum};
-  RunSlots<rules::RMSpropScalars>(kernels::Active().rmsprop, &modes, tensors, precision, args, check,
-                            [&](const RMSpropTensor& t, kernels::Slot& slot, auto& scalars) {
-    slot.state[0] = t.square_avg;
-    slot.state[1] = t.momentum_buffer;
-    slot.state[2] = t.grad_avg;
-    slot.scalars = scalars.Get(t.param.dtype, 0, true, [&](auto zero) {  // nothing depends on the step
-      using T = decltype(zero);
-      return rules::RMSpropScalars<T>{Sign<T>(o.maximize),        static_cast<T>(o.weight_decay),
-                                      static_cast<T>(o.alpha),        static_cast<T>(1.0 - o.alpha),
-                                      rules::MakeLerp<T>(1.0 - o.alpha), static_cast<T>(o.eps),
-                                      static_cast<T>(o.momentum),     static_cast<T>(-o.lr)};
-    });
-  });
-}
-
-void Adadelta(std::span<const AdadeltaTensor> tensors, const AdadeltaOptions& o, const Precision& precision,
-              const StepArgs& args) {
-  Validate(o);
-  ValidateStepArgs(args);
-  const auto check = [&](size_t i, const AdadeltaTensor& t) {
-    CheckTensor("adadelta", i, t.param, t.master,
-                {{"square_avg", t.square_avg}, {"acc_delta", t.acc_delta}});
-    CheckStep("adadelta", i, t.step);
-  };
-  const kernels::AdadeltaModes modes{o.weight_decay != 0};
-  RunSlots<rules::AdadeltaScalars>(kernels::Active().adadelta, &modes, tensors, precision, args, check,
-                            [&](const AdadeltaTensor& t, kernels::Slot& slot, auto& scalars) {
-    slot.state[0] = t.square_avg;
-    slot.state[1] = t.acc_delta;
-    slot.scalars = scalars.Get(t.param.dtype, 0, true, [&](auto zero) {
-      using T = decltype(zero);
-      return rules::AdadeltaScalars<T>{Sign<T>(o.maximize), static_cast<T>(o.weight_decay), static_cast<T>(o.rho),
-                                       static_cast<T>(1.0 - o.rho), static_cast<T>(o.eps), static_cast<T>(-o.lr)};
-    });
-  });
-}
-
-void SGD(std::span<const SGDTensor> tensors, const SGDOptions& o, const Precision& precision,
-         const StepArgs& args) {
-  Validate(o);
-  ValidateStepArgs(args);
-  const bool momentum = o.momentum != 0;
-  const auto check = [&](size_t i, const SGDTensor& t) {
-    CheckTensor("sgd", i, t.param, t.master,
-                {{"momentum_buffer", t.momentum_buffer, momentum}});
-  };
-  const kernels::SGDModes modes{o.weight_decay != 0, momentum, o.nesterov};
-  RunSlots<rules::SGDScalars>(kernels::Active().sgd, &modes, tensors, precision, args, check,
-                            [&](const SGDTensor& t, kernels::Slot& slot, auto& scalars) {
-    slot.state[0] = t.momentum_buffer;
-    slot.flag = !t.momentum_buffer_initialized;
-    slot.scalars = scalars.Get(t.param.dtype, 0, true, [&](auto zero) {
-      using T = decltype(zero);
-      return rules::SGDScalars<T>{Sign<T>(o.maximize), static_cast<T>(o.weight_decay), static_cast<T>(o.momentum),
-                                  static_cast<T>(1.0 - o.dampening), static_cast<T>(-o.lr)};
-    });
+void SGD(std::span<const SGDTensor> t, const SGDOptions& o, const Precision& p, const StepArgs& a) {
+  StepNamed(t, o, p, a, [](const SGDTensor& x) {
+    return Tensor{.param = x.param, .state = {x.momentum_buffer}, .master = x.master, .fresh = !x.momentum_buffer_initialized};
   });
 }
 

@@ -2,6 +2,7 @@
 // the functional layer per group.
 #include "adamant/optimizer.h"
 
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -12,6 +13,7 @@
 #include <utility>
 
 #include "adamant/functional.h"
+#include "algorithms/all.h"
 #include "core/mix.h"
 #include "core/parallel.h"
 #include "core/scratch.h"
@@ -68,7 +70,7 @@ constexpr int kMasterSlot = StateRefs::kMaxBuffers - 1;
 
 // Finds (creating on first use) the buffers `specs` name and the master copy, and notes where they are.
 StateRefs NoteState(ParamState& state, const ParamView& p, const Precision& precision,
-                    std::initializer_list<BufferSpec> specs, uint32_t key) {
+                    std::span<const BufferSpec> specs, uint32_t key) {
   StateRefs refs;
   int k = 0;
   for (const BufferSpec& spec : specs) {
@@ -99,7 +101,7 @@ uint32_t Key(const Precision& precision, uint32_t bits = 0) {
 
 // The noted state of parameter i, noted afresh if `stale` (the last note no longer holds: Stale).
 const StateRefs& Refs(std::vector<StateRefs>& refs, size_t i, bool stale, uint64_t changes, ParamState& state,
-                      const ParamView& p, const Precision& precision, std::initializer_list<BufferSpec> specs,
+                      const ParamView& p, const Precision& precision, std::span<const BufferSpec> specs,
                       uint32_t key) {
   StateRefs& r = refs[i];
   if (stale) {
@@ -123,7 +125,7 @@ bool Stale(const StateRefs& r, const ParamState& state, const ParamView& p, uint
 // small tensors step slower (docs/performance.md, "Measurements behind the code").
 void CreateByName(std::span<const size_t> with, size_t begin, size_t end, std::span<const char> stale,
                   std::span<const ParamView> params, std::vector<ParamState>& states, const Precision& precision,
-                  std::initializer_list<BufferSpec> specs) {
+                  std::span<const BufferSpec> specs) {
   for (const BufferSpec& spec : specs) {
     if (spec.name == nullptr) continue;
     for (size_t j = begin; j < end; ++j) {
@@ -143,7 +145,7 @@ template <class Seen>
 uint64_t MarkStaleAndCreate(std::span<const size_t> with, size_t begin, size_t end, std::vector<char>& stale,
                             const std::vector<StateRefs>& refs, std::span<const ParamView> params,
                             std::vector<ParamState>& states, const Precision& precision,
-                            std::initializer_list<BufferSpec> specs, uint32_t key, Seen seen) {
+                            std::span<const BufferSpec> specs, uint32_t key, Seen seen) {
   const uint64_t changes = Buffer::changes();
   bool any = false;
   for (size_t j = begin; j < end; ++j) {
@@ -164,36 +166,6 @@ const std::vector<size_t>& WithGrads(std::span<const ParamView> params) {
     if (params[i].grad != nullptr) with.push_back(i);
   }
   return with;
-}
-
-// Runs `call` on the tensors of the parameters that have a gradient, then advances their step counters:
-// only after the call succeeded, so a rejected step leaves every counter as it was. make(p, state, data)
-// builds a parameter's tensor from its buffers' addresses, in the order of `specs`. The per-parameter
-// work is spread over the threads (core::ParallelRuns): each parameter's state is its own.
-template <class Tensor, class MakeTensor, class Call>
-void StepWithGrads(std::vector<ParamView>& params, std::vector<ParamState>& states, std::vector<StateRefs>& refs,
-                   const Precision& precision, std::initializer_list<BufferSpec> specs, uint32_t key,
-                   MakeTensor make, Call call) {
-  const std::vector<size_t>& with = WithGrads(params);
-  struct TensorsTag;
-  struct StaleTag;
-  std::vector<Tensor>& tensors = core::ScratchOfSize<Tensor, TensorsTag>(with.size());
-  std::vector<char>& stale = core::ScratchOfSize<char, StaleTag>(with.size());
-  core::ParallelRuns(with.size(), [&](size_t begin, size_t end, int) {
-    const uint64_t changes =
-        MarkStaleAndCreate(with, begin, end, stale, refs, params, states, precision, specs, key, [](size_t) {});
-    for (size_t j = begin; j < end; ++j) {
-      const size_t i = with[j];
-      const StateRefs& r = Refs(refs, i, stale[j], changes, states[i], params[i], precision, specs, key);
-      Tensor t = make(params[i], states[i], r.data);
-      t.master = static_cast<float*>(r.data[kMasterSlot]);
-      tensors[j] = t;
-    }
-  });
-  call(std::span<const Tensor>(tensors));
-  core::ParallelRuns(with.size(), [&](size_t begin, size_t end, int) {
-    for (size_t j = begin; j < end; ++j) ++states[with[j]].step;
-  });
 }
 
 }  // namespace
@@ -355,145 +327,121 @@ ParamState& Optimizer::state(size_t group, size_t index) {
   return states[index];
 }
 
-void Adam::StepGroup(ParamGroup<AdamOptions>& group, std::vector<ParamState>& states, std::vector<StateRefs>& refs,
-                     const Precision& precision, const StepArgs& args) {
-  const AdamOptions& o = group.options;
-  StepWithGrads<functional::AdamTensor>(
-      group.params, states, refs, precision,
-      {{"exp_avg"}, {"exp_avg_sq"}, {o.amsgrad ? "max_exp_avg_sq" : nullptr}}, Key(precision, o.amsgrad),
-      [&](const ParamView& p, const ParamState& s, void* const* d) {
-        return functional::AdamTensor{p, d[0], d[1], d[2], s.step + 1};
-      },
-      [&](auto tensors) { functional::Adam(tensors, o, precision, args); });
+namespace {
+
+// The buffers algorithm A's options ask for, with their initial values; a null name keeps the position
+// of a buffer they do not use.
+template <class A>
+std::array<BufferSpec, A::kState.size()> SpecsOf(const typename A::Options& o, algorithms::ModeBits modes) {
+  std::array<BufferSpec, A::kState.size()> specs;
+  for (size_t k = 0; k < specs.size(); ++k) {
+    const int buffer = static_cast<int>(k);
+    specs[k] = {A::Uses(modes, buffer) ? A::kState[k].data() : nullptr, A::Init(o, buffer)};
+  }
+  return specs;
 }
 
-void Adamax::StepGroup(ParamGroup<AdamaxOptions>& group, std::vector<ParamState>& states,
-                       std::vector<StateRefs>& refs, const Precision& precision, const StepArgs& args) {
-  StepWithGrads<functional::AdamaxTensor>(
-      group.params, states, refs, precision, {{"exp_avg"}, {"exp_inf"}}, Key(precision),
-      [&](const ParamView& p, const ParamState& s, void* const* d) {
-        return functional::AdamaxTensor{p, d[0], d[1], s.step + 1};
-      },
-      [&](auto tensors) { functional::Adamax(tensors, group.options, precision, args); });
+// The used buffers as StateRefs::key bits.
+template <class A>
+uint32_t UsedBits(algorithms::ModeBits modes) {
+  uint32_t bits = 0;
+  for (size_t k = 0; k < A::kState.size(); ++k) bits |= A::Uses(modes, static_cast<int>(k)) ? 1u << k : 0u;
+  return bits;
 }
 
-void NAdam::StepGroup(ParamGroup<NAdamOptions>& group, std::vector<ParamState>& states,
-                      std::vector<StateRefs>& refs, const Precision& precision, const StepArgs& args) {
-  // mu_product is advanced by the call itself; a rejected call throws before touching it.
-  StepWithGrads<functional::NAdamTensor>(
-      group.params, states, refs, precision, {{"exp_avg"}, {"exp_avg_sq"}}, Key(precision),
-      [&](const ParamView& p, ParamState& s, void* const* d) {
-        return functional::NAdamTensor{p, d[0], d[1], s.step + 1, &s.mu_product};
-      },
-      [&](auto tensors) { functional::NAdam(tensors, group.options, precision, args); });
-}
-
-void RAdam::StepGroup(ParamGroup<RAdamOptions>& group, std::vector<ParamState>& states,
-                      std::vector<StateRefs>& refs, const Precision& precision, const StepArgs& args) {
-  StepWithGrads<functional::RAdamTensor>(
-      group.params, states, refs, precision, {{"exp_avg"}, {"exp_avg_sq"}}, Key(precision),
-      [&](const ParamView& p, const ParamState& s, void* const* d) {
-        return functional::RAdamTensor{p, d[0], d[1], s.step + 1};
-      },
-      [&](auto tensors) { functional::RAdam(tensors, group.options, precision, args); });
-}
-
-void Adagrad::StepGroup(ParamGroup<AdagradOptions>& group, std::vector<ParamState>& states,
-                        std::vector<StateRefs>& refs, const Precision& precision, const StepArgs& args) {
-  const AdagradOptions& o = group.options;
-  StepWithGrads<functional::AdagradTensor>(
-      group.params, states, refs, precision, {{"sum", o.initial_accumulator_value}}, Key(precision),
-      [&](const ParamView& p, const ParamState& s, void* const* d) {
-        return functional::AdagradTensor{p, d[0], s.step + 1};
-      },
-      [&](auto tensors) { functional::Adagrad(tensors, o, precision, args); });
-}
-
-void RMSprop::StepGroup(ParamGroup<RMSpropOptions>& group, std::vector<ParamState>& states,
-                        std::vector<StateRefs>& refs, const Precision& precision, const StepArgs& args) {
-  const RMSpropOptions& o = group.options;
-  const bool momentum = o.momentum > 0;
-  StepWithGrads<functional::RMSpropTensor>(
-      group.params, states, refs, precision,
-      {{"square_avg"}, {momentum ? "momentum_buffer" : nullptr}, {o.centered ? "grad_avg" : nullptr}},
-      Key(precision, (momentum ? 1u : 0u) | (o.centered ? 2u : 0u)),
-      [&](const ParamView& p, const ParamState& s, void* const* d) {
-        return functional::RMSpropTensor{p, d[0], d[1], d[2], s.step + 1};
-      },
-      [&](auto tensors) { functional::RMSprop(tensors, o, precision, args); });
-}
-
-void Adadelta::StepGroup(ParamGroup<AdadeltaOptions>& group, std::vector<ParamState>& states,
-                         std::vector<StateRefs>& refs, const Precision& precision, const StepArgs& args) {
-  StepWithGrads<functional::AdadeltaTensor>(
-      group.params, states, refs, precision, {{"square_avg"}, {"acc_delta"}}, Key(precision),
-      [&](const ParamView& p, const ParamState& s, void* const* d) {
-        return functional::AdadeltaTensor{p, d[0], d[1], s.step + 1};
-      },
-      [&](auto tensors) { functional::Adadelta(tensors, group.options, precision, args); });
-}
-
-void SGD::StepGroup(ParamGroup<SGDOptions>& group, std::vector<ParamState>& states, std::vector<StateRefs>& refs,
-                    const Precision& precision, const StepArgs& args) {
-  // SGD keeps no step count (as PyTorch); its only state is the momentum buffer, which does not exist
-  // until the first step and is then set to the gradient.
-  const SGDOptions& o = group.options;
-  const bool momentum = o.momentum != 0;
+// One group's step of algorithm A: finds (creating on first use) the state of the parameters that have a
+// gradient, runs the functional step over them, and counts their steps only once it has succeeded. An
+// algorithm whose state is set from the first gradient (kFreshState) tells the step which buffers are
+// new, and a failed step removes them again: no half-made state.
+template <class A>
+void StepAlgorithm(ParamGroup<typename A::Options>& group, std::vector<ParamState>& states,
+                   std::vector<StateRefs>& refs, const Precision& precision, const StepArgs& args) {
+  const typename A::Options& o = group.options;
+  const algorithms::ModeBits modes = A::ModesOf(o);
+  const auto specs = SpecsOf<A>(o, modes);
+  const uint32_t key = Key(precision, UsedBits<A>(modes));
   const std::vector<size_t>& with = WithGrads(group.params);
   struct TensorsTag;
-  struct FreshTag;
-  std::vector<functional::SGDTensor>& tensors = core::ScratchOfSize<functional::SGDTensor, TensorsTag>(with.size());
   struct StaleTag;
-  struct InitializedTag;
-  std::vector<char>& fresh = core::Scratch<char, FreshTag>();  // 1 where this step made the momentum buffer
-  fresh.assign(with.size(), 0);
+  struct FreshTag;
+  std::vector<functional::Tensor>& tensors = core::ScratchOfSize<functional::Tensor, TensorsTag>(with.size());
   std::vector<char>& stale = core::ScratchOfSize<char, StaleTag>(with.size());
-  std::vector<char>& initialized = core::ScratchOfSize<char, InitializedTag>(with.size());
-  const uint32_t key = Key(precision, momentum);
-  const std::initializer_list<BufferSpec> specs = {{momentum ? "momentum_buffer" : nullptr}};
+  std::vector<char>& fresh = core::ScratchOfSize<char, FreshTag>(with.size());
+  const bool uses_any = UsedBits<A>(modes) != 0;
   core::ParallelRuns(with.size(), [&](size_t begin, size_t end, int) {
     const uint64_t changes = MarkStaleAndCreate(with, begin, end, stale, refs, group.params, states, precision,
                                                 specs, key, [&](size_t j) {
-      // A noted momentum buffer was there after a step that succeeded: that step set it. Otherwise it is
-      // new unless the state already has one.
-      initialized[j] = !stale[j] || states[with[j]].has("momentum_buffer");
-      fresh[j] = momentum && !initialized[j];
+      if constexpr (A::kFreshState) {
+        // A noted buffer was there after a step that succeeded: that step set it. Otherwise it is new
+        // unless the state already has one.
+        bool existed = !stale[j];
+        for (const BufferSpec& spec : specs) existed = existed || (spec.name != nullptr && states[with[j]].has(spec.name));
+        fresh[j] = uses_any && !existed;
+      } else {
+        fresh[j] = 0;
+      }
     });
     for (size_t j = begin; j < end; ++j) {
       const size_t i = with[j];
-      const ParamView& p = group.params[i];
       ParamState& s = states[i];
-      const StateRefs& r = Refs(refs, i, stale[j], changes, s, p, precision, specs, key);
-      tensors[j] = {p, r.data[0], initialized[j] != 0, static_cast<float*>(r.data[kMasterSlot])};
+      const StateRefs& r = Refs(refs, i, stale[j], changes, s, group.params[i], precision, specs, key);
+      functional::Tensor& t = tensors[j];
+      t = functional::Tensor{};
+      t.param = group.params[i];
+      for (size_t k = 0; k < specs.size(); ++k) t.state[k] = r.data[k];
+      t.step = s.step + 1;
+      t.master = static_cast<float*>(r.data[kMasterSlot]);
+      if constexpr (!A::kScalarState.empty()) t.scalar_state = &s.mu_product;
+      t.fresh = fresh[j] != 0;
     }
   });
   try {
-    functional::SGD(tensors, o, precision, args);
+    functional::Step(tensors, o, precision, args);
   } catch (...) {
-    for (size_t j = 0; j < with.size(); ++j) {
-      if (fresh[j]) states[with[j]].buffers.erase("momentum_buffer");  // no half-made state
+    if constexpr (A::kFreshState) {
+      for (size_t j = 0; j < with.size(); ++j) {
+        if (!fresh[j]) continue;
+        for (const BufferSpec& spec : specs) {
+          if (spec.name != nullptr) states[with[j]].buffers.erase(spec.name);
+        }
+      }
     }
     throw;
   }
+  if constexpr (A::kCountsSteps) {
+    core::ParallelRuns(with.size(), [&](size_t begin, size_t end, int) {
+      for (size_t j = begin; j < end; ++j) ++states[with[j]].step;
+    });
+  }
 }
+
+}  // namespace
+
+#define ADAMANT_DEFINE_STEP_GROUP(Class, name)                                                        \
+  void Class::StepGroup(ParamGroup<Class##Options>& group, std::vector<ParamState>& states,           \
+                        std::vector<StateRefs>& refs, const Precision& precision, const StepArgs& args) { \
+    StepAlgorithm<algorithms::Class>(group, states, refs, precision, args);                           \
+  }
+ADAMANT_OPTIMIZERS(ADAMANT_DEFINE_STEP_GROUP, ADAMANT_SKIP_VARIANT)
+#undef ADAMANT_DEFINE_STEP_GROUP
 
 std::vector<std::string> AdamW::option_names() const {
   std::vector<std::string> names = Adam::option_names();
-  std::erase(names, "decoupled_weight_decay");
+  std::erase(names, AdamWFixed::kHiddenOption);
   return names;
 }
 
 std::string AdamW::GetOption(size_t group, std::string_view key) const {
-  if (key == "decoupled_weight_decay") ThrowUnknownOption(key);
+  if (key == AdamWFixed::kHiddenOption) ThrowUnknownOption(key);
   return Adam::GetOption(group, key);
 }
 
 namespace {
 
 void RejectDecoupledKey(std::string_view key) {
-  if (key == "decoupled_weight_decay") {
-    throw std::invalid_argument(
-        "unknown option 'decoupled_weight_decay' for adamw (AdamW always decouples; use adam)");
+  if (key == AdamWFixed::kHiddenOption) {
+    throw std::invalid_argument("unknown option '" + std::string(key) + "' for adamw (" + AdamWFixed::kWhyHidden +
+                                ")");
   }
 }
 

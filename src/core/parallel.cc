@@ -38,27 +38,16 @@ constexpr int64_t kCheckBlock = 1 << 18;
 // Piece boundaries inside a tensor: a multiple of 16 elements (64 bytes of fp32 state).
 constexpr int64_t kAlignElements = 16;
 
-struct Cursor {
-  size_t slot;
-  int64_t offset;
-};
-
 // The position of global element `index` (prefix[k] <= index < prefix[k+1]), moved up to an aligned
 // offset within its tensor.
-Cursor Locate(const std::vector<int64_t>& prefix, std::span<const kernels::Slot> slots, int64_t index) {
+Cursor Locate(const std::vector<int64_t>& prefix, int64_t index) {
+  const size_t count = prefix.size() - 1;
   const size_t k = static_cast<size_t>(std::upper_bound(prefix.begin(), prefix.end(), index) - prefix.begin()) - 1;
-  if (k >= slots.size()) return {slots.size(), 0};
+  if (k >= count) return {count, 0};
   const int64_t offset = index - prefix[k];
-  const int64_t aligned = std::min((offset + kAlignElements - 1) / kAlignElements * kAlignElements, slots[k].numel);
+  const int64_t numel = prefix[k + 1] - prefix[k];
+  const int64_t aligned = std::min((offset + kAlignElements - 1) / kAlignElements * kAlignElements, numel);
   return {k, aligned};
-}
-
-void RunRange(kernels::KernelFn fn, const void* modes, std::span<const kernels::Slot> slots, Cursor from, Cursor to) {
-  for (size_t k = from.slot; k < slots.size() && k <= to.slot; ++k) {
-    const int64_t begin = k == from.slot ? from.offset : 0;
-    const int64_t end = k == to.slot ? to.offset : slots[k].numel;
-    if (begin < end) fn(modes, slots[k], begin, end);
-  }
 }
 
 // The number of threads worth starting for `total` elements.
@@ -67,17 +56,18 @@ int ThreadsFor(int64_t total) {
   return static_cast<int>(std::min<int64_t>(GetNumThreads(), useful));
 }
 
-// Calls range(from, to) once per thread, the threads' ranges covering every element of every slot in
-// order (a single call on the calling thread when one thread is enough).
-template <class Range>
-void SplitSlots(std::span<const kernels::Slot> slots, Range range) {
+}  // namespace
+
+std::vector<int64_t>& PrefixScratch() {
   struct PrefixTag;
-  std::vector<int64_t>& prefix = Scratch<int64_t, PrefixTag>();
-  prefix.assign(slots.size() + 1, 0);
-  for (size_t k = 0; k < slots.size(); ++k) prefix[k + 1] = prefix[k] + slots[k].numel;
+  return Scratch<int64_t, PrefixTag>();
+}
+
+void SplitElements(const std::vector<int64_t>& prefix, const std::function<void(int, Cursor, Cursor)>& range) {
+  const size_t count = prefix.size() - 1;
   const int64_t total = prefix.back();
   const int threads = ThreadsFor(total);
-  const Cursor end{slots.size(), 0};
+  const Cursor end{count, 0};
   if (threads <= 1) {
     range(0, Cursor{0, 0}, end);
     return;
@@ -86,17 +76,13 @@ void SplitSlots(std::span<const kernels::Slot> slots, Range range) {
   {
     const int t = omp_get_thread_num();
     const int n = omp_get_num_threads();
-    const Cursor from = t == 0 ? Cursor{0, 0} : Locate(prefix, slots, total * t / n);
-    const Cursor to = t == n - 1 ? end : Locate(prefix, slots, total * (t + 1) / n);
+    const Cursor from = t == 0 ? Cursor{0, 0} : Locate(prefix, total * t / n);
+    const Cursor to = t == n - 1 ? end : Locate(prefix, total * (t + 1) / n);
     range(t, from, to);
   }
 }
 
-}  // namespace
-
-void ForEachPiece(kernels::KernelFn fn, const void* modes, std::span<const kernels::Slot> slots) {
-  SplitSlots(slots, [&](int, Cursor from, Cursor to) { RunRange(fn, modes, slots, from, to); });
-}
+namespace {
 
 // Requests the whole gradient of a small tensor ahead of its check. A check reads one array per tensor,
 // and a small tensor's array is a page or two the hardware prefetcher meets cold; requested while the
@@ -113,11 +99,13 @@ void PrefetchGrad(const kernels::Slot& slot) {
   for (int64_t at = 0; at < bytes; at += 64) __builtin_prefetch(g + at);
 }
 
+}  // namespace
+
 int64_t FirstFailingSlot(kernels::FiniteFn fn, std::span<const kernels::Slot> slots) {
   if (slots.empty()) return -1;
   constexpr int64_t kNone = std::numeric_limits<int64_t>::max();
   std::atomic<int64_t> first{kNone};
-  SplitSlots(slots, [&](int, Cursor from, Cursor to) {
+  SplitElements(PrefixOf(slots), [&](int, Cursor from, Cursor to) {
     // Backwards, in blocks: the share's first elements are the last read, so they are still in cache
     // when the step that follows starts on them.
     const size_t last = std::min(to.slot, slots.size() - 1);

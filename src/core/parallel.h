@@ -6,17 +6,50 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <vector>
 
 #include "kernels/kernels.h"
 
 namespace adamant::core {
 
-// Calls fn(modes, slot, begin, end) on pieces that together cover every element of every slot exactly
-// once. Each thread gets an equal share of the concatenated elements, whatever the tensor sizes (one huge
-// tensor or thousands of small ones); boundaries inside a tensor fall on 64-byte multiples so that no two
-// threads write the same cache line. The result does not depend on the split: every element's update
+std::vector<int64_t>& PrefixScratch();
+
+// A position in the concatenated elements of a list of tensors: element `offset` of tensor `slot`.
+struct Cursor {
+  size_t slot;
+  int64_t offset;
+};
+
+// Splits the concatenated elements of tensors whose element counts have the prefix sums `prefix`
+// (prefix[0] = 0, prefix[k + 1] = prefix[k] + numel of tensor k) between the threads worth starting, and
+// calls range(thread, from, to) once per thread (on the calling thread when one is enough); the ranges
+// cover every element once, in order. Boundaries inside a tensor fall on 64-byte multiples (of fp32
+// state) so that no two threads write the same cache line.
+void SplitElements(const std::vector<int64_t>& prefix, const std::function<void(int, Cursor, Cursor)>& range);
+
+// The prefix sums of the slots' element counts, in a buffer the calling thread reuses.
+template <class Slot>
+const std::vector<int64_t>& PrefixOf(std::span<const Slot> slots) {
+  std::vector<int64_t>& prefix = PrefixScratch();
+  prefix.assign(slots.size() + 1, 0);
+  for (size_t k = 0; k < slots.size(); ++k) prefix[k + 1] = prefix[k] + slots[k].numel;
+  return prefix;
+}
+
+// Calls piece(slot, begin, end) on pieces that together cover every element of every slot exactly once.
+// Each thread gets an equal share of the concatenated elements, whatever the tensor sizes (one huge
+// tensor or thousands of small ones). The result does not depend on the split: every element's update
 // depends only on that element.
-void ForEachPiece(kernels::KernelFn fn, const void* modes, std::span<const kernels::Slot> slots);
+template <class Slot, class Piece>
+void ForEachPiece(std::span<const Slot> slots, Piece&& piece) {
+  SplitElements(PrefixOf(slots), [&](int, Cursor from, Cursor to) {
+    for (size_t k = from.slot; k < slots.size() && k <= to.slot; ++k) {
+      const int64_t begin = k == from.slot ? from.offset : 0;
+      const int64_t end = k == to.slot ? to.offset : slots[k].numel;
+      if (begin < end) piece(slots[k], begin, end);
+    }
+  });
+}
 
 // The index of the first slot (in order) for which fn(slot, begin, end) is false on some piece, or -1.
 // The same split as ForEachPiece; each thread reads its share backwards, in blocks, so that the share's

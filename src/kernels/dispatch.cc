@@ -1,6 +1,7 @@
 // Runtime choice of the SIMD target: the best one this CPU supports, unless forced.
 #include <cpuid.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <stdexcept>
@@ -9,32 +10,25 @@
 
 #include "kernels/kernels.h"
 
-#define ADAMANT_DECLARE_TARGET(T)                                        \
-  namespace adamant::kernels::T {                                        \
-  void Adam(const void*, const Slot&, int64_t, int64_t);                 \
-  void Adamax(const void*, const Slot&, int64_t, int64_t);               \
-  void NAdam(const void*, const Slot&, int64_t, int64_t);                \
-  void RAdam(const void*, const Slot&, int64_t, int64_t);                \
-  void Adagrad(const void*, const Slot&, int64_t, int64_t);              \
-  void RMSprop(const void*, const Slot&, int64_t, int64_t);              \
-  void Adadelta(const void*, const Slot&, int64_t, int64_t);             \
-  void SGD(const void*, const Slot&, int64_t, int64_t);                  \
-  bool AllFinite(const Slot&, int64_t, int64_t);                         \
-  double GradNorm(const Slot&, int64_t, int64_t, NormKind, double);      \
-  void ScaleGrad(const void*, const Slot&, int64_t, int64_t);            \
-  void ClampGrad(const void*, const Slot&, int64_t, int64_t);            \
-  }
-ADAMANT_DECLARE_TARGET(avx512)
+#define ADAMANT_TARGET avx512  // for target.h's declarations; this file is compiled once, without target flags
+#include "kernels/target.h"
+#undef ADAMANT_TARGET
 ADAMANT_DECLARE_TARGET(avx2)
 ADAMANT_DECLARE_TARGET(baseline)
-#undef ADAMANT_DECLARE_TARGET
 
 namespace adamant::kernels {
 namespace {
 
-#define ADAMANT_TABLE(T)                                                                                  \
-  KernelTable{#T,           T::Adam,      T::Adamax,  T::NAdam,    T::RAdam,     T::Adagrad, T::RMSprop, \
-              T::Adadelta,  T::SGD,       T::AllFinite, T::GradNorm, T::ScaleGrad, T::ClampGrad}
+// Each member by name: a member left out would be a null pointer, so none is spelled out by hand.
+#define ADAMANT_STEP_ENTRY(T, Class) .Class = &T::Step<algorithms::Class>,
+#define ADAMANT_TABLE(T)                                                                                   \
+  KernelTable {                                                                                            \
+    .target = #T, ADAMANT_OPTIMIZERS(ADAMANT_STEP_ENTRY_##T, ADAMANT_SKIP_VARIANT).all_finite = T::AllFinite, \
+    .grad_norm = T::GradNorm, .scale_grad = T::ScaleGrad, .clamp_grad = T::ClampGrad                       \
+  }
+#define ADAMANT_STEP_ENTRY_avx512(Class, name) ADAMANT_STEP_ENTRY(avx512, Class)
+#define ADAMANT_STEP_ENTRY_avx2(Class, name) ADAMANT_STEP_ENTRY(avx2, Class)
+#define ADAMANT_STEP_ENTRY_baseline(Class, name) ADAMANT_STEP_ENTRY(baseline, Class)
 
 // Best first.
 const KernelTable kTables[] = {ADAMANT_TABLE(avx512), ADAMANT_TABLE(avx2), ADAMANT_TABLE(baseline)};
@@ -93,11 +87,15 @@ const KernelTable* Automatic() {
   return table;
 }
 
-const KernelTable* g_forced = nullptr;
+// Read by every thread that steps, written by SetTarget.
+std::atomic<const KernelTable*> g_forced{nullptr};
 
 }  // namespace
 
-const KernelTable& Active() { return g_forced != nullptr ? *g_forced : *Automatic(); }
+const KernelTable& Active() {
+  const KernelTable* forced = g_forced.load(std::memory_order_relaxed);
+  return forced != nullptr ? *forced : *Automatic();
+}
 
 int NumAvailableTargets() { return static_cast<int>(AvailableTables().size()); }
 
@@ -105,7 +103,7 @@ const KernelTable& AvailableTarget(int i) { return *AvailableTables().at(static_
 
 void SetTarget(std::string_view name) {
   if (name.empty()) {
-    g_forced = nullptr;
+    g_forced.store(nullptr);
     return;
   }
   const KernelTable* t = Find(name);
@@ -115,7 +113,7 @@ void SetTarget(std::string_view name) {
     throw std::invalid_argument("SIMD target '" + std::string(name) + "' is not available here (available: " +
                                 available + ")");
   }
-  g_forced = t;
+  g_forced.store(t);
 }
 
 }  // namespace adamant::kernels

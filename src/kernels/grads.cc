@@ -257,8 +257,7 @@ double GradNorm(const Slot& slot, int64_t begin, int64_t end, NormKind kind, dou
   return out;
 }
 
-void ScaleGrad(const void* args, const Slot& slot, int64_t begin, int64_t end) {
-  const double factor = static_cast<const ScaleArgs*>(args)->factor;
+void ScaleGrad(double factor, const Slot& slot, int64_t begin, int64_t end) {
   ForGradStorage(slot, [&](auto v) {
     using V = decltype(v);
     using S = typename V::Compute;
@@ -267,15 +266,14 @@ void ScaleGrad(const void* args, const Slot& slot, int64_t begin, int64_t end) {
   });
 }
 
-void ClampGrad(const void* args, const Slot& slot, int64_t begin, int64_t end) {
-  const auto& bounds = *static_cast<const ClampArgs*>(args);
+void ClampGrad(double lo_bound, double hi_bound, const Slot& slot, int64_t begin, int64_t end) {
   ForGradStorage(slot, [&](auto v) {
     using V = decltype(v);
     using S = typename V::Compute;
     // As torch: the bounds are converted to the gradient's dtype (for bf16/fp16, via float), then
     // clamp_min and clamp_max, each propagating NaN (from the element or the bound).
-    S lo = static_cast<S>(bounds.lo);
-    S hi = static_cast<S>(bounds.hi);
+    S lo = static_cast<S>(lo_bound);
+    S hi = static_cast<S>(hi_bound);
     if constexpr (!std::is_same_v<typename V::Param, S>) {
       lo = Load<V::kStorage>(Round<V::kStorage>(lo));
       hi = Load<V::kStorage>(Round<V::kStorage>(hi));

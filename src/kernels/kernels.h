@@ -14,6 +14,16 @@
 
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
+
+#include "adamant/algorithms.h"
+#include "algorithms/descriptor.h"
+
+namespace adamant::algorithms {
+#define ADAMANT_DECLARE_DESCRIPTOR(Class, name) struct Class;
+ADAMANT_OPTIMIZERS(ADAMANT_DECLARE_DESCRIPTOR, ADAMANT_SKIP_VARIANT)
+#undef ADAMANT_DECLARE_DESCRIPTOR
+}  // namespace adamant::algorithms
 
 namespace adamant::kernels {
 
@@ -26,33 +36,33 @@ enum class Rounding : uint8_t {
   kStochastic,  // seeded, reproducible; see storage.h
 };
 
-// One tensor's share of a step.
+// One tensor as the kernels see it: where its arrays are and how they are stored.
 struct Slot {
   void* param = nullptr;
   void* grad = nullptr;  // read; also written (the unscaled gradient) when grad_scale != 1
-  void* state[3] = {nullptr, nullptr, nullptr};  // the algorithm's buffers, in the order its kernel documents
+  // The algorithm's element buffers, in the order of its descriptor's kState; null where the modes do
+  // not use one.
+  void* state[kMaxStateBuffers] = {};
   float* master = nullptr;  // bf16/fp16 only: fp32 master weights; the rule updates these, param = round(master)
-  const void* scalars = nullptr;  // rules::<Algo>Scalars<float>, or <double> for kFloat64
-  uint64_t random_stream = 0;     // stochastic rounding: mixes seed, step and tensor
-  double grad_scale = 1.0;        // loss scaling: the rule sees grad / grad_scale (in the compute type)
+  uint64_t random_stream = 0;  // stochastic rounding: mixes seed, step and tensor
+  double grad_scale = 1.0;     // loss scaling: the rule sees grad / grad_scale (in the compute type)
   int64_t numel = 0;
   Storage storage = Storage::kFloat32;
   Rounding rounding = Rounding::kNearestEven;
-  bool flag = false;  // per-tensor mode: RAdam's rectification, SGD's first step (buffer := gradient)
 };
 
-// Call-wide modes of each algorithm (the same for every tensor of a call).
-struct AdamModes { bool l2, amsgrad, eps_hat; };          // state: exp_avg, exp_avg_sq, max_exp_avg_sq
-struct AdamaxModes { bool l2, eps_outside; };             // state: exp_avg, exp_inf
-struct NAdamModes { bool l2, eps_hat; };                  // state: exp_avg, exp_avg_sq
-struct RAdamModes { bool l2; };                           // state: exp_avg, exp_avg_sq; flag: rectified
-struct AdagradModes { bool l2; };                         // state: sum
-struct RMSpropModes { bool l2, centered, momentum; };     // state: square_avg, momentum_buffer, grad_avg
-struct AdadeltaModes { bool l2; };                        // state: square_avg, acc_delta
-struct SGDModes { bool l2, momentum, nesterov; };         // state: momentum_buffer; flag: first step
+// One tensor's share of a step of algorithm A (a descriptor, algorithms/descriptor.h): the slot, the
+// modes of this tensor's step, and its scalars in the compute type of its storage.
+template <class A>
+struct StepSlot : Slot {
+  algorithms::ModeBits modes;
+  const typename A::template Scalars<float>* scalars32 = nullptr;   // float32, bfloat16 and float16 storage
+  const typename A::template Scalars<double>* scalars64 = nullptr;  // float64 storage
+};
 
-// Updates elements [begin, end) of the slot's tensor. `modes` points at the algorithm's *Modes struct.
-using KernelFn = void (*)(const void* modes, const Slot& slot, int64_t begin, int64_t end);
+// Updates elements [begin, end) of the slot's tensor.
+template <class A>
+using StepFn = void (*)(const StepSlot<A>& slot, int64_t begin, int64_t end);
 
 // Gradient-only kernels: they read (and, for scaling and clamping, write) slot.grad, of slot.storage,
 // and ignore the other fields but grad_scale.
@@ -74,17 +84,31 @@ enum class NormKind : uint8_t {
 // added up in a fixed order at the end, so every target (and the scalar baseline) gives the same bits.
 using NormFn = double (*)(const Slot& slot, int64_t begin, int64_t end, NormKind kind, double p);
 
-// For ForEachPiece: grad *= factor (ScaleArgs) and grad = min(max(grad, lo), hi) (ClampArgs), each in
+// grad *= factor (ScaleFn) and grad = min(max(grad, lo), hi) (ClampFn) on elements [begin, end), each in
 // the compute type, rounded back to nearest even for bf16/fp16; NaN stays NaN.
-struct ScaleArgs { double factor; };
-struct ClampArgs { double lo, hi; };
+using ScaleFn = void (*)(double factor, const Slot& slot, int64_t begin, int64_t end);
+using ClampFn = void (*)(double lo, double hi, const Slot& slot, int64_t begin, int64_t end);
 
+// One target's kernels: a step per algorithm (a member named after it, filled from the list of
+// algorithms by name, never by position: dispatch.cc), and the gradient-only kernels.
 struct KernelTable {
   std::string_view target;  // "avx512", "avx2", "baseline"
-  KernelFn adam, adamax, nadam, radam, adagrad, rmsprop, adadelta, sgd;
-  FiniteFn all_finite;
-  NormFn grad_norm;
-  KernelFn scale_grad, clamp_grad;  // `modes` points at ScaleArgs / ClampArgs
+#define ADAMANT_STEP_MEMBER(Class, name) StepFn<algorithms::Class> Class = nullptr;
+  ADAMANT_OPTIMIZERS(ADAMANT_STEP_MEMBER, ADAMANT_SKIP_VARIANT)
+#undef ADAMANT_STEP_MEMBER
+  FiniteFn all_finite = nullptr;
+  NormFn grad_norm = nullptr;
+  ScaleFn scale_grad = nullptr;
+  ClampFn clamp_grad = nullptr;
+
+  // The step of algorithm A.
+  template <class A>
+  StepFn<A> Step() const {
+#define ADAMANT_STEP_OF(Class, name) \
+  if constexpr (std::is_same_v<A, algorithms::Class>) return Class;
+    ADAMANT_OPTIMIZERS(ADAMANT_STEP_OF, ADAMANT_SKIP_VARIANT)
+#undef ADAMANT_STEP_OF
+  }
 };
 
 // The table for the best target this CPU supports, or the one forced with SetTarget() or the

@@ -1,5 +1,7 @@
 // The one element loop every kernel uses: load each storage type, convert to the compute type, apply the
-// rule, round back, store. Compiled per target (target.h); the compiler vectorizes it.
+// rule, round back, store. Compiled per target (target.h); the compiler vectorizes it. Everything here is
+// in the target's namespace, so that no two targets' copies share a symbol, whatever the compiler
+// decides to inline (tests/kernels/check_symbols.py checks the objects).
 #ifndef ADAMANT_KERNELS_LOOP_H_
 #define ADAMANT_KERNELS_LOOP_H_
 
@@ -9,8 +11,9 @@
 #include "kernels/kernels.h"
 #include "kernels/prefetch.h"
 #include "kernels/storage.h"
+#include "kernels/target.h"
 
-namespace adamant::kernels {
+namespace adamant::kernels::ADAMANT_TARGET {
 
 // P: how the parameter and gradient are stored (float, double, or the 16-bit pattern of bf16/fp16);
 // S: the compute and state type. kFormat says which 16-bit format P holds. kMaster: the rule updates the
@@ -147,8 +150,7 @@ ADAMANT_KERNEL_INLINE void Elements(int64_t at, int64_t n, typename V::Param* __
 // elements in one run.
 // Never inlined, so that each variant's loop is compiled as a function of its own: inlined into the
 // dispatching function beside dozens of siblings, some were left scalar by GCC 12 ("control flow in
-// loop"), which only their speed shows; tests/kernels/check_vectorized.py checks every one. Each
-// instantiation names its kernel's lambda, so no two targets' copies share a symbol. `update` must hold
+// loop"), which only their speed shows; tests/kernels/check_vectorized.py checks every one. `update` must hold
 // its scalars by value (capture [=]): through a reference GCC cannot tell them from the arrays the loop
 // stores to, and loads and broadcasts every one of them again for each vector (on AVX2, 10 of the 37
 // instructions of fp32 Adam's loop).
@@ -192,25 +194,6 @@ inline typename V::Compute* StatePtr(const Slot& slot, int i) {
   return static_cast<typename V::Compute*>(slot.state[i]);
 }
 
-template <template <class> class Scalars, class V>
-inline const Scalars<typename V::Compute>& ScalarsOf(const Slot& slot) {
-  return *static_cast<const Scalars<typename V::Compute>*>(slot.scalars);
-}
-
-// f(Bool<b1>, Bool<b2>, ...) for the runtime values b1, b2, ...: each combination of modes is its own loop.
-template <class F>
-inline void DispatchBools(F&& f) {
-  f();
-}
-template <class F, class... Rest>
-inline void DispatchBools(F&& f, bool b, Rest... rest) {
-  if (b) {
-    DispatchBools([&](auto... k) { f(std::true_type{}, k...); }, rest...);
-  } else {
-    DispatchBools([&](auto... k) { f(std::false_type{}, k...); }, rest...);
-  }
-}
-
-}  // namespace adamant::kernels
+}  // namespace adamant::kernels::ADAMANT_TARGET
 
 #endif  // ADAMANT_KERNELS_LOOP_H_

@@ -32,7 +32,7 @@ struct AdamScalars {
   T eps;
 };
 
-template <bool kL2, bool kAmsgrad, bool kEpsHat, typename T>
+template <class Ops, bool kL2, bool kAmsgrad, bool kEpsHat, typename T>
 ADAMANT_RULE_INLINE void AdamUpdate(const AdamScalars<T>& s, T& p, T g, T& m, T& v, T& v_max) {
   g = g * s.grad_sign;
   p = p * s.decay;
@@ -48,7 +48,7 @@ ADAMANT_RULE_INLINE void AdamUpdate(const AdamScalars<T>& s, T& p, T g, T& m, T&
   if constexpr (kEpsHat) {
     denom = std::sqrt(v_used) + s.eps;
   } else {
-    denom = RootOver(v_used, s.bc2_sqrt) + s.eps;
+    denom = Ops::RootOver(v_used, s.bc2_sqrt) + s.eps;
   }
   p = p + s.neg_step_size * m / denom;
 }

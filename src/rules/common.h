@@ -109,23 +109,6 @@ ADAMANT_RULE_INLINE T QuotientInDouble(T x, const StepDivisor<T>& c) {
   }
 }
 
-// x / c for a step divisor c in (0, 1], bit for bit the division on every target; how depends on the
-// target, chosen by measurement (docs/design.md, "The divider, and the one division that is not needed"):
-// - AVX-512 (Intel, one divider port): the divider is the bottleneck of NAdam and RAdam in cache, and the
-//   product in double moves the division to the multiply and convert ports.
-// - AVX2 (AMD Zen 3) and the baseline: the divider keeps up, and the four conversions per eight floats
-//   are what costs.
-// The figures: docs/performance.md, "Measurements behind the code".
-// Always inlined: its body differs between the kernels' targets (see RootOver).
-template <typename T>
-ADAMANT_RULE_INLINE T Divide(T x, const StepDivisor<T>& c) {
-#if defined(__AVX512F__)
-  return QuotientInDouble(x, c);
-#else
-  return x / c.value;
-#endif
-}
-
 // A divisor that is the same for every element of a step (a bias correction), with its reciprocal.
 template <typename T>
 struct Divisor {
@@ -154,34 +137,50 @@ ADAMANT_RULE_INLINE T CorrectedQuotient(T x, T c, T r) {
   return std::fma(std::fma(-q, c, x), r, q);
 }
 
-// sqrt(v) / c, bit for bit as the division, for c = sqrt(1 - beta2^t) or 1: c in [2^-27, 1].
-// How depends on the target, chosen by measurement. AVX-512 (Intel) has one divider port, and Adam's
-// element would need a square root and two divisions on it; this divisor is fixed for the step, so there
-// it is three multiply-adds on the two FMA ports (faster there than the product in double,
-// QuotientInDouble). On AVX2 (AMD Zen 3) the division is the cheapest of the three, and the baseline has
-// no FMA (std::fma would be a library call); the figures are in docs/performance.md, "Measurements behind
-// the code". All are correctly rounded, so every target gives the same bits.
+// The two ways of dividing by a divisor that is fixed for the step, bit for bit the same on every target.
+// Which one a kernel uses is the kernel layer's choice, per SIMD target (kernels/ops.h), by measurement:
+// the rules take it as their Ops parameter and call Ops::Divide and Ops::RootOver.
+//
+// DivisionOps divides: where the divider keeps up (AMD Zen 3's AVX2, the baseline without FMA, where
+// std::fma would be a library call).
+struct DivisionOps {
+  template <typename T>
+  static ADAMANT_RULE_INLINE T Divide(T x, const StepDivisor<T>& c) {
+    return x / c.value;
+  }
+  // sqrt(v) / c.
+  template <typename T>
+  static ADAMANT_RULE_INLINE T RootOver(T v, const Divisor<T>& d) {
+    return std::sqrt(v) / d.value;
+  }
+};
+
+// ReciprocalOps multiplies instead, where one divider port is the bottleneck (Intel's AVX-512): x / c as
+// the product in double (QuotientInDouble), and sqrt(v) / c as three multiply-adds on the FMA ports
+// (CorrectedQuotient), for c = sqrt(1 - beta2^t) or 1, that is c in [2^-27, 1]. Both are correctly
+// rounded, so every target gives the same bits; the figures are in docs/performance.md, "Measurements
+// behind the code".
 // The domain is why the multiply-adds are exact: the square root of a positive float lies in
 // [2^-75, 2^64] (of a double, in [2^-538, 2^512]), so with c in [2^-27, 1] the quotient stays below 2^91
 // and the residual's quantum, about 2^-47 of the root (2^-105 in double), stays far above the subnormal
 // range: no underflow, no overflow. tests/rules/divisor_test.cc checks every float significand against
-// the division.
-// 0, inf and NaN take q = root * r itself, which is the quotient's value, sign and NaN payload.
-// Always inlined: its body differs between the kernels' targets, so no copy of it may be emitted out of
-// line, where the linker could pick one target's copy for all.
-template <typename T>
-ADAMANT_RULE_INLINE T RootOver(T v, const Divisor<T>& d) {
-  const T root = std::sqrt(v);
-#if defined(__AVX512F__)
-  // Both fields read unconditionally: a read in one arm only became a masked load that kept GCC from
-  // vectorizing a loop whose scalars it could not prove unaliased.
-  const T c = d.value;
-  const T r = d.reciprocal;
-  return (root > T(0) && root < std::numeric_limits<T>::infinity()) ? CorrectedQuotient(root, c, r) : root * r;
-#else
-  return root / d.value;
-#endif
-}
+// the division. 0, inf and NaN take q = root * r itself, which is the quotient's value, sign and NaN
+// payload.
+struct ReciprocalOps {
+  template <typename T>
+  static ADAMANT_RULE_INLINE T Divide(T x, const StepDivisor<T>& c) {
+    return QuotientInDouble(x, c);
+  }
+  template <typename T>
+  static ADAMANT_RULE_INLINE T RootOver(T v, const Divisor<T>& d) {
+    const T root = std::sqrt(v);
+    // Both fields read unconditionally: a read in one arm only became a masked load that kept GCC from
+    // vectorizing a loop whose scalars it could not prove unaliased.
+    const T c = d.value;
+    const T r = d.reciprocal;
+    return (root > T(0) && root < std::numeric_limits<T>::infinity()) ? CorrectedQuotient(root, c, r) : root * r;
+  }
+};
 
 }  // namespace adamant::rules
 

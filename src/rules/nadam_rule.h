@@ -32,7 +32,7 @@ struct NAdamScalars {
   T avg_coeff;    // -lr * mu_{t+1} / (1 - mu_product * mu_{t+1})
 };
 
-template <bool kL2, bool kEpsHat, typename T>
+template <class Ops, bool kL2, bool kEpsHat, typename T>
 ADAMANT_RULE_INLINE void NAdamUpdate(const NAdamScalars<T>& s, T& p, T g, T& m, T& v) {
   g = g * s.grad_sign;
   p = p * s.decay;
@@ -43,7 +43,7 @@ ADAMANT_RULE_INLINE void NAdamUpdate(const NAdamScalars<T>& s, T& p, T g, T& m, 
   if constexpr (kEpsHat) {
     denom = std::sqrt(v) + s.eps;
   } else {
-    denom = std::sqrt(Divide(v, s.bc2)) + s.eps;
+    denom = std::sqrt(Ops::Divide(v, s.bc2)) + s.eps;
   }
   p = p + s.grad_coeff * g / denom;
   p = p + s.avg_coeff * m / denom;

@@ -34,14 +34,14 @@ struct RAdamScalars {
   T rect;
 };
 
-template <bool kL2, bool kRectified, typename T>
+template <class Ops, bool kL2, bool kRectified, typename T>
 ADAMANT_RULE_INLINE void RAdamUpdate(const RAdamScalars<T>& s, T& p, T g, T& m, T& v) {
   g = g * s.grad_sign;
   p = p * s.decay;
   if constexpr (kL2) g = AddScaled(g, s.weight_decay, p);
   m = Lerp(m, g, s.lerp1);
   v = DecaySquare(v, s.beta2, s.one_minus_beta2, g);
-  const T corrected = Divide(m, s.bc1);
+  const T corrected = Ops::Divide(m, s.bc1);
   if constexpr (kRectified) {
     // torch evaluates (scalar / tensor) as tensor.reciprocal() * scalar: two roundings.
     const T adaptive = (T(1) / (std::sqrt(v) + s.eps)) * s.bc2_sqrt;

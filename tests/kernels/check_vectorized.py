@@ -26,13 +26,16 @@ PACKED = {
     "avx2": re.compile(r"\tv(add|sub|mul|div|sqrt|max|min|f[n]?m(add|sub)\d*)p[sd]\s.*%ymm"),
 }
 
-# The kernel sources whose objects must hold Loop functions (grads.cc has loops of its own).
-ALGORITHMS = ["adam", "adamax", "nadam", "radam", "adagrad", "rmsprop", "adadelta", "sgd"]
+# The algorithms of the one list (include/adamant/algorithms.h): the object of each (CMake generates a
+# source per algorithm, named after it) must hold Loop functions; grads.cc has loops of its own.
+LIST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "include", "adamant", "algorithms.h")
+ALGORITHMS = re.findall(r'[ \t(]X\(([A-Za-z0-9]+), "([a-z0-9_]+)"\)', open(LIST).read())
+ALGORITHM_NAMES = [name for _, name in ALGORITHMS]
 
 FUNCTION = re.compile(r"^[0-9a-f]+ <(.*)>:$")
 
 
-def loop_functions(objdump, path):
+def loop_functions(objdump, path, target):
     """(name, instruction lines) of every kernels::Loop instantiation in the object file."""
     out = subprocess.run([objdump, "-d", "--no-show-raw-insn", "-C", path], check=True, capture_output=True,
                          text=True).stdout
@@ -47,7 +50,7 @@ def loop_functions(objdump, path):
             body.append(line)
     if name is not None:
         functions.append((name, body))
-    return [(n, b) for n, b in functions if n.startswith("void adamant::kernels::Loop<")]
+    return [(n, b) for n, b in functions if n.startswith(f"void adamant::kernels::{target}::Loop<")]
 
 
 def main():
@@ -60,8 +63,8 @@ def main():
     failures, total, scalar = [], 0, 0
     for path in args.objects:
         source = os.path.basename(path).split(".")[0]
-        loops = loop_functions(args.objdump, path)
-        if source in ALGORITHMS and not loops:
+        loops = loop_functions(args.objdump, path, args.target)
+        if source in ALGORITHM_NAMES and not loops:
             failures.append(f"{path}: no kernels::Loop function (inlined?): its loops cannot be checked")
         for name, body in loops:
             total += 1
@@ -71,7 +74,10 @@ def main():
     for f in failures:
         print(f, file=sys.stderr)
     print(f"{args.target}: {total - scalar} of {total} element loops vectorized")
-    return 1 if failures or total == 0 else 0
+    missing = sorted(set(ALGORITHM_NAMES) - {os.path.basename(p).split(".")[0] for p in args.objects})
+    if missing:
+        print(f"no object for the algorithms {missing}: each must be checked", file=sys.stderr)
+    return 1 if failures or missing or total == 0 else 0
 
 
 if __name__ == "__main__":

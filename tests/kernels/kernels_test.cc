@@ -29,14 +29,7 @@
 #include "adamant/threads.h"
 #include "core/parallel.h"
 #include "kernels/storage.h"
-#include "rules/adadelta_rule.h"
-#include "rules/adagrad_rule.h"
-#include "rules/adam_rule.h"
-#include "rules/adamax_rule.h"
-#include "rules/nadam_rule.h"
-#include "rules/radam_rule.h"
-#include "rules/rmsprop_rule.h"
-#include "rules/sgd_rule.h"
+#include "algorithms/all.h"
 #include "support/half.h"
 
 namespace adamant {
@@ -235,56 +228,75 @@ void WithBools(F&& f, bool b, Rest... rest) {
 template <class T>
 using RefFn = std::function<void(T& p, T g, T* state)>;
 
-double BiasCorrection(double beta, int64_t step, bool on) {
-  return on ? 1.0 - std::pow(beta, static_cast<double>(step)) : 1.0;
-}
-template <class T>
-T Sign(bool maximize) {
-  return maximize ? T(-1) : T(1);
-}
-
 // --- the algorithms: how to call each, its modes, and its reference ---------------------------------------
 //
-// Each reference builds the step's scalars in double from the options, as the design says (docs: "Host
-// scalars"), rounds them once to T, and calls the rule element by element.
+// What a test needs of an algorithm comes from its descriptor (algorithms/<name>.h): which buffers its
+// options use, its step through the generic functional API, and its reference: the descriptor's host
+// scalars (Prepare, in double, rounded once to T) and its rule applied element by element in plain
+// scalar code. What the tests add per algorithm is the list of option combinations to try (Modes). The
+// host scalars themselves are checked against an independent derivation in rules_test (AdamHost).
 
-struct AdamAlgo {
-  using Options = AdamOptions;
-  static constexpr const char* kName = "adam";
-  static bool Uses(const Options& o, int k) { return k < 2 || o.amsgrad; }
-  static void Call(std::vector<TensorData>& ts, const Options& o, const Precision& pr, int64_t step) {
-    std::vector<fn::AdamTensor> v;
-    for (TensorData& t : ts) {
-      v.push_back({t.view(), t.st(0), t.st(1), o.amsgrad ? t.st(2) : nullptr, step, t.mst()});
+// f(std::integral_constant<uint32_t, bits>) for the run-time modes m (each valid combination of A's).
+template <class A, uint32_t kBits = 0, class F>
+void WithModes(algorithms::ModeBits m, F&& f) {
+  if constexpr (kBits < (1u << A::kNumModes)) {
+    if (m.bits == kBits) {
+      if constexpr (A::Valid(algorithms::ModeBits{kBits})) f(std::integral_constant<uint32_t, kBits>{});
+      return;
     }
-    fn::Adam(v, o, pr);
+    WithModes<A, kBits + 1>(m, f);
   }
+}
+
+template <class A>
+struct Fixture {
+  using Options = typename A::Options;
+  static constexpr const char* kName = A::kName.data();
+  static constexpr int kBuffers = static_cast<int>(A::kState.size());
+
+  static bool Uses(const Options& o, int k) { return k < kBuffers && A::Uses(A::ModesOf(o), k); }
+
+  static algorithms::TensorStep StepOf(int64_t step, const TensorData& t) {
+    return {.step = A::kCountsSteps ? step : 0, .scalar_state = t.mu_product, .fresh = !t.initialized};
+  }
+
+  static void Call(std::vector<TensorData>& ts, const Options& o, const Precision& pr, int64_t step) {
+    std::vector<fn::Tensor> v;
+    for (TensorData& t : ts) {
+      fn::Tensor x{.param = t.view(), .step = step, .master = t.mst(), .fresh = !t.initialized};
+      for (int k = 0; k < kBuffers; ++k) x.state[static_cast<size_t>(k)] = Uses(o, k) ? t.st(k) : nullptr;
+      if constexpr (!A::kScalarState.empty()) x.scalar_state = &t.mu_product;
+      v.push_back(x);
+    }
+    fn::Step(v, o, pr);
+    for (TensorData& t : ts) t.initialized = true;
+  }
+
+  // The algorithm's scalar state (NAdam's mu_product) after the step, from the tensor as it was before.
+  static double NextScalarState(const Options& o, int64_t step, const TensorData& before) {
+    double next = before.mu_product;
+    if constexpr (!A::kScalarState.empty()) A::Finish(o, StepOf(step, before), next);
+    return next;
+  }
+
   template <class T>
-  static RefFn<T> Ref(const Options& o, int64_t step, const TensorData&) {
-    const bool decoupled = o.decoupled_weight_decay && o.weight_decay != 0;
-    const bool l2 = !o.decoupled_weight_decay && o.weight_decay != 0;
-    const bool hat = o.eps_mode == EpsMode::kTensorFlow;
-    const double bc1 = BiasCorrection(o.betas[0], step, o.bias_correction);
-    const double bc2 = BiasCorrection(o.betas[1], step, o.bias_correction);
-    const double step_size = hat ? o.lr * std::sqrt(bc2) / bc1 : o.lr / bc1;
-    const rules::AdamScalars<T> s{Sign<T>(o.maximize),
-                                  static_cast<T>(o.weight_decay),
-                                  static_cast<T>(decoupled ? 1.0 - o.lr * o.weight_decay : 1.0),
-                                  rules::MakeLerp<T>(1.0 - o.betas[0]),
-                                  static_cast<T>(o.betas[1]),
-                                  static_cast<T>(1.0 - o.betas[1]),
-                                  rules::MakeDivisor<T>(std::sqrt(bc2)),
-                                  static_cast<T>(-step_size),
-                                  static_cast<T>(o.eps)};
+  static RefFn<T> Ref(const Options& o, int64_t step, const TensorData& before) {
+    algorithms::ModeBits m = A::ModesOf(o);
+    const auto s = A::template Prepare<T>(o, m, StepOf(step, before));
     RefFn<T> out;
-    WithBools(
-        [&](auto a, auto b, auto c) {
-          constexpr bool kL2 = decltype(a)::value, kAms = decltype(b)::value, kHat = decltype(c)::value;
-          out = [s](T& p, T g, T* st) { rules::AdamUpdate<kL2, kAms, kHat>(s, p, g, st[0], st[1], st[2]); };
-        },
-        l2, o.amsgrad, hat);
+    WithModes<A>(m, [&](auto bits) {
+      constexpr algorithms::ModeBits kM{decltype(bits)::value};
+      out = [s](T& p, T g, T* st) {
+        [&]<size_t... k>(std::index_sequence<k...>) {
+          A::template Update<kM, rules::DivisionOps>(s, p, g, st[k]...);
+        }(std::make_index_sequence<kBuffers>{});
+      };
+    });
     return out;
   }
+};
+
+struct AdamAlgo : Fixture<algorithms::Adam> {
   static std::vector<std::pair<std::string, Options>> Modes() {
     std::vector<std::pair<std::string, Options>> out;
     for (int decay = 0; decay < 3; ++decay) {
@@ -320,30 +332,7 @@ struct AdamAlgo {
   }
 };
 
-struct AdamaxAlgo {
-  using Options = AdamaxOptions;
-  static constexpr const char* kName = "adamax";
-  static bool Uses(const Options&, int k) { return k < 2; }
-  static void Call(std::vector<TensorData>& ts, const Options& o, const Precision& pr, int64_t step) {
-    std::vector<fn::AdamaxTensor> v;
-    for (TensorData& t : ts) v.push_back({t.view(), t.st(0), t.st(1), step, t.mst()});
-    fn::Adamax(v, o, pr);
-  }
-  template <class T>
-  static RefFn<T> Ref(const Options& o, int64_t step, const TensorData&) {
-    const double clr = o.lr / BiasCorrection(o.betas[0], step, o.bias_correction);
-    const rules::AdamaxScalars<T> s{
-        Sign<T>(o.maximize),        static_cast<T>(o.weight_decay), rules::MakeLerp<T>(1.0 - o.betas[0]),
-        static_cast<T>(o.betas[1]), static_cast<T>(o.eps),          static_cast<T>(-clr)};
-    RefFn<T> out;
-    WithBools(
-        [&](auto a, auto b) {
-          constexpr bool kL2 = decltype(a)::value, kOut = decltype(b)::value;
-          out = [s](T& p, T g, T* st) { rules::AdamaxUpdate<kL2, kOut>(s, p, g, st[0], st[1]); };
-        },
-        o.weight_decay != 0, o.eps_mode == EpsMode::kTensorFlow);
-    return out;
-  }
+struct AdamaxAlgo : Fixture<algorithms::Adamax> {
   static std::vector<std::pair<std::string, Options>> Modes() {
     std::vector<std::pair<std::string, Options>> out;
     for (bool l2 : {false, true}) {
@@ -365,60 +354,7 @@ struct AdamaxAlgo {
   }
 };
 
-struct NAdamAlgo {
-  using Options = NAdamOptions;
-  static constexpr const char* kName = "nadam";
-  static bool Uses(const Options&, int k) { return k < 2; }
-  static void Call(std::vector<TensorData>& ts, const Options& o, const Precision& pr, int64_t step) {
-    std::vector<fn::NAdamTensor> v;
-    for (TensorData& t : ts) v.push_back({t.view(), t.st(0), t.st(1), step, &t.mu_product, t.mst()});
-    fn::NAdam(v, o, pr);
-  }
-  static double Mu(const Options& o, double step) {
-    return o.betas[0] * (1.0 - 0.5 * std::pow(0.96, step * o.momentum_decay));
-  }
-  // mu_product after the step, from the tensor as it was before.
-  static double NextMuProduct(const Options& o, int64_t step, const TensorData& before) {
-    return before.mu_product * Mu(o, static_cast<double>(step));
-  }
-  template <class T>
-  static RefFn<T> Ref(const Options& o, int64_t step, const TensorData& before) {
-    const bool decoupled = o.decoupled_weight_decay && o.weight_decay != 0;
-    const bool l2 = !o.decoupled_weight_decay && o.weight_decay != 0;
-    const bool hat = o.eps_mode == EpsMode::kTensorFlow;
-    const double mu = Mu(o, static_cast<double>(step));
-    const double mu_next = Mu(o, static_cast<double>(step) + 1.0);
-    const double mu_product = before.mu_product * mu;
-    const double bc2 = BiasCorrection(o.betas[1], step, o.bias_correction);
-    double grad_coeff = -o.lr * (1.0 - mu);
-    double avg_coeff = -o.lr * mu_next;
-    if (o.bias_correction) {
-      grad_coeff = grad_coeff / (1.0 - mu_product);
-      avg_coeff = avg_coeff / (1.0 - mu_product * mu_next);
-    }
-    if (hat) {
-      grad_coeff = grad_coeff * std::sqrt(bc2);
-      avg_coeff = avg_coeff * std::sqrt(bc2);
-    }
-    const rules::NAdamScalars<T> s{Sign<T>(o.maximize),
-                                   static_cast<T>(o.weight_decay),
-                                   static_cast<T>(decoupled ? 1.0 - o.lr * o.weight_decay : 1.0),
-                                   rules::MakeLerp<T>(1.0 - o.betas[0]),
-                                   static_cast<T>(o.betas[1]),
-                                   static_cast<T>(1.0 - o.betas[1]),
-                                   rules::MakeStepDivisor<T>(bc2),
-                                   static_cast<T>(o.eps),
-                                   static_cast<T>(grad_coeff),
-                                   static_cast<T>(avg_coeff)};
-    RefFn<T> out;
-    WithBools(
-        [&](auto a, auto b) {
-          constexpr bool kL2 = decltype(a)::value, kHat = decltype(b)::value;
-          out = [s](T& p, T g, T* st) { rules::NAdamUpdate<kL2, kHat>(s, p, g, st[0], st[1]); };
-        },
-        l2, hat);
-    return out;
-  }
+struct NAdamAlgo : Fixture<algorithms::NAdam> {
   static std::vector<std::pair<std::string, Options>> Modes() {
     std::vector<std::pair<std::string, Options>> out;
     for (int decay = 0; decay < 3; ++decay) {
@@ -446,54 +382,11 @@ struct NAdamAlgo {
   }
 };
 
-struct RAdamAlgo {
-  using Options = RAdamOptions;
-  static constexpr const char* kName = "radam";
-  static bool Uses(const Options&, int k) { return k < 2; }
-  static void Call(std::vector<TensorData>& ts, const Options& o, const Precision& pr, int64_t step) {
-    std::vector<fn::RAdamTensor> v;
-    for (TensorData& t : ts) v.push_back({t.view(), t.st(0), t.st(1), step, t.mst()});
-    fn::RAdam(v, o, pr);
-  }
-  struct Rho {
-    double rho_inf, rho_t, bc2;
-  };
-  static Rho RhoOf(const Options& o, int64_t step) {
-    const double t = static_cast<double>(step);
-    const double b2 = o.betas[1];
-    const double bc2 = 1.0 - std::pow(b2, t);
-    const double rho_inf = 2.0 / (1.0 - b2) - 1.0;
-    return {rho_inf, rho_inf - 2.0 * t * std::pow(b2, t) / bc2, bc2};
-  }
-  static bool Rectified(const Options& o, int64_t step) { return RhoOf(o, step).rho_t > 5.0; }
-  template <class T>
-  static RefFn<T> Ref(const Options& o, int64_t step, const TensorData&) {
-    const bool decoupled = o.decoupled_weight_decay && o.weight_decay != 0;
-    const bool l2 = !o.decoupled_weight_decay && o.weight_decay != 0;
-    const Rho r = RhoOf(o, step);
-    const bool rectified = r.rho_t > 5.0;
-    const double rect = rectified ? std::sqrt((r.rho_t - 4.0) * (r.rho_t - 2.0) * r.rho_inf /
-                                              ((r.rho_inf - 4.0) * (r.rho_inf - 2.0) * r.rho_t))
-                                  : 0.0;
-    const rules::RAdamScalars<T> s{Sign<T>(o.maximize),
-                                   static_cast<T>(o.weight_decay),
-                                   static_cast<T>(decoupled ? 1.0 - o.lr * o.weight_decay : 1.0),
-                                   rules::MakeLerp<T>(1.0 - o.betas[0]),
-                                   static_cast<T>(o.betas[1]),
-                                   static_cast<T>(1.0 - o.betas[1]),
-                                   rules::MakeStepDivisor<T>(BiasCorrection(o.betas[0], step, o.bias_correction)),
-                                   static_cast<T>(o.lr),
-                                   static_cast<T>(o.bias_correction ? std::sqrt(r.bc2) : 1.0),
-                                   static_cast<T>(o.eps),
-                                   static_cast<T>(rect)};
-    RefFn<T> out;
-    WithBools(
-        [&](auto a, auto b) {
-          constexpr bool kL2 = decltype(a)::value, kRect = decltype(b)::value;
-          out = [s](T& p, T g, T* st) { rules::RAdamUpdate<kL2, kRect>(s, p, g, st[0], st[1]); };
-        },
-        l2, rectified);
-    return out;
+struct RAdamAlgo : Fixture<algorithms::RAdam> {
+  static bool Rectified(const Options& o, int64_t step) {
+    algorithms::ModeBits m = algorithms::RAdam::ModesOf(o);
+    (void)algorithms::RAdam::Prepare<double>(o, m, {.step = step});
+    return m[algorithms::RAdam::kRectified];
   }
   static std::vector<std::pair<std::string, Options>> Modes() {
     std::vector<std::pair<std::string, Options>> out;
@@ -518,29 +411,7 @@ struct RAdamAlgo {
   }
 };
 
-struct AdagradAlgo {
-  using Options = AdagradOptions;
-  static constexpr const char* kName = "adagrad";
-  static bool Uses(const Options&, int k) { return k < 1; }
-  static void Call(std::vector<TensorData>& ts, const Options& o, const Precision& pr, int64_t step) {
-    std::vector<fn::AdagradTensor> v;
-    for (TensorData& t : ts) v.push_back({t.view(), t.st(0), step, t.mst()});
-    fn::Adagrad(v, o, pr);
-  }
-  template <class T>
-  static RefFn<T> Ref(const Options& o, int64_t step, const TensorData&) {
-    const double clr = o.lr / (1.0 + (static_cast<double>(step) - 1.0) * o.lr_decay);
-    const rules::AdagradScalars<T> s{Sign<T>(o.maximize), static_cast<T>(o.weight_decay), static_cast<T>(o.eps),
-                                     static_cast<T>(-clr)};
-    RefFn<T> out;
-    WithBools(
-        [&](auto a) {
-          constexpr bool kL2 = decltype(a)::value;
-          out = [s](T& p, T g, T* st) { rules::AdagradUpdate<kL2>(s, p, g, st[0]); };
-        },
-        o.weight_decay != 0);
-    return out;
-  }
+struct AdagradAlgo : Fixture<algorithms::Adagrad> {
   static std::vector<std::pair<std::string, Options>> Modes() {
     std::vector<std::pair<std::string, Options>> out;
     for (bool l2 : {false, true}) {
@@ -559,37 +430,7 @@ struct AdagradAlgo {
   }
 };
 
-struct RMSpropAlgo {
-  using Options = RMSpropOptions;
-  static constexpr const char* kName = "rmsprop";
-  static bool Uses(const Options& o, int k) { return k == 0 || (k == 1 && o.momentum > 0) || (k == 2 && o.centered); }
-  static void Call(std::vector<TensorData>& ts, const Options& o, const Precision& pr, int64_t step) {
-    std::vector<fn::RMSpropTensor> v;
-    for (TensorData& t : ts) {
-      v.push_back(
-          {t.view(), t.st(0), o.momentum > 0 ? t.st(1) : nullptr, o.centered ? t.st(2) : nullptr, step, t.mst()});
-    }
-    fn::RMSprop(v, o, pr);
-  }
-  template <class T>
-  static RefFn<T> Ref(const Options& o, int64_t, const TensorData&) {
-    const rules::RMSpropScalars<T> s{Sign<T>(o.maximize),
-                                     static_cast<T>(o.weight_decay),
-                                     static_cast<T>(o.alpha),
-                                     static_cast<T>(1.0 - o.alpha),
-                                     rules::MakeLerp<T>(1.0 - o.alpha),
-                                     static_cast<T>(o.eps),
-                                     static_cast<T>(o.momentum),
-                                     static_cast<T>(-o.lr)};
-    RefFn<T> out;
-    WithBools(
-        [&](auto a, auto b, auto c) {
-          constexpr bool kL2 = decltype(a)::value, kC = decltype(b)::value, kM = decltype(c)::value;
-          out = [s](T& p, T g, T* st) { rules::RMSpropUpdate<kL2, kC, kM>(s, p, g, st[0], st[1], st[2]); };
-        },
-        o.weight_decay != 0, o.centered, o.momentum > 0);
-    return out;
-  }
+struct RMSpropAlgo : Fixture<algorithms::RMSprop> {
   static std::vector<std::pair<std::string, Options>> Modes() {
     std::vector<std::pair<std::string, Options>> out;
     for (bool l2 : {false, true}) {
@@ -613,29 +454,7 @@ struct RMSpropAlgo {
   }
 };
 
-struct AdadeltaAlgo {
-  using Options = AdadeltaOptions;
-  static constexpr const char* kName = "adadelta";
-  static bool Uses(const Options&, int k) { return k < 2; }
-  static void Call(std::vector<TensorData>& ts, const Options& o, const Precision& pr, int64_t step) {
-    std::vector<fn::AdadeltaTensor> v;
-    for (TensorData& t : ts) v.push_back({t.view(), t.st(0), t.st(1), step, t.mst()});
-    fn::Adadelta(v, o, pr);
-  }
-  template <class T>
-  static RefFn<T> Ref(const Options& o, int64_t, const TensorData&) {
-    const rules::AdadeltaScalars<T> s{Sign<T>(o.maximize),   static_cast<T>(o.weight_decay),
-                                      static_cast<T>(o.rho), static_cast<T>(1.0 - o.rho),
-                                      static_cast<T>(o.eps), static_cast<T>(-o.lr)};
-    RefFn<T> out;
-    WithBools(
-        [&](auto a) {
-          constexpr bool kL2 = decltype(a)::value;
-          out = [s](T& p, T g, T* st) { rules::AdadeltaUpdate<kL2>(s, p, g, st[0], st[1]); };
-        },
-        o.weight_decay != 0);
-    return out;
-  }
+struct AdadeltaAlgo : Fixture<algorithms::Adadelta> {
   static std::vector<std::pair<std::string, Options>> Modes() {
     std::vector<std::pair<std::string, Options>> out;
     for (bool l2 : {false, true}) {
@@ -650,33 +469,7 @@ struct AdadeltaAlgo {
   }
 };
 
-struct SGDAlgo {
-  using Options = SGDOptions;
-  static constexpr const char* kName = "sgd";
-  static bool Uses(const Options& o, int k) { return k == 0 && o.momentum != 0; }
-  static void Call(std::vector<TensorData>& ts, const Options& o, const Precision& pr, int64_t) {
-    std::vector<fn::SGDTensor> v;
-    for (TensorData& t : ts) {
-      v.push_back({t.view(), o.momentum != 0 ? t.st(0) : nullptr, t.initialized, t.mst()});
-    }
-    fn::SGD(v, o, pr);
-    for (TensorData& t : ts) t.initialized = true;
-  }
-  template <class T>
-  static RefFn<T> Ref(const Options& o, int64_t, const TensorData& before) {
-    const rules::SGDScalars<T> s{Sign<T>(o.maximize), static_cast<T>(o.weight_decay), static_cast<T>(o.momentum),
-                                 static_cast<T>(1.0 - o.dampening), static_cast<T>(-o.lr)};
-    const bool mom = o.momentum != 0;
-    RefFn<T> out;
-    WithBools(
-        [&](auto a, auto b, auto c, auto d) {
-          constexpr bool kL2 = decltype(a)::value, kM = decltype(b)::value, kF = decltype(c)::value,
-                         kN = decltype(d)::value;
-          out = [s](T& p, T g, T* st) { rules::SGDUpdate<kL2, kM, kF, kN>(s, p, g, st[0]); };
-        },
-        o.weight_decay != 0, mom, mom && !before.initialized, mom && o.nesterov);
-    return out;
-  }
+struct SGDAlgo : Fixture<algorithms::SGD> {
   static std::vector<std::pair<std::string, Options>> Modes() {
     std::vector<std::pair<std::string, Options>> out;
     for (int kind = 0; kind < 3; ++kind) {  // no momentum, momentum with dampening, nesterov
@@ -944,7 +737,7 @@ void CheckStepAgainstRule(const typename Algo::Options& o, const StorageSpec& st
     // Gradients are read only; SGD flags and NAdam's product advance as documented.
     EXPECT_TRUE(before[t].grad.bytes == after[t].grad.bytes) << c << ": gradient changed";
     if constexpr (std::is_same_v<Algo, NAdamAlgo>) {
-      const double want = NAdamAlgo::NextMuProduct(o, step, before[t]);
+      const double want = NAdamAlgo::NextScalarState(o, step, before[t]);
       EXPECT_TRUE(SameBits(after[t].mu_product, want))
           << c << ": mu_product " << after[t].mu_product << " want " << want;
     }
@@ -1247,8 +1040,7 @@ struct Recorder {
   std::mutex mu;
   std::vector<Piece> pieces;
 };
-void Record(const void* modes, const kernels::Slot& slot, int64_t begin, int64_t end) {
-  auto* r = static_cast<Recorder*>(const_cast<void*>(modes));
+void Record(Recorder* r, const kernels::Slot& slot, int64_t begin, int64_t end) {
   std::lock_guard<std::mutex> lock(r->mu);
   r->pieces.push_back({static_cast<size_t>(&slot - r->base), begin, end, std::this_thread::get_id()});
 }
@@ -1265,7 +1057,8 @@ TEST(KernelsThreadsTest, SplitCoversEveryElementOnceOnAlignedBoundaries) {
       SetNumThreads(threads);
       Recorder rec;
       rec.base = slots.data();
-      core::ForEachPiece(&Record, &rec, slots);
+      core::ForEachPiece(std::span<const kernels::Slot>(slots),
+                         [&](const kernels::Slot& slot, int64_t begin, int64_t end) { Record(&rec, slot, begin, end); });
       std::map<size_t, std::vector<std::pair<int64_t, int64_t>>> by_slot;
       std::set<std::thread::id> ids;
       for (const Piece& p : rec.pieces) {

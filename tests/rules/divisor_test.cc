@@ -282,7 +282,7 @@ void CheckAdamOnEveryTarget(int64_t step) {
   std::vector<T> want_p(n, T(0.25)), want_m(n, T(1)), want_v(moments.begin(), moments.end());
   for (size_t i = 0; i < n; ++i) {
     T unused{};
-    rules::AdamUpdate<false, false, false>(s, want_p[i], T(0), want_m[i], want_v[i], unused);
+    rules::AdamUpdate<rules::DivisionOps, false, false, false>(s, want_p[i], T(0), want_m[i], want_v[i], unused);
   }
   ASSERT_GE(kernels::NumAvailableTargets(), 1);
   for (int k = 0; k < kernels::NumAvailableTargets(); ++k) {

@@ -45,6 +45,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "algorithms/all.h"
 #include "kernels/kernels.h"
 #include "kernels/prefetch.h"
 #include "rules/adadelta_rule.h"
@@ -335,8 +336,8 @@ TEST(RuleOracle, Adam) {
           const float p0 = in.Param(), g0 = in.Grad(), m0 = in.Value(), v0 = in.Square(), x0 = in.Square();
           float p = p0, m = m0, v = v0, x = x0;
           double pd = p0, md = m0, vd = v0, xd = x0;
-          AdamUpdate<IsL2(wd()), amsgrad(), eps_hat()>(sf, p, g0, m, v, x);
-          AdamUpdate<IsL2(wd()), amsgrad(), eps_hat()>(sd, pd, static_cast<double>(g0), md, vd, xd);
+          AdamUpdate<DivisionOps, IsL2(wd()), amsgrad(), eps_hat()>(sf, p, g0, m, v, x);
+          AdamUpdate<DivisionOps, IsL2(wd()), amsgrad(), eps_hat()>(sd, pd, static_cast<double>(g0), md, vd, xd);
           // The bound, following AdamUpdate's operations. g * grad_sign is exact (-g or g), and so is
           // p * decay when decoupled decay is off (decay is exactly 1): neither adds a rounding.
           Bound bp = Exact(p0), bg = Exact(g0);
@@ -449,8 +450,8 @@ TEST(RuleOracle, NAdam) {
           const float p0 = in.Param(), g0 = in.Grad(), m0 = in.Value(), v0 = in.Square();
           float p = p0, m = m0, v = v0;
           double pd = p0, md = m0, vd = v0;
-          NAdamUpdate<IsL2(wd_mode()), eps_hat()>(sf, p, g0, m, v);
-          NAdamUpdate<IsL2(wd_mode()), eps_hat()>(sd, pd, static_cast<double>(g0), md, vd);
+          NAdamUpdate<DivisionOps, IsL2(wd_mode()), eps_hat()>(sf, p, g0, m, v);
+          NAdamUpdate<DivisionOps, IsL2(wd_mode()), eps_hat()>(sd, pd, static_cast<double>(g0), md, vd);
           Bound bp = Exact(p0), bg = Exact(g0);
           if (maximize()) bg = Neg(bg);
           if (wd_mode() == WeightDecay::kDecoupled) bp = Mul(bp, Scalar(1 - lr * wd, sf.decay));
@@ -506,8 +507,8 @@ TEST(RuleOracle, RAdam) {
           const float p0 = in.Param(), g0 = in.Grad(), m0 = in.Value(), v0 = in.Square();
           float p = p0, m = m0, v = v0;
           double pd = p0, md = m0, vd = v0;
-          RAdamUpdate<IsL2(wd_mode()), rectified()>(sf, p, g0, m, v);
-          RAdamUpdate<IsL2(wd_mode()), rectified()>(sd, pd, static_cast<double>(g0), md, vd);
+          RAdamUpdate<DivisionOps, IsL2(wd_mode()), rectified()>(sf, p, g0, m, v);
+          RAdamUpdate<DivisionOps, IsL2(wd_mode()), rectified()>(sd, pd, static_cast<double>(g0), md, vd);
           Bound bp = Exact(p0), bg = Exact(g0);
           if (maximize()) bg = Neg(bg);
           if (wd_mode() == WeightDecay::kDecoupled) bp = Mul(bp, Scalar(1 - lr * wd, sf.decay));
@@ -806,7 +807,7 @@ TEST(RuleSemantics, NaNGradientMakesEveryRuleNaN) {
   ForAllWeightDecays([&](auto wd) {
     ForAllBools<3>([&](auto maximize, auto amsgrad, auto eps_hat) {
       float p = 1, m = 0.5f, v = 0.25f, x = 0.25f;
-      AdamUpdate<IsL2(wd()), amsgrad(), eps_hat()>(DefaultAdam(3, 0.1, eps_hat(), wd(), maximize()), p, g, m, v, x);
+      AdamUpdate<DivisionOps, IsL2(wd()), amsgrad(), eps_hat()>(DefaultAdam(3, 0.1, eps_hat(), wd(), maximize()), p, g, m, v, x);
       EXPECT_TRUE(std::isnan(p) && std::isnan(m) && std::isnan(v)) << "adam";
       if (amsgrad()) {
         EXPECT_TRUE(std::isnan(x)) << "amsgrad keeps the NaN (torch.maximum)";
@@ -829,7 +830,7 @@ TEST(RuleSemantics, NaNGradientMakesEveryRuleNaN) {
         const NAdamScalars<float> s{maximize() ? -1.0f : 1.0f, 0.1f, decay, MakeLerp<float>(0.1), 0.999f, 1e-3f,
                                     MakeStepDivisor<float>(1e-3), 1e-8f, -1e-3f, -1e-3f};
         float p = 1, m = 0.5f, v = 0.25f;
-        NAdamUpdate<IsL2(wd()), hat()>(s, p, g, m, v);
+        NAdamUpdate<DivisionOps, IsL2(wd()), hat()>(s, p, g, m, v);
         EXPECT_TRUE(std::isnan(p) && std::isnan(m) && std::isnan(v)) << "nadam";
       });
     });
@@ -841,7 +842,7 @@ TEST(RuleSemantics, NaNGradientMakesEveryRuleNaN) {
         const RAdamScalars<float> s{maximize() ? -1.0f : 1.0f, 0.1f, decay, MakeLerp<float>(0.1), 0.999f, 1e-3f,
                                     MakeStepDivisor<float>(0.1), 1e-3f, 0.03f, 1e-8f, 0.5f};
         float p = 1, m = 0.5f, v = 0.25f;
-        RAdamUpdate<IsL2(wd()), rect()>(s, p, g, m, v);
+        RAdamUpdate<DivisionOps, IsL2(wd()), rect()>(s, p, g, m, v);
         EXPECT_TRUE(std::isnan(p) && std::isnan(m) && std::isnan(v)) << "radam";
       });
     });
@@ -895,7 +896,7 @@ TEST(RuleSemantics, NaNGradientMakesEveryRuleNaN) {
 TEST(RuleSemantics, MaximumKeepsNaNInState) {
   ForAllBools<1>([&](auto eps_hat) {
     float p = 1, m = 0.5f, v = 0.25f, x = kNaNf;
-    AdamUpdate<false, true, eps_hat()>(DefaultAdam(2, 0, eps_hat()), p, 0.5f, m, v, x);
+    AdamUpdate<DivisionOps, false, true, eps_hat()>(DefaultAdam(2, 0, eps_hat()), p, 0.5f, m, v, x);
     EXPECT_TRUE(std::isnan(x));
     EXPECT_TRUE(std::isnan(p));
     EXPECT_FALSE(std::isnan(v));
@@ -918,7 +919,7 @@ TEST(RuleSemantics, HugeGradientsDoNotOverflowTheSecondMoment) {
     }
     ForAllBools<2>([&](auto amsgrad, auto eps_hat) {
       float p = 1, m = 0, v = 0, x = 0;
-      AdamUpdate<false, amsgrad(), eps_hat()>(DefaultAdam(1, 0, eps_hat()), p, g, m, v, x);
+      AdamUpdate<DivisionOps, false, amsgrad(), eps_hat()>(DefaultAdam(1, 0, eps_hat()), p, g, m, v, x);
       EXPECT_TRUE(std::isfinite(v)) << "adam exp_avg_sq for g " << g;
       EXPECT_TRUE(std::isfinite(m)) << g;
       EXPECT_TRUE(std::isfinite(p)) << g;
@@ -928,12 +929,12 @@ TEST(RuleSemantics, HugeGradientsDoNotOverflowTheSecondMoment) {
     NAdamScalars<float> ns{1, 0, 1, MakeLerp<float>(0.1), 0.999f, 1e-3f, MakeStepDivisor<float>(1e-3), 1e-8f, -1e-3f,
                            -1e-3f};
     float p = 1, m = 0, v = 0;
-    NAdamUpdate<false, false>(ns, p, g, m, v);
+    NAdamUpdate<DivisionOps, false, false>(ns, p, g, m, v);
     EXPECT_TRUE(std::isfinite(v) && std::isfinite(p)) << "nadam " << g;
     RAdamScalars<float> rs{1, 0, 1, MakeLerp<float>(0.1), 0.999f, 1e-3f, MakeStepDivisor<float>(0.1), 1e-3f, 0.0316f,
                            1e-8f, 0.5f};
     p = 1, m = 0, v = 0;
-    RAdamUpdate<false, true>(rs, p, g, m, v);
+    RAdamUpdate<DivisionOps, false, true>(rs, p, g, m, v);
     EXPECT_TRUE(std::isfinite(v) && std::isfinite(p)) << "radam " << g;
     RMSpropScalars<float> ms{1, 0, 0.99f, 0.01f, MakeLerp<float>(0.01), 1e-8f, 0, -1e-2f};
     float sq = 0, buf = 0, ga = 0;
@@ -959,7 +960,7 @@ TEST(RuleSemantics, HugeGradientsDoNotOverflowTheSecondMoment) {
 TEST(RuleSemantics, ModesThatAreOffDoNotTouchTheValues) {
   for (float p_inf : {kInff, -kInff}) {
     float p = p_inf, m = 0, v = 0, x = 0;
-    AdamUpdate<false, false, false>(DefaultAdam(1, 0), p, 0.5f, m, v, x);
+    AdamUpdate<DivisionOps, false, false, false>(DefaultAdam(1, 0), p, 0.5f, m, v, x);
     EXPECT_EQ(p, p_inf);
     EXPECT_EQ(m, Lerp(0.0f, 0.5f, MakeLerp<float>(0.1)));
     EXPECT_TRUE(std::isfinite(v));
@@ -981,8 +982,8 @@ TEST(RuleSemantics, ModesThatAreOffDoNotTouchTheValues) {
   for (int i = 0; i < 1000; ++i) {
     const float p0 = in.Value(), g0 = in.Value(), m0 = in.Value(), v0 = in.Square();
     float p1 = p0, m1 = m0, v1 = v0, x1 = v0, p2 = p0, m2 = m0, v2 = v0, x2 = v0;
-    AdamUpdate<true, true, false>(DefaultAdam(5, 0.1, false, WeightDecay::kL2, true), p1, g0, m1, v1, x1);
-    AdamUpdate<true, true, false>(DefaultAdam(5, 0.1, false, WeightDecay::kL2, false), p2, -g0, m2, v2, x2);
+    AdamUpdate<DivisionOps, true, true, false>(DefaultAdam(5, 0.1, false, WeightDecay::kL2, true), p1, g0, m1, v1, x1);
+    AdamUpdate<DivisionOps, true, true, false>(DefaultAdam(5, 0.1, false, WeightDecay::kL2, false), p2, -g0, m2, v2, x2);
     ASSERT_EQ(std::memcmp(&p1, &p2, 4), 0);
     ASSERT_EQ(std::memcmp(&m1, &m2, 4), 0);
     ASSERT_EQ(std::memcmp(&v1, &v2, 4), 0);
@@ -1060,23 +1061,31 @@ void CompareKernel(const std::string& what, int num_arrays, const std::vector<bo
   }
 }
 
-// The slot of one float32 or float64 tensor of n elements: the kernels' view of it (kernels/kernels.h).
-template <typename T>
-kernels::Slot SlotOf(int64_t n, T* p, const T* g, const void* scalars, T* s0 = nullptr, T* s1 = nullptr,
-                     T* s2 = nullptr, bool flag = false) {
+// Runs algorithm A's kernel of `table` on one float32 or float64 tensor of n elements (the kernels' view
+// of it: kernels/kernels.h) in modes `modes`, with scalars `scalars`.
+template <class A, typename T>
+void RunStep(const kernels::KernelTable& table, algorithms::ModeBits modes,
+             const typename A::template Scalars<T>& scalars, int64_t n, T* p, const T* g, T* s0 = nullptr,
+             T* s1 = nullptr, T* s2 = nullptr) {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>);
-  kernels::Slot slot;
+  kernels::StepSlot<A> slot;
   slot.param = p;
   slot.grad = const_cast<T*>(g);  // read only: grad_scale stays 1
   slot.state[0] = s0;
   slot.state[1] = s1;
   slot.state[2] = s2;
-  slot.scalars = scalars;
   slot.numel = n;
   slot.storage = std::is_same_v<T, double> ? kernels::Storage::kFloat64 : kernels::Storage::kFloat32;
-  slot.flag = flag;
-  return slot;
+  slot.modes = modes;
+  if constexpr (std::is_same_v<T, double>) {
+    slot.scalars64 = &scalars;
+  } else {
+    slot.scalars32 = &scalars;
+  }
+  table.Step<A>()(slot, 0, n);
 }
+
+using algorithms::ModeBits;
 
 // Every kernel of one compiled target, on [0, n) of each array.
 template <typename T>
@@ -1085,17 +1094,17 @@ void KernelsEqualTheRuleLoop(const kernels::KernelTable& table) {
   ForAllWeightDecays([&](auto wd) {
     ForAllBools<3>([&](auto maximize, auto amsgrad, auto eps_hat) {
       const AdamScalars<T> adam = AdamHost{1e-2, 0.9, 0.999, 1e-8, 0.1, 7, false, wd(), maximize()}.Make<T>();
-      const kernels::AdamModes modes{IsL2(wd()), amsgrad(), eps_hat()};
+      using A = algorithms::Adam;
+      const ModeBits modes = ModeBits{}.With(A::kL2, IsL2(wd())).With(A::kAmsgrad, amsgrad()).With(A::kEpsHat, eps_hat());
       CompareKernel<T>(
           "adam/" + target, 4, {false, false, true, true},
           [&](int64_t n, T* g, auto& a) {
-            table.adam(&modes,
-                       SlotOf<T>(n, a[0].at(), g, &adam, a[1].at(), a[2].at(), amsgrad() ? a[3].at() : nullptr), 0, n);
+            RunStep<A>(table, modes, adam, n, a[0].at(), g, a[1].at(), a[2].at(), amsgrad() ? a[3].at() : nullptr);
           },
           [&](int64_t n, T* g, auto& a) {
             for (int64_t i = 0; i < n; ++i) {
               T unused = 0;
-              AdamUpdate<IsL2(wd()), amsgrad(), eps_hat()>(adam, a[0].at()[i], g[i], a[1].at()[i], a[2].at()[i],
+              AdamUpdate<DivisionOps, IsL2(wd()), amsgrad(), eps_hat()>(adam, a[0].at()[i], g[i], a[1].at()[i], a[2].at()[i],
                                                            amsgrad() ? a[3].at()[i] : unused);
             }
           });
@@ -1103,11 +1112,12 @@ void KernelsEqualTheRuleLoop(const kernels::KernelTable& table) {
   });
   ForAllBools<3>([&](auto maximize, auto l2, auto outside) {
     const AdamaxScalars<T> adamax{T(GradSign(maximize())), T(0.1), MakeLerp<T>(0.1), T(0.999), T(1e-8), T(-2e-3)};
-    const kernels::AdamaxModes modes{l2(), outside()};
+    using A = algorithms::Adamax;
+    const ModeBits modes = ModeBits{}.With(A::kL2, l2()).With(A::kEpsOutside, outside());
     CompareKernel<T>(
         "adamax/" + target, 3, {false, false, true},
         [&](int64_t n, T* g, auto& a) {
-          table.adamax(&modes, SlotOf<T>(n, a[0].at(), g, &adamax, a[1].at(), a[2].at()), 0, n);
+          RunStep<A>(table, modes, adamax, n, a[0].at(), g, a[1].at(), a[2].at());
         },
         [&](int64_t n, T* g, auto& a) {
           for (int64_t i = 0; i < n; ++i) {
@@ -1120,15 +1130,16 @@ void KernelsEqualTheRuleLoop(const kernels::KernelTable& table) {
       const T decay = wd() == WeightDecay::kDecoupled ? T(0.999) : T(1);  // exactly 1 unless decoupled
       const NAdamScalars<T> nadam{T(GradSign(maximize())), T(0.1), decay, MakeLerp<T>(0.1), T(0.999), T(1e-3),
                                   MakeStepDivisor<T>(7e-3), T(1e-8), T(-1e-3), T(-2e-3)};
-      const kernels::NAdamModes modes{IsL2(wd()), hat()};
+      using A = algorithms::NAdam;
+      const ModeBits modes = ModeBits{}.With(A::kL2, IsL2(wd())).With(A::kEpsHat, hat());
       CompareKernel<T>(
           "nadam/" + target, 3, {false, false, true},
           [&](int64_t n, T* g, auto& a) {
-            table.nadam(&modes, SlotOf<T>(n, a[0].at(), g, &nadam, a[1].at(), a[2].at()), 0, n);
+            RunStep<A>(table, modes, nadam, n, a[0].at(), g, a[1].at(), a[2].at());
           },
           [&](int64_t n, T* g, auto& a) {
             for (int64_t i = 0; i < n; ++i) {
-              NAdamUpdate<IsL2(wd()), hat()>(nadam, a[0].at()[i], g[i], a[1].at()[i], a[2].at()[i]);
+              NAdamUpdate<DivisionOps, IsL2(wd()), hat()>(nadam, a[0].at()[i], g[i], a[1].at()[i], a[2].at()[i]);
             }
           });
     });
@@ -1138,26 +1149,28 @@ void KernelsEqualTheRuleLoop(const kernels::KernelTable& table) {
       const T decay = wd() == WeightDecay::kDecoupled ? T(0.999) : T(1);
       const RAdamScalars<T> radam{T(GradSign(maximize())), T(0.1), decay, MakeLerp<T>(0.1), T(0.999), T(1e-3),
                                   MakeStepDivisor<T>(0.5), T(1e-3), T(0.08), T(1e-8), T(0.3)};
-      const kernels::RAdamModes modes{IsL2(wd())};
+      using A = algorithms::RAdam;
+      // The rectification is per tensor: a mode its step's Prepare sets.
+      const ModeBits modes = ModeBits{}.With(A::kL2, IsL2(wd())).With(A::kRectified, rect());
       CompareKernel<T>(
           "radam/" + target, 3, {false, false, true},
           [&](int64_t n, T* g, auto& a) {
-            // The rectification is per tensor: the slot's flag.
-            table.radam(&modes, SlotOf<T>(n, a[0].at(), g, &radam, a[1].at(), a[2].at(), nullptr, rect()), 0, n);
+            RunStep<A>(table, modes, radam, n, a[0].at(), g, a[1].at(), a[2].at());
           },
           [&](int64_t n, T* g, auto& a) {
             for (int64_t i = 0; i < n; ++i) {
-              RAdamUpdate<IsL2(wd()), rect()>(radam, a[0].at()[i], g[i], a[1].at()[i], a[2].at()[i]);
+              RAdamUpdate<DivisionOps, IsL2(wd()), rect()>(radam, a[0].at()[i], g[i], a[1].at()[i], a[2].at()[i]);
             }
           });
     });
   });
   ForAllBools<2>([&](auto maximize, auto l2) {
     const AdagradScalars<T> adagrad{T(GradSign(maximize())), T(0.1), T(1e-10), T(-1e-2)};
-    const kernels::AdagradModes modes{l2()};
+    using A = algorithms::Adagrad;
+    const ModeBits modes = ModeBits{}.With(A::kL2, l2());
     CompareKernel<T>(
         "adagrad/" + target, 2, {false, true},
-        [&](int64_t n, T* g, auto& a) { table.adagrad(&modes, SlotOf<T>(n, a[0].at(), g, &adagrad, a[1].at()), 0, n); },
+        [&](int64_t n, T* g, auto& a) { RunStep<A>(table, modes, adagrad, n, a[0].at(), g, a[1].at()); },
         [&](int64_t n, T* g, auto& a) {
           for (int64_t i = 0; i < n; ++i) AdagradUpdate<l2()>(adagrad, a[0].at()[i], g[i], a[1].at()[i]);
         });
@@ -1165,16 +1178,16 @@ void KernelsEqualTheRuleLoop(const kernels::KernelTable& table) {
   ForAllBools<4>([&](auto maximize, auto l2, auto centered, auto momentum) {
     const RMSpropScalars<T> rmsprop{T(GradSign(maximize())), T(0.1), T(0.99), T(0.01), MakeLerp<T>(0.01), T(1e-8),
                                     T(0.9), T(-1e-2)};
-    const kernels::RMSpropModes modes{l2(), centered(), momentum()};
+    using A = algorithms::RMSprop;
+    const ModeBits modes =
+        ModeBits{}.With(A::kL2, l2()).With(A::kCentered, centered()).With(A::kMomentum, momentum());
     CompareKernel<T>(
         "rmsprop/" + target + " maximize " + std::to_string(maximize()) + " l2 " + std::to_string(l2()) +
             " centered " + std::to_string(centered()) + " momentum " + std::to_string(momentum()),
         4, {false, true, false, false},
         [&](int64_t n, T* g, auto& a) {
-          table.rmsprop(&modes,
-                        SlotOf<T>(n, a[0].at(), g, &rmsprop, a[1].at(), momentum() ? a[2].at() : nullptr,
-                                  centered() ? a[3].at() : nullptr),
-                        0, n);
+          RunStep<A>(table, modes, rmsprop, n, a[0].at(), g, a[1].at(), momentum() ? a[2].at() : nullptr,
+                     centered() ? a[3].at() : nullptr);
         },
         [&](int64_t n, T* g, auto& a) {
           for (int64_t i = 0; i < n; ++i) {
@@ -1187,11 +1200,12 @@ void KernelsEqualTheRuleLoop(const kernels::KernelTable& table) {
   });
   ForAllBools<2>([&](auto maximize, auto l2) {
     const AdadeltaScalars<T> adadelta{T(GradSign(maximize())), T(0.1), T(0.9), T(0.1), T(1e-6), T(-1)};
-    const kernels::AdadeltaModes modes{l2()};
+    using A = algorithms::Adadelta;
+    const ModeBits modes = ModeBits{}.With(A::kL2, l2());
     CompareKernel<T>(
         "adadelta/" + target, 3, {false, true, true},
         [&](int64_t n, T* g, auto& a) {
-          table.adadelta(&modes, SlotOf<T>(n, a[0].at(), g, &adadelta, a[1].at(), a[2].at()), 0, n);
+          RunStep<A>(table, modes, adadelta, n, a[0].at(), g, a[1].at(), a[2].at());
         },
         [&](int64_t n, T* g, auto& a) {
           for (int64_t i = 0; i < n; ++i) {
@@ -1201,14 +1215,18 @@ void KernelsEqualTheRuleLoop(const kernels::KernelTable& table) {
   });
   ForAllBools<5>([&](auto maximize, auto l2, auto momentum, auto first, auto nesterov) {
     const SGDScalars<T> sgd{T(GradSign(maximize())), T(0.1), T(0.9), T(0.75), T(-1e-2)};
-    const kernels::SGDModes modes{l2(), momentum(), nesterov()};
+    using A = algorithms::SGD;
+    // The first step (the buffer is set to the gradient) is per tensor: a mode its step's Prepare sets.
+    // Without momentum neither it nor Nesterov's momentum applies (SGD::Valid).
+    const ModeBits modes = ModeBits{}
+                               .With(A::kL2, l2())
+                               .With(A::kMomentum, momentum())
+                               .With(A::kFirst, momentum() && first())
+                               .With(A::kNesterov, momentum() && nesterov());
     CompareKernel<T>(
         "sgd/" + target, 2, {false, false},
         [&](int64_t n, T* g, auto& a) {
-          // The first step (the buffer is set to the gradient) is per tensor: the slot's flag.
-          table.sgd(&modes,
-                    SlotOf<T>(n, a[0].at(), g, &sgd, momentum() ? a[1].at() : nullptr, nullptr, nullptr, first()), 0,
-                    n);
+          RunStep<A>(table, modes, sgd, n, a[0].at(), g, momentum() ? a[1].at() : nullptr);
         },
         [&](int64_t n, T* g, auto& a) {
           for (int64_t i = 0; i < n; ++i) {

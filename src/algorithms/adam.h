@@ -1,0 +1,64 @@
+// Adam, the descriptor (algorithms/descriptor.h): Adam and AMSGrad, with L2 or decoupled weight decay
+// (AdamW is Adam with decoupled_weight_decay fixed: adamant/algorithms.h).
+#ifndef ADAMANT_ALGORITHMS_ADAM_H_
+#define ADAMANT_ALGORITHMS_ADAM_H_
+
+#include <array>
+#include <cmath>
+#include <string_view>
+
+#include "adamant/options/adam.h"
+#include "algorithms/descriptor.h"
+#include "rules/adam_rule.h"
+
+namespace adamant::algorithms {
+
+struct Adam {
+  using Options = AdamOptions;
+  template <class T>
+  using Scalars = rules::AdamScalars<T>;
+  static constexpr std::string_view kName = "adam";
+  static constexpr std::array<std::string_view, 3> kState = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+  static constexpr bool kCountsSteps = true;
+  static constexpr std::string_view kScalarState = "";
+  static constexpr bool kFreshState = false;
+
+  enum Mode { kL2, kAmsgrad, kEpsHat, kNumModes };
+  static constexpr bool Valid(ModeBits) { return true; }
+  static constexpr bool Uses(ModeBits m, int buffer) { return buffer < 2 || m[kAmsgrad]; }
+  static double Init(const Options&, int) { return 0.0; }
+
+  static ModeBits ModesOf(const Options& o) {
+    return ModeBits{}
+        .With(kL2, !o.decoupled_weight_decay && o.weight_decay != 0)
+        .With(kAmsgrad, o.amsgrad)
+        .With(kEpsHat, o.eps_mode == EpsMode::kTensorFlow);
+  }
+
+  template <class T>
+  static Scalars<T> Prepare(const Options& o, ModeBits& m, const TensorStep& t) {
+    const bool decoupled = o.decoupled_weight_decay && o.weight_decay != 0;
+    const double bc1 = BiasCorrection(o.betas[0], t.step, o.bias_correction);
+    const double bc2 = BiasCorrection(o.betas[1], t.step, o.bias_correction);
+    const double bc2_sqrt = std::sqrt(bc2);
+    const double step_size = m[kEpsHat] ? o.lr * bc2_sqrt / bc1 : o.lr / bc1;
+    return {.grad_sign = GradSign<T>(o.maximize),
+            .weight_decay = static_cast<T>(o.weight_decay),
+            .decay = static_cast<T>(decoupled ? 1.0 - o.lr * o.weight_decay : 1.0),
+            .lerp1 = rules::MakeLerp<T>(1.0 - o.betas[0]),
+            .beta2 = static_cast<T>(o.betas[1]),
+            .one_minus_beta2 = static_cast<T>(1.0 - o.betas[1]),
+            .bc2_sqrt = rules::MakeDivisor<T>(bc2_sqrt),
+            .neg_step_size = static_cast<T>(-step_size),
+            .eps = static_cast<T>(o.eps)};
+  }
+
+  template <ModeBits kM, class Ops, class T>
+  static ADAMANT_RULE_INLINE void Update(const Scalars<T>& s, T& p, T g, T& m, T& v, T& v_max) {
+    rules::AdamUpdate<Ops, kM[kL2], kM[kAmsgrad], kM[kEpsHat]>(s, p, g, m, v, v_max);
+  }
+};
+
+}  // namespace adamant::algorithms
+
+#endif  // ADAMANT_ALGORITHMS_ADAM_H_

@@ -1,0 +1,117 @@
+// The kernel of any algorithm, from its descriptor (algorithms/descriptor.h): the slot's modes become the
+// compile-time modes of a loop (each valid combination is a loop of its own), its storage the variant
+// (loop.h), and the rule is called with the buffers those modes use. Included by the generated source of
+// each algorithm (one per algorithm and target: CMakeLists.txt), which instantiates Step<A>.
+#ifndef ADAMANT_KERNELS_STEP_INL_H_
+#define ADAMANT_KERNELS_STEP_INL_H_
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "algorithms/descriptor.h"
+#include "kernels/kernels.h"
+#include "kernels/loop.h"
+#include "kernels/ops.h"
+#include "kernels/target.h"
+
+namespace adamant::kernels::ADAMANT_TARGET {
+
+// The buffers that algorithm A's rule reads and writes in modes kM, in the order of A::kState.
+template <class A, algorithms::ModeBits kM>
+struct UsedState {
+  static constexpr int kTotal = static_cast<int>(A::kState.size());
+  static constexpr int kCount = [] {
+    int count = 0;
+    for (int i = 0; i < kTotal; ++i) count += A::Uses(kM, i) ? 1 : 0;
+    return count;
+  }();
+  // kIndex[j]: the buffer that is the j-th used one.
+  static constexpr std::array<int, kCount> kIndex = [] {
+    std::array<int, kCount> index{};
+    int count = 0;
+    for (int i = 0; i < kTotal; ++i) {
+      if (A::Uses(kM, i)) index[count++] = i;
+    }
+    return index;
+  }();
+  // The rank of buffer i among the used ones, or -1.
+  static constexpr int Rank(int i) {
+    int rank = 0;
+    for (int j = 0; j < i; ++j) rank += A::Uses(kM, j) ? 1 : 0;
+    return A::Uses(kM, i) ? rank : -1;
+  }
+};
+
+template <size_t, class T>
+using Repeat = T;
+
+// The rule's argument for buffer I: the loop's element when the modes use it, else a slot of `unused`
+// (never read by the rule in those modes; absent buffers are null and must not be indexed).
+template <class Used, int I, class Refs, class S>
+ADAMANT_KERNEL_INLINE S& StateArg(Refs& refs, S (&unused)[Used::kTotal]) {
+  if constexpr (Used::Rank(I) >= 0) {
+    return std::get<Used::Rank(I)>(refs);
+  } else {
+    return unused[I];
+  }
+}
+
+template <class A, algorithms::ModeBits kM, class V, size_t... kUsed, size_t... kAll>
+void StepLoop(const Slot& slot, int64_t begin, int64_t end, const typename A::template Scalars<typename V::Compute> s,
+              std::index_sequence<kUsed...>, std::index_sequence<kAll...>) {
+  using S = typename V::Compute;
+  using Used = UsedState<A, kM>;
+  Loop<V>(
+      slot, begin, end,
+      [=](S& p, S g, Repeat<kUsed, S&>... used) {
+        S unused[Used::kTotal] = {};
+        auto refs = std::tie(used...);
+        A::template Update<kM, Ops>(s, p, g, StateArg<Used, static_cast<int>(kAll)>(refs, unused)...);
+      },
+      StatePtr<V>(slot, Used::kIndex[kUsed])...);
+}
+
+// Calls f(std::integral_constant<uint32_t, bits>) for the compile-time value of `modes`, among the valid
+// combinations of A's modes.
+template <class A, uint32_t kBits = 0, class F>
+ADAMANT_KERNEL_INLINE void DispatchModes(algorithms::ModeBits modes, F&& f) {
+  if constexpr (kBits < (1u << A::kNumModes)) {
+    if (modes.bits == kBits) {
+      if constexpr (A::Valid(algorithms::ModeBits{kBits})) f(std::integral_constant<uint32_t, kBits>{});
+      return;
+    }
+    DispatchModes<A, kBits + 1>(modes, f);
+  }
+}
+
+template <class A>
+void Step(const StepSlot<A>& slot, int64_t begin, int64_t end) {
+  DispatchModes<A>(slot.modes, [&](auto bits) {
+    constexpr algorithms::ModeBits kM{decltype(bits)::value};
+    using Used = UsedState<A, kM>;
+    ForVariant(slot, [&](auto v) {
+      using V = decltype(v);
+      if constexpr (std::is_same_v<typename V::Compute, double>) {
+        StepLoop<A, kM, V>(slot, begin, end, *slot.scalars64, std::make_index_sequence<Used::kCount>{},
+                           std::make_index_sequence<Used::kTotal>{});
+      } else {
+        StepLoop<A, kM, V>(slot, begin, end, *slot.scalars32, std::make_index_sequence<Used::kCount>{},
+                           std::make_index_sequence<Used::kTotal>{});
+      }
+    });
+  });
+}
+
+}  // namespace adamant::kernels::ADAMANT_TARGET
+
+// Instantiates the step of algorithm `Class` (a descriptor in adamant::algorithms) for this target.
+#define ADAMANT_INSTANTIATE_STEP(Class)                                                       \
+  namespace adamant::kernels::ADAMANT_TARGET {                                                \
+  template void Step<algorithms::Class>(const StepSlot<algorithms::Class>&, int64_t, int64_t); \
+  }
+
+#endif  // ADAMANT_KERNELS_STEP_INL_H_
