@@ -1,8 +1,17 @@
 #include "catalog.h"
 
+#include <algorithm>
+#include <map>
 #include <ostream>
+#include <set>
+#include <string>
 #include <utility>
 #include <vector>
+
+#include "adamant/algorithm_info.h"
+#include "adamant/algorithms.h"
+#include "adamant/factory.h"
+#include "adamant/option_text.h"
 
 #include "results.h"
 
@@ -20,21 +29,63 @@ std::string Layout::Dtypes() const {
   return s + "/" + s + "/fp32";
 }
 
+namespace {
+
+// What the peers offer, by class name: torch::optim in libtorch 1.13 (what RunLibtorch can build), and
+// torch.optim in torch 1.13.
+const std::set<std::string> kInLibtorch = {"Adam", "AdamW", "Adagrad", "RMSprop", "SGD"};
+
+// Where a plain run departs from an optimizer's defaults: options that give it its usual traffic (SGD's
+// momentum buffer), and the step its timed steps take (RAdam rectifies from step 6, rho_t > 5).
+struct Departure {
+  std::string options;
+  int skip_to_step = 0;
+};
+const std::map<std::string, Departure> kDepartures = {
+    {"adamw", {"weight_decay=1e-2"}},
+    {"radam", {"", 5}},
+    {"sgd", {"momentum=0.9"}},
+};
+
+// The state buffers an optimizer keeps with `options`: those one step over one parameter creates.
+std::vector<std::string> StateOf(const std::string& name, const std::string& options) {
+  std::vector<float> w(4, 1.0f), g(4, 0.5f);
+  const auto opt = adamant::CreateOptimizer(name, {adamant::MakeParam(w.data(), g.data(), 4)},
+                                            adamant::ParseOptionList(options));
+  opt->Step();
+  std::vector<std::string> state;
+  for (const auto& [buffer, data] : opt->state(0, 0).buffers) state.push_back(buffer);
+  // In the algorithm's order (the order of its step's arrays), not the map's.
+  std::vector<std::string> ordered;
+  for (std::string_view known : adamant::FindAlgorithm(name)->state) {
+    if (std::find(state.begin(), state.end(), known) != state.end()) ordered.emplace_back(known);
+  }
+  return ordered;
+}
+
+// Every optimizer of the list (adamant/algorithms.h) with its default options, in fp32.
+std::vector<Variant> EveryOptimizer() {
+  std::vector<Variant> v;
+#define ADAMANT_VARIANT(Class, name, ...)                                                                    \
+  {                                                                                                          \
+    const Departure d = kDepartures.count(name) != 0 ? kDepartures.at(name) : Departure{};                   \
+    /* The learning rate is spelled out everywhere: torch 1.13's SGD has no default for it. */               \
+    const std::string options =                                                                               \
+        "lr=" + adamant::FormatNumber(adamant::Class##Options{}.lr) + (d.options.empty() ? "" : " " + d.options); \
+    v.push_back({name, name, #Class, options, Storage::kFloat32, StateOf(name, options),                     \
+                 kInLibtorch.count(#Class) != 0, true, d.skip_to_step});                                     \
+  }
+  ADAMANT_OPTIMIZERS(ADAMANT_VARIANT, ADAMANT_VARIANT)
+#undef ADAMANT_VARIANT
+  return v;
+}
+
+}  // namespace
+
 const std::vector<Variant>& Catalog() {
   using enum Storage;
-  // The learning rate is spelled out everywhere: torch 1.13's SGD has no default for it.
   static const std::vector<Variant> catalog = [] {
-    std::vector<Variant> v = {
-        {"adam", "adam", "Adam", "lr=1e-3", kFloat32, {"exp_avg", "exp_avg_sq"}, true, true},
-        {"adamw", "adamw", "AdamW", "lr=1e-3 weight_decay=1e-2", kFloat32, {"exp_avg", "exp_avg_sq"}, true, true},
-        {"adamax", "adamax", "Adamax", "lr=2e-3", kFloat32, {"exp_avg", "exp_inf"}, false, true},
-        {"nadam", "nadam", "NAdam", "lr=2e-3", kFloat32, {"exp_avg", "exp_avg_sq"}, false, true},
-        {"radam", "radam", "RAdam", "lr=1e-3", kFloat32, {"exp_avg", "exp_avg_sq"}, false, true, 5},
-        {"adagrad", "adagrad", "Adagrad", "lr=1e-2", kFloat32, {"sum"}, true, true},
-        {"rmsprop", "rmsprop", "RMSprop", "lr=1e-2", kFloat32, {"square_avg"}, true, true},
-        {"adadelta", "adadelta", "Adadelta", "lr=1.0", kFloat32, {"square_avg", "acc_delta"}, false, true},
-        {"sgd", "sgd", "SGD", "lr=1e-3 momentum=0.9", kFloat32, {"momentum_buffer"}, true, true},
-    };
+    std::vector<Variant> v = EveryOptimizer();
     // Each of them again with bf16 parameters and gradients (fp32 state): adamant only, no peer runs them.
     const size_t algorithms = v.size();
     for (size_t i = 0; i < algorithms; ++i) {

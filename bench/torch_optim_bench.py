@@ -89,13 +89,20 @@ def time_steps(step, policy, after_first_step=None):
 
 def run_case(impl, variant, shape, threads, policy):
     tensors, numel = parse_shape(shape)
+    cls = getattr(torch.optim, variant["torch_class"], None)
+    if cls is None:  # an algorithm this torch does not have (torch 1.13 has no Lion)
+        return {
+            "impl": impl, "algorithm": variant["name"], "dtypes": variant["dtypes"], "shape": shape,
+            "tensors": tensors, "numel": numel, "threads": threads, "warmup": 0, "reps": 0, "ms_median": "",
+            "ms_min": "", "ms_max": "", "bytes_per_param": int(variant["bytes_per_param"]), "gbps": "",
+            "paired_probe_ms": "", "note": f"n/a: torch {torch.__version__} has no torch.optim.{variant['torch_class']}",
+        }
     torch.set_num_threads(threads)
     params = []
     for _ in range(tensors):
         p = torch.nn.Parameter(torch.empty(numel).uniform_(-1, 1))
         p.grad = torch.empty(numel).uniform_(-1, 1)
         params.append(p)
-    cls = getattr(torch.optim, variant["torch_class"])
     opt = cls(params, foreach=IMPLS[impl], **parse_options(variant["options"]))
     skip = int(variant["skip_to_step"])
     warmup, times = time_steps(opt.step, policy, functools.partial(skip_to_step, opt, skip) if skip else None)

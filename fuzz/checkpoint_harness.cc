@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <typeinfo>
 
+#include "adamant/algorithm_info.h"
+#include "adamant/algorithms.h"
 #include "adamant/checkpoint.h"
 #include "adamant/factory.h"
 #include "core/checkpoint_internal.h"
@@ -110,15 +112,10 @@ void Model::Restore(const std::vector<std::string>& snapshot) {
 
 std::unique_ptr<Optimizer> MakeOptimizer(std::string_view name, Model& model, const OptionList& options) {
   std::unique_ptr<Optimizer> opt;
-  if (name == "adam") opt = Build<Adam, AdamOptions>(model);
-  if (name == "adamw") opt = Build<AdamW, AdamWOptions>(model);
-  if (name == "adamax") opt = Build<Adamax, AdamaxOptions>(model);
-  if (name == "nadam") opt = Build<NAdam, NAdamOptions>(model);
-  if (name == "radam") opt = Build<RAdam, RAdamOptions>(model);
-  if (name == "adagrad") opt = Build<Adagrad, AdagradOptions>(model);
-  if (name == "rmsprop") opt = Build<RMSprop, RMSpropOptions>(model);
-  if (name == "adadelta") opt = Build<Adadelta, AdadeltaOptions>(model);
-  if (name == "sgd") opt = Build<SGD, SGDOptions>(model);
+#define ADAMANT_BUILD(Class, name_, ...) \
+  if (name == name_) opt = Build<Class, Class##Options>(model);
+  ADAMANT_OPTIMIZERS(ADAMANT_BUILD, ADAMANT_BUILD)
+#undef ADAMANT_BUILD
   if (opt == nullptr) throw std::invalid_argument("unknown optimizer '" + std::string(name) + "'");
   for (size_t g = 0; g < opt->num_param_groups(); ++g) {
     opt->SetOptions(g, options);
@@ -213,6 +210,14 @@ std::vector<std::pair<std::string, std::string>> SeedCorpus() {
     for (int step = 1; step <= 3; ++step) {
       model.SetGrads(step);
       opt->Step();
+    }
+    // Every buffer the algorithm can keep is in its seed (FullStateOptions switches them all on), so that
+    // the fuzzer starts from each.
+    for (std::string_view buffer : FindAlgorithm(name)->state) {
+      if (!opt->state(0, 0).has(buffer)) {
+        throw std::logic_error("the seed of " + std::string(name) + " has no '" + std::string(buffer) +
+                               "': FullStateOptions must switch it on");
+      }
     }
     corpus.emplace_back(std::string(name) + ".safetensors", SerializeState(*opt));
   }

@@ -120,101 +120,64 @@ py::tuple AsTuple(py::handle h, size_t size, const char* layout) {
   return t;
 }
 
-// With `check_only`, the call checks everything and changes nothing (as a step with found_inf does).
-template <class Tensor, class Options, class Fn>
-void Run(const std::vector<Tensor>& tensors, const Options& options, const Precision& precision, double grad_scale,
-         bool check_only, Fn fn) {
-  const StepArgs args{grad_scale, check_only};
-  py::gil_scoped_release release;
-  fn(std::span<const Tensor>(tensors), options, precision, args);
+// The tuple layout of algorithm `info`'s tensors, for messages: (param, grad, numel, dtype, <its state
+// buffers>, step, <its scalar state>, master), or momentum_buffer_initialized in place of the step for an
+// algorithm that keeps none (SGD).
+std::string Layout(const AlgorithmInfo& info) {
+  std::string out = "(param, grad, numel, dtype";
+  for (std::string_view name : info.state) out += ", " + std::string(name);
+  if (info.counts_steps) {
+    out += ", step";
+  } else {
+    for (std::string_view name : info.state) out += ", " + std::string(name) + "_initialized";
+  }
+  if (!info.scalar_state.empty()) out += ", " + std::string(info.scalar_state);
+  return out + ", master)";
 }
 
-void AdamStep(const py::dict& group, const py::list& items, bool adamw, double grad_scale, bool check_only) {
-  AdamOptions o = adamw ? AdamWOptions{} : AdamOptions{};
-  o = ReadOptions(group, o);
-  if (adamw) o.decoupled_weight_decay = true;
-  std::vector<functional::AdamTensor> tensors;
+// One step of the algorithm called `name` over the tensors' tuples (Layout) with the group's options on
+// top of `defaults`, fixed by `fix` (a variant's fixed options). Returns the new scalar state of each
+// tensor for the algorithms that keep one (NAdam's mu_product), else None. With `check_only`, the call
+// checks everything and changes nothing (as a step with found_inf does).
+template <class Options, class Fix>
+py::object StepOf(std::string_view name, Options defaults, Fix fix, const py::dict& group, const py::list& items,
+                  double grad_scale, bool check_only) {
+  const AlgorithmInfo& info = *FindAlgorithm(name);
+  Options o = ReadOptions(group, defaults);
+  fix(o);
+  const size_t buffers = info.state.size();
+  const bool scalar = !info.scalar_state.empty();
+  const size_t size = 4 + buffers + 1 + (scalar ? 1 : 0) + 1;
+  const std::string layout = Layout(info);
+  std::vector<functional::Tensor> tensors;
+  std::vector<double> scalars;
+  tensors.reserve(items.size());
+  scalars.reserve(items.size());
   for (py::handle h : items) {
-    auto t = AsTuple(h, 9, "(param, grad, numel, dtype, exp_avg, exp_avg_sq, max_exp_avg_sq, step, master)");
-    tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), Ptr(t[6]), py::cast<int64_t>(t[7]), Master(t[8])});
+    auto t = AsTuple(h, size, layout.c_str());
+    functional::Tensor x;
+    x.param = ReadParam(t);
+    for (size_t k = 0; k < buffers; ++k) x.state[k] = Ptr(t[4 + k]);
+    if (info.counts_steps) {
+      x.step = py::cast<int64_t>(t[4 + buffers]);
+    } else {
+      x.fresh = !py::cast<bool>(t[4 + buffers]);
+    }
+    if (scalar) scalars.push_back(py::cast<double>(t[5 + buffers]));
+    x.master = Master(t[size - 1]);
+    tensors.push_back(x);
   }
-  Run(tensors, o, ReadPrecision(group), grad_scale, check_only, functional::Adam);
-}
-
-void AdamaxStep(const py::dict& group, const py::list& items, double grad_scale, bool check_only) {
-  const auto o = ReadOptions(group, AdamaxOptions{});
-  std::vector<functional::AdamaxTensor> tensors;
-  for (py::handle h : items) {
-    auto t = AsTuple(h, 8, "(param, grad, numel, dtype, exp_avg, exp_inf, step, master)");
-    tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), py::cast<int64_t>(t[6]), Master(t[7])});
+  if (scalar) {
+    for (size_t i = 0; i < tensors.size(); ++i) tensors[i].scalar_state = &scalars[i];
   }
-  Run(tensors, o, ReadPrecision(group), grad_scale, check_only, functional::Adamax);
-}
-
-// Returns the new mu_product of each tensor.
-std::vector<double> NAdamStep(const py::dict& group, const py::list& items, double grad_scale, bool check_only) {
-  const auto o = ReadOptions(group, NAdamOptions{});
-  std::vector<functional::NAdamTensor> tensors;
-  std::vector<double> mu_products;
-  mu_products.reserve(items.size());
-  for (py::handle h : items) {
-    auto t = AsTuple(h, 9, "(param, grad, numel, dtype, exp_avg, exp_avg_sq, step, mu_product, master)");
-    mu_products.push_back(py::cast<double>(t[7]));
-    tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), py::cast<int64_t>(t[6]), nullptr, Master(t[8])});
+  const Precision precision = ReadPrecision(group);
+  {
+    const StepArgs args{grad_scale, check_only};
+    py::gil_scoped_release release;
+    functional::Step(tensors, o, precision, args);
   }
-  for (size_t i = 0; i < tensors.size(); ++i) tensors[i].mu_product = &mu_products[i];
-  Run(tensors, o, ReadPrecision(group), grad_scale, check_only, functional::NAdam);
-  return mu_products;
-}
-
-void RAdamStep(const py::dict& group, const py::list& items, double grad_scale, bool check_only) {
-  const auto o = ReadOptions(group, RAdamOptions{});
-  std::vector<functional::RAdamTensor> tensors;
-  for (py::handle h : items) {
-    auto t = AsTuple(h, 8, "(param, grad, numel, dtype, exp_avg, exp_avg_sq, step, master)");
-    tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), py::cast<int64_t>(t[6]), Master(t[7])});
-  }
-  Run(tensors, o, ReadPrecision(group), grad_scale, check_only, functional::RAdam);
-}
-
-void AdagradStep(const py::dict& group, const py::list& items, double grad_scale, bool check_only) {
-  const auto o = ReadOptions(group, AdagradOptions{});
-  std::vector<functional::AdagradTensor> tensors;
-  for (py::handle h : items) {
-    auto t = AsTuple(h, 7, "(param, grad, numel, dtype, sum, step, master)");
-    tensors.push_back({ReadParam(t), Ptr(t[4]), py::cast<int64_t>(t[5]), Master(t[6])});
-  }
-  Run(tensors, o, ReadPrecision(group), grad_scale, check_only, functional::Adagrad);
-}
-
-void RMSpropStep(const py::dict& group, const py::list& items, double grad_scale, bool check_only) {
-  const auto o = ReadOptions(group, RMSpropOptions{});
-  std::vector<functional::RMSpropTensor> tensors;
-  for (py::handle h : items) {
-    auto t = AsTuple(h, 9, "(param, grad, numel, dtype, square_avg, momentum_buffer, grad_avg, step, master)");
-    tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), Ptr(t[6]), py::cast<int64_t>(t[7]), Master(t[8])});
-  }
-  Run(tensors, o, ReadPrecision(group), grad_scale, check_only, functional::RMSprop);
-}
-
-void AdadeltaStep(const py::dict& group, const py::list& items, double grad_scale, bool check_only) {
-  const auto o = ReadOptions(group, AdadeltaOptions{});
-  std::vector<functional::AdadeltaTensor> tensors;
-  for (py::handle h : items) {
-    auto t = AsTuple(h, 8, "(param, grad, numel, dtype, square_avg, acc_delta, step, master)");
-    tensors.push_back({ReadParam(t), Ptr(t[4]), Ptr(t[5]), py::cast<int64_t>(t[6]), Master(t[7])});
-  }
-  Run(tensors, o, ReadPrecision(group), grad_scale, check_only, functional::Adadelta);
-}
-
-void SGDStep(const py::dict& group, const py::list& items, double grad_scale, bool check_only) {
-  const auto o = ReadOptions(group, SGDOptions{});
-  std::vector<functional::SGDTensor> tensors;
-  for (py::handle h : items) {
-    auto t = AsTuple(h, 7, "(param, grad, numel, dtype, momentum_buffer, momentum_buffer_initialized, master)");
-    tensors.push_back({ReadParam(t), Ptr(t[4]), py::cast<bool>(t[5]), Master(t[6])});
-  }
-  Run(tensors, o, ReadPrecision(group), grad_scale, check_only, functional::SGD);
+  if (!scalar) return py::none();
+  return py::cast(scalars);
 }
 
 // (grad_ptr, numel, dtype) tuples as gradient-only ParamViews.
@@ -277,16 +240,23 @@ std::optional<std::pair<size_t, size_t>> FirstOverlap(const py::list& items) {
 
 // Validates a dict of options for `algorithm` (raises ValueError with PyTorch's message).
 void ValidateOptions(const std::string& algorithm, const py::dict& options) {
-  if (algorithm == "adam") return Validate(ReadOptions(options, AdamOptions{}));
-  if (algorithm == "adamw") return Validate(ReadOptions(options, AdamOptions(AdamWOptions{})));
-  if (algorithm == "adamax") return Validate(ReadOptions(options, AdamaxOptions{}));
-  if (algorithm == "nadam") return Validate(ReadOptions(options, NAdamOptions{}));
-  if (algorithm == "radam") return Validate(ReadOptions(options, RAdamOptions{}));
-  if (algorithm == "adagrad") return Validate(ReadOptions(options, AdagradOptions{}));
-  if (algorithm == "rmsprop") return Validate(ReadOptions(options, RMSpropOptions{}));
-  if (algorithm == "adadelta") return Validate(ReadOptions(options, AdadeltaOptions{}));
-  if (algorithm == "sgd") return Validate(ReadOptions(options, SGDOptions{}));
+#define ADAMANT_VALIDATE(Class, name) \
+  if (algorithm == name) return Validate(ReadOptions(options, Class##Options{}));
+#define ADAMANT_VALIDATE_VARIANT(Class, name, Base) \
+  if (algorithm == name) return Validate(ReadOptions(options, Base##Options(Class##Options{})));
+  ADAMANT_OPTIMIZERS(ADAMANT_VALIDATE, ADAMANT_VALIDATE_VARIANT)
+#undef ADAMANT_VALIDATE
+#undef ADAMANT_VALIDATE_VARIANT
   throw py::value_error("unknown algorithm '" + algorithm + "'");
+}
+
+// Its state buffers' names, in the order of its tuples.
+py::tuple StateNames(const std::string& algorithm) {
+  const AlgorithmInfo* info = FindAlgorithm(algorithm);
+  if (info == nullptr) throw py::value_error("unknown algorithm '" + algorithm + "'");
+  py::list names;
+  for (std::string_view name : info->state) names.append(py::str(name.data(), name.size()));
+  return py::tuple(names);
 }
 
 }  // namespace
@@ -299,17 +269,27 @@ PYBIND11_MODULE(_adamant, m) {
   // check_only: every check of the call, and no change (adamant.torch checks every group before any runs).
   const auto scale = py::arg("grad_scale") = 1.0;
   const auto check_only = py::arg("check_only") = false;
-  m.def("adam", [](const py::dict& g, const py::list& t, double s, bool c) { AdamStep(g, t, false, s, c); },
-        py::arg("group"), py::arg("tensors"), scale, check_only);
-  m.def("adamw", [](const py::dict& g, const py::list& t, double s, bool c) { AdamStep(g, t, true, s, c); },
-        py::arg("group"), py::arg("tensors"), scale, check_only);
-  m.def("adamax", &AdamaxStep, py::arg("group"), py::arg("tensors"), scale, check_only);
-  m.def("nadam", &NAdamStep, py::arg("group"), py::arg("tensors"), scale, check_only);
-  m.def("radam", &RAdamStep, py::arg("group"), py::arg("tensors"), scale, check_only);
-  m.def("adagrad", &AdagradStep, py::arg("group"), py::arg("tensors"), scale, check_only);
-  m.def("rmsprop", &RMSpropStep, py::arg("group"), py::arg("tensors"), scale, check_only);
-  m.def("adadelta", &AdadeltaStep, py::arg("group"), py::arg("tensors"), scale, check_only);
-  m.def("sgd", &SGDStep, py::arg("group"), py::arg("tensors"), scale, check_only);
+  // One step function per optimizer, by its name: adamant._adamant.adam(group, tensors, ...).
+  const auto no_fix = [](auto&) {};
+#define ADAMANT_BIND(Class, name)                                                                        \
+  m.def(                                                                                                 \
+      name,                                                                                              \
+      [no_fix](const py::dict& g, const py::list& t, double s, bool c) {                                 \
+        return StepOf(name, Class##Options{}, no_fix, g, t, s, c);                                       \
+      },                                                                                                 \
+      py::arg("group"), py::arg("tensors"), scale, check_only);
+#define ADAMANT_BIND_VARIANT(Class, name, Base)                                                          \
+  m.def(                                                                                                 \
+      name,                                                                                              \
+      [](const py::dict& g, const py::list& t, double s, bool c) {                                       \
+        return StepOf(name, Base##Options(Class##Options{}), [](Base##Options& o) { Class##Fixed::Fix(o); }, g, t, s, c); \
+      },                                                                                                 \
+      py::arg("group"), py::arg("tensors"), scale, check_only);
+  ADAMANT_OPTIMIZERS(ADAMANT_BIND, ADAMANT_BIND_VARIANT)
+#undef ADAMANT_BIND
+#undef ADAMANT_BIND_VARIANT
+  m.def("state_names", &StateNames, py::arg("algorithm"),
+        "The names of an algorithm's state buffers, in the order of its step's tuples");
   m.def("first_overlap", &FirstOverlap, py::arg("regions"),
         "The (lower, higher) indices of two (address, nbytes) regions that share a byte, or None");
   m.def("first_nonfinite", &FirstNonFinite, py::arg("grads"), scale,
@@ -319,8 +299,9 @@ PYBIND11_MODULE(_adamant, m) {
         "adamant::ClipGradNorm over (grad_ptr, numel, dtype) tuples; returns the total norm (a float)");
   m.def("clip_grad_value", &ClipValue, py::arg("grads"), py::arg("clip_value"),
         "adamant::ClipGradValue over (grad_ptr, numel, dtype) tuples");
-  m.attr("algorithms") = py::cast(std::vector<std::string>{"adam", "adamw", "adamax", "nadam", "radam", "adagrad",
-                                                           "rmsprop", "adadelta", "sgd"});
+  std::vector<std::string> names;
+  for (const AlgorithmInfo& info : Algorithms()) names.emplace_back(info.name);
+  m.attr("algorithms") = py::cast(names);
 }
 
 }  // namespace adamant::python

@@ -105,7 +105,7 @@ void Optimizer<Core>::Sync(std::vector<::torch::Tensor>* contiguous_grads) const
     TORCH_CHECK(options != nullptr, "adamant: param group ", g, " has options of another optimizer; give it ",
                 "adamant::optim options (or none, for the defaults)");
     CoreOptions core_options = options->core();
-    if constexpr (std::is_same_v<Core, adamant::AdamW>) core_options.decoupled_weight_decay = true;
+    if constexpr (std::is_same_v<Core, adamant::AdamW>) AdamWFixed::Fix(core_options);
     Validate(core_options);
     if (g >= core_.num_param_groups()) core_.AddParamGroup(ParamGroup<CoreOptions>{{}, core_options});
     ParamGroup<CoreOptions>& mirror = core_.param_group(g);
@@ -174,15 +174,9 @@ void Optimizer<Core>::load(::torch::serialize::InputArchive& archive) {
   }
 }
 
-template class Optimizer<adamant::Adam>;
-template class Optimizer<adamant::AdamW>;
-template class Optimizer<adamant::Adamax>;
-template class Optimizer<adamant::NAdam>;
-template class Optimizer<adamant::RAdam>;
-template class Optimizer<adamant::Adagrad>;
-template class Optimizer<adamant::RMSprop>;
-template class Optimizer<adamant::Adadelta>;
-template class Optimizer<adamant::SGD>;
+#define ADAMANT_INSTANTIATE(Class, name, ...) template class Optimizer<adamant::Class>;
+ADAMANT_OPTIMIZERS(ADAMANT_INSTANTIATE, ADAMANT_INSTANTIATE)
+#undef ADAMANT_INSTANTIATE
 
 namespace {
 
@@ -199,11 +193,10 @@ using Maker = std::function<std::unique_ptr<TorchOptimizer>(std::vector<::torch:
 
 std::unique_ptr<TorchOptimizer> Create(std::string_view name, std::vector<::torch::Tensor> params,
                                        const OptionList& options) {
+#define ADAMANT_MAKER(Class, name, ...) {name, Make<adamant::Class>},
   static const std::vector<std::pair<std::string_view, Maker>> kMakers = {
-      {"adam", Make<adamant::Adam>},         {"adamw", Make<adamant::AdamW>},     {"adamax", Make<adamant::Adamax>},
-      {"nadam", Make<adamant::NAdam>},       {"radam", Make<adamant::RAdam>},     {"adagrad", Make<adamant::Adagrad>},
-      {"rmsprop", Make<adamant::RMSprop>},   {"adadelta", Make<adamant::Adadelta>}, {"sgd", Make<adamant::SGD>},
-  };
+      ADAMANT_OPTIMIZERS(ADAMANT_MAKER, ADAMANT_MAKER)};
+#undef ADAMANT_MAKER
   // adamant's factory parses and validates (same messages); its optimizer supplies the defaults.
   const std::unique_ptr<adamant::Optimizer> built = adamant::CreateOptimizer(name, {}, options);
   for (const auto& [n, make] : kMakers) {

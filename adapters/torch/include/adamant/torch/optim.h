@@ -1,5 +1,5 @@
 // adamant's optimizers as libtorch optimizers: drop-ins for torch::optim::Adam, AdamW, Adagrad, RMSprop, SGD,
-// and the algorithms libtorch lacks (Adamax, NAdam, RAdam, Adadelta).
+// and the algorithms libtorch lacks (Adamax, NAdam, RAdam, Adadelta and every other of adamant/algorithms.h).
 //
 //   #include <adamant/torch/optim.h>
 //   auto model = torch::nn::Linear(784, 10);
@@ -33,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "adamant/algorithms.h"
 #include "adamant/factory.h"
 #include "adamant/optimizer.h"
 #include "adamant/options.h"
@@ -56,14 +57,10 @@ class Options : public ::torch::optim::OptimizerCloneableOptions<Options<CoreOpt
   CoreOptions core_;
 };
 
-using AdamOptions = Options<adamant::AdamOptions>;
-using AdamaxOptions = Options<adamant::AdamaxOptions>;
-using NAdamOptions = Options<adamant::NAdamOptions>;
-using RAdamOptions = Options<adamant::RAdamOptions>;
-using AdagradOptions = Options<adamant::AdagradOptions>;
-using RMSpropOptions = Options<adamant::RMSpropOptions>;
-using AdadeltaOptions = Options<adamant::AdadeltaOptions>;
-using SGDOptions = Options<adamant::SGDOptions>;
+// adamant::optim::AdamOptions, ...: a group's options for each algorithm (AdamW's groups take AdamOptions).
+#define ADAMANT_GROUP_OPTIONS(Class, name) using Class##Options = Options<adamant::Class##Options>;
+ADAMANT_OPTIMIZERS(ADAMANT_GROUP_OPTIONS, ADAMANT_SKIP_VARIANT)
+#undef ADAMANT_GROUP_OPTIONS
 
 // What every adamant libtorch optimizer shares, whatever its algorithm: reach adamant's optimizer
 // underneath (state, precision, option names) from a torch::optim::Optimizer& (see CoreOf).
@@ -127,25 +124,12 @@ class Optimizer : public TorchOptimizer {
   mutable Core core_;
 };
 
-using Adam = Optimizer<adamant::Adam>;
-using AdamW = Optimizer<adamant::AdamW>;
-using Adamax = Optimizer<adamant::Adamax>;
-using NAdam = Optimizer<adamant::NAdam>;
-using RAdam = Optimizer<adamant::RAdam>;
-using Adagrad = Optimizer<adamant::Adagrad>;
-using RMSprop = Optimizer<adamant::RMSprop>;
-using Adadelta = Optimizer<adamant::Adadelta>;
-using SGD = Optimizer<adamant::SGD>;
-
-extern template class Optimizer<adamant::Adam>;
-extern template class Optimizer<adamant::AdamW>;
-extern template class Optimizer<adamant::Adamax>;
-extern template class Optimizer<adamant::NAdam>;
-extern template class Optimizer<adamant::RAdam>;
-extern template class Optimizer<adamant::Adagrad>;
-extern template class Optimizer<adamant::RMSprop>;
-extern template class Optimizer<adamant::Adadelta>;
-extern template class Optimizer<adamant::SGD>;
+// adamant::optim::Adam, AdamW, ...: one drop-in per optimizer of the list (adamant/algorithms.h).
+#define ADAMANT_DROP_IN(Class, name, ...)    \
+  using Class = Optimizer<adamant::Class>; \
+  extern template class Optimizer<adamant::Class>;
+ADAMANT_OPTIMIZERS(ADAMANT_DROP_IN, ADAMANT_DROP_IN)
+#undef ADAMANT_DROP_IN
 
 // By name and key=value options, as adamant::CreateOptimizer (factory.h): same names, options, errors.
 std::unique_ptr<TorchOptimizer> Create(std::string_view name, std::vector<::torch::Tensor> params,
