@@ -26,14 +26,21 @@ Gradient clipping in C++: ``adamant.clip_grad_norm_``, ``adamant.clip_grad_value
 docs/reliability.md.
 """
 
-from adamant.torch._base import Optimizer
-from adamant.torch.adadelta import Adadelta
-from adamant.torch.adagrad import Adagrad
-from adamant.torch.adam import Adam, AdamW
-from adamant.torch.adamax import Adamax
-from adamant.torch.nadam import NAdam
-from adamant.torch.radam import RAdam
-from adamant.torch.rmsprop import RMSprop
-from adamant.torch.sgd import SGD
+import importlib as _importlib
+import pkgutil as _pkgutil
 
-__all__ = ["Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "NAdam", "Optimizer", "RAdam", "RMSprop", "SGD"]
+from adamant import _adamant
+from adamant.torch import _base
+from adamant.torch._base import Optimizer
+
+# Every module of this package defines the drop-ins of its algorithms (adam.py: Adam and AdamW); each
+# registers itself with _base.drop_in, and every optimizer of the C++ list (_adamant.algorithms) has one.
+for _module in _pkgutil.iter_modules(__path__):
+    if not _module.name.startswith("_"):
+        _importlib.import_module(f"{__name__}.{_module.name}")
+_missing = [name for name in _adamant.algorithms if name not in _base.DROP_INS]
+if _missing:
+    raise ImportError(f"adamant.torch has no drop-in for {', '.join(_missing)}")
+globals().update({cls.__name__: cls for cls in _base.DROP_INS.values()})
+
+__all__ = sorted(["Optimizer", *(cls.__name__ for cls in _base.DROP_INS.values())])

@@ -320,6 +320,9 @@ def loss_scaling(optimizer, grad_scale, found_inf):
     return scale, found_inf is not None and _as_float("found_inf", found_inf) != 0
 
 
+DROP_INS = {}  # algorithm name -> its drop-in class, as the modules of adamant.torch define them
+
+
 def drop_in(algorithm, **fixed_defaults):
     """Class decorator: binds an optimizer to `_adamant.<algorithm>` and records its option defaults.
 
@@ -333,6 +336,7 @@ def drop_in(algorithm, **fixed_defaults):
         cls._kernel = staticmethod(getattr(_adamant, algorithm))
         cls._option_defaults = {**_signature_defaults(cls.__init__), **fixed_defaults}
         cls._required_keys = _required_options(cls.__init__)
+        DROP_INS[algorithm] = cls
         return cls
 
     return wrap
@@ -644,7 +648,9 @@ class Optimizer(torch.optim.Optimizer):
     _lazy_buffers = frozenset()
 
     def _buffers(self, group):
-        raise NotImplementedError
+        """Every buffer of the algorithm (its state names, in the C++ step's order); optimizers whose
+        options leave some out override this."""
+        return _adamant.state_names(self._algorithm)
 
     def _init_state(self, state, p, group, names):
         """Fills the empty state of `p`: the step and zeros for the non-lazy buffers in `names`."""

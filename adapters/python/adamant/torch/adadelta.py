@@ -22,6 +22,3 @@ class Adadelta(_base.Optimizer):
                                       capturable=capturable, foreach=foreach, differentiable=differentiable,
                                       master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed),
                          nonfinite=nonfinite)
-
-    def _buffers(self, group):
-        return "square_avg", "acc_delta"

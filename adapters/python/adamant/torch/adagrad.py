@@ -50,8 +50,5 @@ class Adagrad(_base.Optimizer):
             for p in group["params"]:
                 self.state[p]["sum"].share_memory_()
 
-    def _buffers(self, group):
-        return ("sum",)
-
     def _init_state(self, state, p, group, names):  # e.g. state cleared by hand
         _init_state(state, p, group)

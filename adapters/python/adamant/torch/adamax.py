@@ -24,6 +24,3 @@ class Adamax(_base.Optimizer):
                                       maximize=maximize, differentiable=differentiable, capturable=capturable,
                                       bias_correction=bias_correction, eps_mode=eps_mode, master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed),
                          nonfinite=nonfinite)
-
-    def _buffers(self, group):
-        return "exp_avg", "exp_inf"

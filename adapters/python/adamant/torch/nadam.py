@@ -67,9 +67,6 @@ class NAdam(_base.Optimizer):
             if key in saved and p in self.state:
                 self.state[p]["mu_product"] = torch.tensor(float(saved[key]), dtype=_MU_DTYPE)
 
-    def _buffers(self, group):
-        return "exp_avg", "exp_avg_sq"
-
     def _init_state(self, state, p, group, names):
         state["step"] = new_step()
         state["mu_product"] = torch.tensor(1.0, dtype=_MU_DTYPE)

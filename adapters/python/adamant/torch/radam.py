@@ -25,6 +25,3 @@ class RAdam(_base.Optimizer):
                                       decoupled_weight_decay=decoupled_weight_decay,
                                       bias_correction=bias_correction, master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed),
                          nonfinite=nonfinite)
-
-    def _buffers(self, group):
-        return "exp_avg", "exp_avg_sq"
