@@ -16,6 +16,7 @@
 #include "adamant/options/adagrad.h"
 #include "adamant/options/adam.h"
 #include "adamant/options/adamax.h"
+#include "adamant/options/lion.h"
 #include "adamant/options/nadam.h"
 #include "adamant/options/radam.h"
 #include "adamant/options/rmsprop.h"
@@ -30,7 +31,8 @@
   X(Adagrad, "adagrad")          \
   X(RMSprop, "rmsprop")          \
   X(Adadelta, "adadelta")        \
-  X(SGD, "sgd")
+  X(SGD, "sgd")                  \
+  X(Lion, "lion")
 
 // Expands to nothing: for ADAMANT_OPTIMIZERS(X, ADAMANT_SKIP_VARIANT), which calls X for the algorithms only.
 #define ADAMANT_SKIP_VARIANT(Class, name, Base)

@@ -88,8 +88,9 @@ def summary_of(out, *extra):
 
 
 @pytest.mark.parametrize("extra", [[], ["--optimizer", "sgd", "--momentum", "0.9", "--nesterov", "--accumulate", "3",
-                                        "--schedule", "cosine", "--warmup", "2", "--clip-grad-norm", "1.0"]],
-                         ids=["adam", "sgd-accumulate-cosine-clip"])
+                                        "--schedule", "cosine", "--warmup", "2", "--clip-grad-norm", "1.0"],
+                                   ["--optimizer", "lion", "--lr", "3e-4", "--weight-decay", "0.1"]],
+                         ids=["adam", "sgd-accumulate-cosine-clip", "lion"])
 def test_resume_ends_with_the_same_weights(tmp_path, extra):
     straight = tmp_path / "straight"
     run("train", *TINY, "--no-plot", "--out", straight, *extra)
@@ -103,6 +104,8 @@ def test_resume_ends_with_the_same_weights(tmp_path, extra):
     assert summary(interrupted)["finished"]
     strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
     assert strip(metrics(interrupted)) == strip(metrics(straight))
+    rows = metrics(straight)
+    assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])  # it trains
 
 
 def test_resume_with_periodic_checkpoints_and_more_epochs(tmp_path):

@@ -22,7 +22,7 @@ namespace {
 bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 const std::vector<std::string> kNames = {"adam",    "adamw",   "adamax",   "nadam", "radam",
-                                          "adagrad", "rmsprop", "adadelta", "sgd"};
+                                          "adagrad", "rmsprop", "adadelta", "sgd",   "lion"};
 
 std::string CreateError(std::string_view name, const OptionList& options, std::vector<ParamView> params = {}) {
   try {
@@ -50,6 +50,7 @@ void WithDefaults(std::string_view name, F&& f) {
   if (name == "rmsprop") return f(RMSpropOptions{});
   if (name == "adadelta") return f(AdadeltaOptions{});
   if (name == "sgd") return f(SGDOptions{});
+  if (name == "lion") return f(LionOptions{});
   FAIL() << "no options struct for " << name;
 }
 
@@ -211,7 +212,7 @@ TEST(Factory, UnknownAlgorithmListsKnownNames) {
   const std::string msg = CreateError("adamx", {});
   EXPECT_PRED2(Contains, msg, "'adamx'");
   for (const std::string& name : kNames) EXPECT_PRED2(Contains, msg, name);
-  EXPECT_EQ(msg, "unknown optimizer 'adamx' (known: adam, adamw, adamax, nadam, radam, adagrad, rmsprop, adadelta, sgd)");
+  EXPECT_EQ(msg, "unknown optimizer 'adamx' (known: adam, adamw, adamax, nadam, radam, adagrad, rmsprop, adadelta, sgd, lion)");
   EXPECT_NE(CreateError("Adam", {}), "<no error>") << "names are case-sensitive";
   EXPECT_NE(CreateError("", {}), "<no error>");
 }

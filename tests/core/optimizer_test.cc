@@ -25,6 +25,7 @@
 #include "adamant/optimizer.h"
 #include "adamant/options.h"
 #include "support/error_of.h"
+#include "support/optimizer_types.h"
 
 namespace adamant {
 namespace {
@@ -156,6 +157,13 @@ struct Traits<SGD> {
   static std::set<std::string> State() { return {"momentum_buffer"}; }
   static constexpr bool kCountsSteps = false;  // torch's SGD keeps no step
 };
+template <>
+struct Traits<Lion> {
+  using DefaultsT = LionOptions;
+  static LionOptions Options() { return {}; }
+  static std::set<std::string> State() { return {"exp_avg"}; }
+  static constexpr bool kCountsSteps = true;
+};
 
 template <class Opt>
 class EveryOptimizer : public ::testing::Test {
@@ -172,7 +180,7 @@ class EveryOptimizer : public ::testing::Test {
   static int64_t Steps(int64_t n) { return Traits<Opt>::kCountsSteps ? n : 0; }
 };
 
-using OptimizerTypes = ::testing::Types<Adam, AdamW, Adamax, NAdam, RAdam, Adagrad, RMSprop, Adadelta, SGD>;
+using OptimizerTypes = test_support::OptimizerTypes;
 TYPED_TEST_SUITE(EveryOptimizer, OptimizerTypes);
 
 TYPED_TEST(EveryOptimizer, StateIsCreatedLazilyUnderPyTorchsNames) {

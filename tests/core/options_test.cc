@@ -164,6 +164,15 @@ TEST(OptionsDefaults, SGD) {
   EXPECT_FALSE(o.maximize);
 }
 
+TEST(OptionsDefaults, Lion) {  // lucidrains' lion-pytorch (torch has no Lion)
+  const LionOptions o;
+  EXPECT_EQ(o.lr, 1e-4);
+  EXPECT_EQ(o.betas[0], 0.9);
+  EXPECT_EQ(o.betas[1], 0.99);
+  EXPECT_EQ(o.weight_decay, 0.0);
+  EXPECT_FALSE(o.maximize);
+}
+
 TEST(OptionsDefaults, EveryDefaultIsValid) {
   EXPECT_EQ(ValidationMessage(AdamOptions{}), "<valid>");
   EXPECT_EQ(ValidationMessage(AdamWOptions{}), "<valid>");
@@ -174,6 +183,7 @@ TEST(OptionsDefaults, EveryDefaultIsValid) {
   EXPECT_EQ(ValidationMessage(RMSpropOptions{}), "<valid>");
   EXPECT_EQ(ValidationMessage(AdadeltaOptions{}), "<valid>");
   EXPECT_EQ(ValidationMessage(SGDOptions{}), "<valid>");
+  EXPECT_EQ(ValidationMessage(LionOptions{}), "<valid>");
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -324,6 +334,27 @@ TEST(OptionsValidate, RMSprop) {
                   });
 }
 
+// Lion: torch.optim's wording for its lr, betas (0 <= beta < 1) and weight_decay, in that order.
+TEST(OptionsValidate, Lion) {
+  using O = LionOptions;
+  CheckCases(O{}, std::vector<Case<O>>{
+                      {"lr -1", [](O& o) { o.lr = -1.0; }, "Invalid learning rate: -1.0"},
+                      {"lr nan", [](O& o) { o.lr = kNaN; }, "Invalid learning rate: nan"},
+                      {"lr 0", [](O& o) { o.lr = 0.0; }, "<valid>"},
+                      {"beta1 1", [](O& o) { o.betas[0] = 1.0; }, "Invalid beta parameter at index 0: 1.0"},
+                      {"beta1 -0.5", [](O& o) { o.betas[0] = -0.5; }, "Invalid beta parameter at index 0: -0.5"},
+                      {"beta2 1", [](O& o) { o.betas[1] = 1.0; }, "Invalid beta parameter at index 1: 1.0"},
+                      {"beta2 nan", [](O& o) { o.betas[1] = kNaN; }, "Invalid beta parameter at index 1: nan"},
+                      {"betas 0", [](O& o) { o.betas = {0.0, 0.0}; }, "<valid>"},
+                      {"weight_decay -0.5", [](O& o) { o.weight_decay = -0.5; }, "Invalid weight_decay value: -0.5"},
+                      {"weight_decay nan", [](O& o) { o.weight_decay = kNaN; }, "Invalid weight_decay value: nan"},
+                      {"order: lr first", [](O& o) { o.lr = -1, o.betas[0] = 2, o.weight_decay = -1; },
+                       "Invalid learning rate: -1.0"},
+                      {"order: betas before weight_decay", [](O& o) { o.betas[1] = 2, o.weight_decay = -1; },
+                       "Invalid beta parameter at index 1: 2.0"},
+                  });
+}
+
 // torch.optim.Adadelta: lr, rho (0 <= rho <= 1), eps, weight_decay.
 TEST(OptionsValidate, Adadelta) {
   using O = AdadeltaOptions;
@@ -428,6 +459,7 @@ TEST(OptionsVisit, NamesArePyTorchs) {
             (V{"lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize"}));
   EXPECT_EQ(OptionNames<AdadeltaOptions>(), (V{"lr", "rho", "eps", "weight_decay", "maximize"}));
   EXPECT_EQ(OptionNames<SGDOptions>(), (V{"lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"}));
+  EXPECT_EQ(OptionNames<LionOptions>(), (V{"lr", "betas", "weight_decay", "maximize"}));
 }
 
 // The visitor hands out references to the fields themselves: writing through it changes the options.

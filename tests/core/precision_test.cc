@@ -77,7 +77,16 @@ const Algo kAlgos[] = {
     {"rmsprop", "lr=0.01 momentum=0.5 centered=true"},
     {"adadelta", "lr=1.0"},
     {"sgd", "lr=0.1 momentum=0.9 nesterov=true"},
+    {"lion", "lr=0.01 weight_decay=0.1"},
 };
+
+TEST(PrecisionTest, EveryAlgorithmIsExercised) {
+  for (std::string_view name : AlgorithmNames()) {
+    bool found = false;
+    for (const Algo& a : kAlgos) found = found || name == a.name;
+    EXPECT_TRUE(found) << name << " is missing from kAlgos";
+  }
+}
 
 std::unique_ptr<Optimizer> Make(const Algo& a, std::vector<ParamView> params) {
   return CreateOptimizer(a.name, std::move(params), ParseOptionList(a.options));

@@ -19,6 +19,7 @@
 #include "adamant/factory.h"
 #include "adamant/functional.h"
 #include "adamant/optimizer.h"
+#include "support/optimizer_types.h"
 
 namespace adamant {
 namespace {
@@ -132,9 +133,13 @@ TEST_P(EveryAlgorithm, OptionsOutOfRangeAtEveryEntryPoint) {
   EXPECT_EQ(opt->GetOption(0, "lr"), "0.5");
 }
 
-INSTANTIATE_TEST_SUITE_P(Validation, EveryAlgorithm,
-                         ::testing::Values("adam", "adamw", "adamax", "nadam", "radam", "adagrad", "rmsprop",
-                                           "adadelta", "sgd"));
+std::vector<std::string> EveryName() {
+  std::vector<std::string> names;
+  for (std::string_view name : AlgorithmNames()) names.emplace_back(name);
+  return names;
+}
+
+INSTANTIATE_TEST_SUITE_P(Validation, EveryAlgorithm, ::testing::ValuesIn(EveryName()));
 
 TEST(SetOptions, OptionsThatConstrainEachOtherChangeTogether) {
   std::vector<float> w(4, 1.0f), g(4, 0.5f);
@@ -280,7 +285,7 @@ TEST(BufferValidation, AlignmentAndZeros) {
 // steps_taken()), nor is state made for a parameter never stepped.
 template <class Opt>
 class FaultInTheLastGroup : public ::testing::Test {};
-using AllOptimizers = ::testing::Types<Adam, AdamW, Adamax, NAdam, RAdam, Adagrad, RMSprop, Adadelta, SGD>;
+using AllOptimizers = test_support::OptimizerTypes;
 TYPED_TEST_SUITE(FaultInTheLastGroup, AllOptimizers);
 
 TYPED_TEST(FaultInTheLastGroup, ChangesNothing) {

@@ -494,6 +494,34 @@ struct SGDAlgo : Fixture<algorithms::SGD> {
   }
 };
 
+struct LionAlgo : Fixture<algorithms::Lion> {
+  static std::vector<std::pair<std::string, Options>> Modes() {
+    std::vector<std::pair<std::string, Options>> out;
+    for (bool decay : {false, true}) {
+      for (bool max : {false, true}) {
+        Options o;
+        o.lr = 0.05;
+        o.betas = {0.9, 0.99};
+        o.weight_decay = decay ? 0.5 : 0.0;
+        o.maximize = max;
+        out.push_back({std::string(decay ? "decay" : "nodecay") + (max ? "_maximize" : ""), o});
+      }
+    }
+    return out;
+  }
+};
+
+// The fixtures above, by name: each algorithm of the list (adamant/algorithms.h) has one.
+const std::set<std::string> kFixtures = {AdamAlgo::kName,    AdamaxAlgo::kName,   NAdamAlgo::kName,
+                                         RAdamAlgo::kName,   AdagradAlgo::kName,  RMSpropAlgo::kName,
+                                         AdadeltaAlgo::kName, SGDAlgo::kName,     LionAlgo::kName};
+
+TEST(KernelsTest, EveryAlgorithmHasAFixture) {
+#define ADAMANT_EXPECT_FIXTURE(Class, name) EXPECT_EQ(kFixtures.count(name), 1u) << name << " has no fixture here";
+  ADAMANT_OPTIMIZERS(ADAMANT_EXPECT_FIXTURE, ADAMANT_SKIP_VARIANT)
+#undef ADAMANT_EXPECT_FIXTURE
+}
+
 // --- problems: tensors and a gradient for every step ------------------------------------------------------
 
 struct Problem {
@@ -867,6 +895,7 @@ TEST(KernelsTest, AdagradMatchesRuleOnEveryTarget) { CheckAllModesOnEveryTarget<
 TEST(KernelsTest, RMSpropMatchesRuleOnEveryTarget) { CheckAllModesOnEveryTarget<RMSpropAlgo>(); }
 TEST(KernelsTest, AdadeltaMatchesRuleOnEveryTarget) { CheckAllModesOnEveryTarget<AdadeltaAlgo>(); }
 TEST(KernelsTest, SGDMatchesRuleOnEveryTarget) { CheckAllModesOnEveryTarget<SGDAlgo>(); }
+TEST(KernelsTest, LionMatchesRuleOnEveryTarget) { CheckAllModesOnEveryTarget<LionAlgo>(); }
 
 // NaN and infinity in parameters and gradients, every pair of special values at every lane position and
 // in the loop tails: every target gives the same bits, except the sign and payload of NaN results (see
@@ -914,6 +943,7 @@ TEST(KernelsTest, NaNAndInfinityGiveTheSameBitsOnEveryTarget) {
   counts["rmsprop"] = CountTargetDisagreements<RMSpropAlgo>(values, first);
   counts["adadelta"] = CountTargetDisagreements<AdadeltaAlgo>(values, first);
   counts["sgd"] = CountTargetDisagreements<SGDAlgo>(values, first);
+  counts["lion"] = CountTargetDisagreements<LionAlgo>(values, first);
   std::string summary;
   int total = 0;
   for (const auto& [name, c] : counts) {
@@ -1026,6 +1056,9 @@ TEST(KernelsThreadsTest, AdadeltaIndependentOfThreadCount) {
 }
 TEST(KernelsThreadsTest, SGDIndependentOfThreadCount) {
   CheckThreadCounts<SGDAlgo>({{"nesterov_l2", Pick<SGDAlgo>("nesterov_l2")}});
+}
+TEST(KernelsThreadsTest, LionIndependentOfThreadCount) {
+  CheckThreadCounts<LionAlgo>({{"decay_maximize", Pick<LionAlgo>("decay_maximize")}});
 }
 
 // The split itself: pieces cover every element of every tensor exactly once, boundaries inside a tensor

@@ -3,7 +3,8 @@
 The references transcribe current PyTorch's single-tensor implementations (torch/optim/*.py) for what
 torch 1.13 (the torch installed here) gets wrong or lacks: NAdam's mu_product (1.13 multiplies mu in
 twice), RAdam's and NAdam's `maximize` and `decoupled_weight_decay`, and adamant's `bias_correction` and
-`eps_mode` for Adam. Everything else is compared with torch.optim itself.
+`eps_mode` for Adam; and Lion, which torch lacks (lucidrains' lion-pytorch, the de-facto reference).
+Everything else is compared with torch.optim itself.
 """
 
 import math
@@ -17,7 +18,11 @@ try:
 except ImportError:  # run without PYTHONPATH=build/python
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "build" / "python"))
 
-ALGORITHMS = ["Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Adagrad", "RMSprop", "Adadelta", "SGD"]
+import adamant.torch as _at  # noqa: E402
+from adamant import _adamant  # noqa: E402
+
+# Every drop-in, in the order of the C++ list of algorithms (adamant/algorithms.h).
+ALGORITHMS = [_at._base.DROP_INS[name].__name__ for name in _adamant.algorithms]
 
 # The options each torch 1.13 optimizer knows (besides foreach/capturable/differentiable/fused).
 TORCH_113_OPTIONS = {
@@ -30,7 +35,16 @@ TORCH_113_OPTIONS = {
     "RMSprop": {"lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize"},
     "Adadelta": {"lr", "rho", "eps", "weight_decay", "maximize"},
     "SGD": {"lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"},
+    "Lion": set(),  # torch 1.13 has no Lion
 }
+
+# Every option of each drop-in that the tests sample, where it differs from torch 1.13's.
+OPTIONS = {**TORCH_113_OPTIONS, "Lion": {"lr", "betas", "weight_decay", "maximize"}}
+
+
+def in_torch(algorithm):
+    """True if torch.optim (1.13) has this algorithm."""
+    return hasattr(torch.optim, algorithm)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -183,14 +197,42 @@ class RefAdam(torch.optim.Optimizer):
                 param.addcdiv_(exp_avg, denom, value=-step_size)
 
 
-REFERENCES = {"NAdam": RefNAdam, "RAdam": RefRAdam, "Adam": RefAdam}
+class RefLion(torch.optim.Optimizer):
+    """lucidrains' lion-pytorch (`lion_pytorch.py`, the update without Triton), plus `maximize`; its sign
+    propagates NaN as numpy.sign does (torch.sign gives 0 for NaN: adamant.torch.Lion's docstring)."""
+
+    def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, maximize=False, **_ignored):
+        super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay, maximize=maximize))
+
+    @torch.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            lr, (beta1, beta2), wd = group["lr"], group["betas"], group["weight_decay"]
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                grad = param.grad if not group.get("maximize", False) else -param.grad
+                state = self.state[param]
+                if not state:
+                    state["step"] = torch.tensor(0.0)
+                    state["exp_avg"] = _zeros(param)
+                exp_avg = state["exp_avg"]
+                state["step"] += 1
+                param.mul_(1.0 - lr * wd)
+                update = exp_avg.clone().mul_(beta1).add(grad, alpha=1.0 - beta1)
+                update = torch.where(update.isnan(), update, update.sign())
+                param.add_(update, alpha=-lr)
+                exp_avg.mul_(beta2).add_(grad, alpha=1.0 - beta2)
+
+
+REFERENCES = {"NAdam": RefNAdam, "RAdam": RefRAdam, "Adam": RefAdam, "Lion": RefLion}
 
 
 def reference_class(algorithm, options_list):
     """torch.optim's class (1.13) when it knows every option used, else the transcription of current
     PyTorch; always the transcription for NAdam (1.13's NAdam has the mu_product bug)."""
-    if algorithm == "NAdam":
-        return RefNAdam
+    if algorithm == "NAdam" or not in_torch(algorithm):
+        return REFERENCES[algorithm]
     used = set().union(*(set(o) for o in options_list)) - {"params"}
     if used <= TORCH_113_OPTIONS[algorithm]:
         return getattr(torch.optim, algorithm)
@@ -198,8 +240,11 @@ def reference_class(algorithm, options_list):
 
 
 def default_reference(algorithm):
-    """The reference for options torch 1.13 knows: torch.optim's class, RefNAdam for NAdam."""
-    return RefNAdam if algorithm == "NAdam" else getattr(torch.optim, algorithm)
+    """The reference for options torch 1.13 knows: torch.optim's class, RefNAdam for NAdam, the
+    transcription for an algorithm torch lacks."""
+    if algorithm == "NAdam" or not in_torch(algorithm):
+        return REFERENCES[algorithm]
+    return getattr(torch.optim, algorithm)
 
 
 def make_reference(cls, params, **options):

@@ -47,6 +47,9 @@ SIGNATURES = {
     "SGD": [("lr", 1e-3, P), ("momentum", 0, P), ("dampening", 0, P), ("weight_decay", 0, P), ("nesterov", False, P),
             ("maximize", False, K), ("foreach", None, K), ("differentiable", False, K), ("fused", None, K)]
            + PRECISION + NONFINITE,
+    # torch has no Lion: lucidrains' lion-pytorch's positional arguments, then the drop-ins' keywords.
+    "Lion": [("lr", 1e-4, P), ("betas", (0.9, 0.99), P), ("weight_decay", 0.0, P), ("maximize", False, K),
+             ("foreach", None, K), ("differentiable", False, K)] + PRECISION + NONFINITE,
 }
 
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import adamant.torch as at
-from conftest import (ALGORITHMS, TORCH_113_OPTIONS, RefNAdam, assert_close, assert_same_state, build,
+from conftest import (ALGORITHMS, OPTIONS, TORCH_113_OPTIONS, RefNAdam, assert_close, assert_same_state, build,
                       clone_params, make_grads, make_params, make_reference, reference_class, set_grads)
 
 STEPS = 32
@@ -62,6 +62,9 @@ def _sample(algorithm, r, extended):
         momentum = r.choice([0.5, 0.9]) if nesterov else r.choice([0.0, 0.5, 0.9])
         o = dict(lr=lr, momentum=momentum, dampening=0.0 if nesterov else r.choice([0.0, 0.1]), weight_decay=wd,
                  nesterov=nesterov, maximize=r.random() < 0.5)
+    elif algorithm == "Lion":
+        o = dict(lr=r.choice([1e-4, 1e-3, 1e-2]), betas=_betas(r), weight_decay=r.choice([0.0, 0.0, 0.1, 1.0]),
+                 maximize=r.random() < 0.5)
     else:
         raise AssertionError(algorithm)
     return o
@@ -99,7 +102,7 @@ def test_configurations_cover_every_option():
             for o in [ctor] + groups:
                 for k, v in o.items():
                     seen.setdefault(k, set()).add(v)
-        options = TORCH_113_OPTIONS[algorithm] | ({"decoupled_weight_decay", "maximize"} if extended else set())
+        options = OPTIONS[algorithm] | ({"decoupled_weight_decay", "maximize"} if extended else set())
         if extended and algorithm == "Adam":
             options |= {"bias_correction", "eps_mode"}
         for k in options:

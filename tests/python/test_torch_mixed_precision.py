@@ -23,7 +23,7 @@ HALF_DTYPES = pytest.mark.parametrize("dtype", HALF, ids=HALF_IDS)
 TRAIN_OPTIONS = {
     "Adam": dict(lr=0.05), "AdamW": dict(lr=0.05), "Adamax": dict(lr=0.05), "NAdam": dict(lr=0.05),
     "RAdam": dict(lr=0.05), "Adagrad": dict(lr=0.2), "RMSprop": dict(lr=0.01),
-    "Adadelta": dict(lr=1.0, eps=1e-3), "SGD": dict(lr=0.02, momentum=0.9),
+    "Adadelta": dict(lr=1.0, eps=1e-3), "SGD": dict(lr=0.02, momentum=0.9), "Lion": dict(lr=0.05),
 }
 
 # Options exercising the optional paths (weight decay, amsgrad, momentum, centered, nesterov).

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import adamant.torch as at
-from conftest import (ALGORITHMS, assert_same_state, build, clone_params, default_reference, make_grads,
+from conftest import (ALGORITHMS, REFERENCES, assert_same_state, in_torch, build, clone_params, default_reference, make_grads,
                       make_params, make_reference, set_grads)
 
 DTYPES = pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
@@ -28,12 +28,15 @@ CONFIGS = {
     "RMSprop": (dict(lr=1e-2, momentum=0.9, centered=True), [dict(momentum=0.0, centered=False, alpha=0.9)]),
     "Adadelta": (dict(lr=0.5, rho=0.8), [dict(weight_decay=0.1, maximize=True)]),
     "SGD": (dict(lr=1e-2, momentum=0.9, nesterov=True), [dict(momentum=0.0, nesterov=False, weight_decay=0.1)]),
+    "Lion": (dict(lr=1e-3, betas=(0.95, 0.98), weight_decay=0.1), [dict(lr=1e-2, maximize=True)]),
 }
 FIRST, THEN = 10, 10
 
 
 def torch_factory(algorithm):
-    return lambda groups, **o: make_reference(getattr(torch.optim, algorithm), groups, **o)
+    """torch.optim's class, or the transcription of the reference for an algorithm torch lacks (Lion)."""
+    cls = getattr(torch.optim, algorithm) if in_torch(algorithm) else REFERENCES[algorithm]
+    return lambda groups, **o: make_reference(cls, groups, **o)
 
 
 def reference_factory(algorithm):

@@ -56,6 +56,7 @@
 #include "rules/nadam_rule.h"
 #include "rules/radam_rule.h"
 #include "rules/rmsprop_rule.h"
+#include "rules/lion_rule.h"
 #include "rules/sgd_rule.h"
 
 namespace adamant::rules {
@@ -802,6 +803,83 @@ AdamScalars<float> DefaultAdam(int t = 1, double wd = 0.1, bool eps_hat = false,
   return AdamHost{1e-3, 0.9, 0.999, 1e-8, wd, t, eps_hat, mode, maximize}.Make<float>();
 }
 
+// Lion: exp_avg against the double computation within its rounding bound; the parameter where the sign of
+// the interpolation is certain (its bound excludes 0), else only its sign's effect is checked: the update
+// is p * decay -/+ lr, or p * decay when the interpolation is 0.
+TEST(RuleOracle, Lion) {
+  Inputs in(9);
+  std::vector<Stats> stats = {{"p"}, {"exp_avg"}};
+  int uncertain = 0, total = 0;
+  ForAllBools<1>([&](auto maximize) {
+    for (int set = 0; set < kScalarSets; ++set) {
+      const double lr = in.Lr(), b1 = in.Beta(), b2 = in.Beta(), wd = in.Wd();
+      auto make = [&](auto zero) {
+        using T = decltype(zero);
+        return LionScalars<T>{static_cast<T>(GradSign(maximize())), static_cast<T>(1 - lr * wd), static_cast<T>(b1),
+                              static_cast<T>(1 - b1), static_cast<T>(b2), static_cast<T>(1 - b2),
+                              static_cast<T>(-lr)};
+      };
+      const LionScalars<float> sf = make(0.0f);
+      const LionScalars<double> sd = make(0.0);
+      for (int i = 0; i < kElements; ++i) {
+        const float p0 = in.Param(), g0 = in.Grad(), m0 = in.Value();
+        float p = p0, m = m0;
+        double pd = p0, md = m0;
+        LionUpdate(sf, p, g0, m);
+        LionUpdate(sd, pd, static_cast<double>(g0), md);
+        Bound bg = Exact(g0);
+        if (maximize()) bg = Neg(bg);
+        const Bound c = Add(Mul(Exact(m0), Scalar(b1, sf.beta1)), Mul(Scalar(1 - b1, sf.one_minus_beta1), bg));
+        const Bound bm = Add(Mul(Exact(m0), Scalar(b2, sf.beta2)), Mul(Scalar(1 - b2, sf.one_minus_beta2), bg));
+        const std::string ctx = Describe({{"p", p0}, {"g", g0}, {"exp_avg", m0}, {"lr", lr}, {"b1", b1}, {"b2", b2},
+                                          {"wd", wd}});
+        CheckOutput(stats[1], m, md, bm, ctx);
+        ++total;
+        const Bound decayed = Mul(Exact(p0), Scalar(1 - lr * wd, sf.decay));
+        if (std::isnan(c.v)) {
+          EXPECT_TRUE(std::isnan(p) && std::isnan(pd)) << "a NaN interpolation reaches the parameter: " << ctx;
+        } else if ((std::abs(c.v) > c.e || std::isinf(c.v)) && !c.lost) {
+          const double sign = c.v > 0 ? 1.0 : -1.0;
+          CheckOutput(stats[0], p, pd, Add(decayed, Mul(Scalar(-lr, sf.neg_lr), Bound{sign, 0, false})), ctx);
+        } else {
+          // Float and double may take different signs (or 0): each is right. Counted, unless the exact
+          // interpolation is 0 (the bound's last-place slack keeps that from counting as certain).
+          uncertain += c.lost || c.v == 0 ? 0 : 1;
+          const float q = p0 * sf.decay;
+          EXPECT_TRUE(p == q || p == std::fma(sf.neg_lr, 1.0f, q) || p == std::fma(sf.neg_lr, -1.0f, q)) << ctx;
+        }
+      }
+    }
+  });
+  Report(stats, "lion");
+  EXPECT_LT(uncertain, total / 100) << "the sign of the interpolation was uncertain too often to test the rule";
+}
+
+TEST(RuleSemantics, LionSignOfZeroNaNAndInfinity) {
+  const LionScalars<float> s{1.0f, 0.99f, 0.9f, 0.1f, 0.99f, 0.01f, -0.01f};
+  float p = 2.0f, m = 0.0f;
+  LionUpdate(s, p, 0.0f, m);  // interpolation 0: sign 0, the parameter only decays
+  EXPECT_EQ(p, 2.0f * 0.99f);
+  EXPECT_EQ(m, 0.0f);
+  p = 2.0f, m = -0.0f;
+  LionUpdate(s, p, -0.0f, m);  // -0 as torch.sign: +0
+  EXPECT_EQ(p, 2.0f * 0.99f);
+  p = 2.0f, m = 0.5f;
+  LionUpdate(s, p, std::numeric_limits<float>::quiet_NaN(), m);  // NaN reaches the parameter, not frozen
+  EXPECT_TRUE(std::isnan(p) && std::isnan(m));
+  p = 2.0f, m = 0.5f;
+  LionUpdate(s, p, std::numeric_limits<float>::infinity(), m);  // a step of lr; the momentum holds the inf
+  EXPECT_EQ(p, std::fma(-0.01f, 1.0f, 2.0f * 0.99f));
+  EXPECT_TRUE(std::isinf(m) && m > 0);
+  // maximize is the negated gradient, bit for bit.
+  const LionScalars<float> smax{-1.0f, 0.99f, 0.9f, 0.1f, 0.99f, 0.01f, -0.01f};
+  float p1 = 1.5f, m1 = 0.25f, p2 = 1.5f, m2 = 0.25f;
+  LionUpdate(smax, p1, 0.75f, m1);
+  LionUpdate(s, p2, -0.75f, m2);
+  EXPECT_EQ(p1, p2);
+  EXPECT_EQ(m1, m2);
+}
+
 TEST(RuleSemantics, NaNGradientMakesEveryRuleNaN) {
   const float g = kNaNf;
   ForAllWeightDecays([&](auto wd) {
@@ -1234,6 +1312,17 @@ void KernelsEqualTheRuleLoop(const kernels::KernelTable& table) {
             SGDUpdate<l2(), momentum(), first(), nesterov()>(sgd, a[0].at()[i], g[i],
                                                              momentum() ? a[1].at()[i] : unused);
           }
+        });
+  });
+  ForAllBools<2>([&](auto maximize, auto decay) {
+    const LionScalars<T> lion{T(GradSign(maximize())), decay() ? T(0.995) : T(1), T(0.9), T(0.1), T(0.99), T(0.01),
+                              T(-1e-2)};
+    using A = algorithms::Lion;
+    CompareKernel<T>(
+        "lion/" + target, 2, {false, false},
+        [&](int64_t n, T* g, auto& a) { RunStep<A>(table, ModeBits{}, lion, n, a[0].at(), g, a[1].at()); },
+        [&](int64_t n, T* g, auto& a) {
+          for (int64_t i = 0; i < n; ++i) LionUpdate(lion, a[0].at()[i], g[i], a[1].at()[i]);
         });
   });
 }

@@ -1,0 +1,51 @@
+// Lion, the descriptor (algorithms/descriptor.h): one buffer, no modes, decoupled weight decay.
+#ifndef ADAMANT_ALGORITHMS_LION_H_
+#define ADAMANT_ALGORITHMS_LION_H_
+
+#include <array>
+#include <string_view>
+
+#include "adamant/options/lion.h"
+#include "algorithms/descriptor.h"
+#include "rules/lion_rule.h"
+
+namespace adamant::algorithms {
+
+struct Lion {
+  using Options = LionOptions;
+  template <class T>
+  using Scalars = rules::LionScalars<T>;
+  static constexpr std::string_view kName = "lion";
+  static constexpr std::array<std::string_view, 1> kState = {"exp_avg"};
+  static constexpr bool kCountsSteps = true;
+  static constexpr std::string_view kScalarState = "";
+  static constexpr bool kFreshState = false;
+
+  enum Mode { kNumModes };
+  static constexpr bool Valid(ModeBits) { return true; }
+  static constexpr bool Uses(ModeBits, int) { return true; }
+  static double Init(const Options&, int) { return 0.0; }
+
+  static ModeBits ModesOf(const Options&) { return {}; }
+
+  // Nothing depends on the step.
+  template <class T>
+  static Scalars<T> Prepare(const Options& o, ModeBits&, const TensorStep&) {
+    return {.grad_sign = GradSign<T>(o.maximize),
+            .decay = static_cast<T>(1.0 - o.lr * o.weight_decay),
+            .beta1 = static_cast<T>(o.betas[0]),
+            .one_minus_beta1 = static_cast<T>(1.0 - o.betas[0]),
+            .beta2 = static_cast<T>(o.betas[1]),
+            .one_minus_beta2 = static_cast<T>(1.0 - o.betas[1]),
+            .neg_lr = static_cast<T>(-o.lr)};
+  }
+
+  template <ModeBits kM, class Ops, class T>
+  static ADAMANT_RULE_INLINE void Update(const Scalars<T>& s, T& p, T g, T& m) {
+    rules::LionUpdate(s, p, g, m);
+  }
+};
+
+}  // namespace adamant::algorithms
+
+#endif  // ADAMANT_ALGORITHMS_LION_H_
