@@ -551,7 +551,7 @@ ScaleMap LocalScales(const Trajectory<T>& g, int64_t t, int64_t i) {
   const Real lr = g.Lr(t);
   const Real step = g.has_step ? static_cast<Real>(g.Step(t, i)) : 0;
   const Real wd = o.contains("weight_decay") ? num("weight_decay") : 0;
-  const bool l2 = wd != 0 && !(alg == "adamw" || flag("decoupled_weight_decay"));
+  const bool l2 = wd != 0 && !(alg == "adamw" || alg == "lion" || flag("decoupled_weight_decay"));
   const Real sign = flag("maximize") ? -1 : 1;
 
   std::vector<Real> gp(n), G(n), A(n);  // g', G, the update's scale
@@ -695,6 +695,14 @@ ScaleMap LocalScales(const Trajectory<T>& g, int64_t t, int64_t i) {
       }
     }
     for (size_t j = 0; j < n; ++j) A[j] = lr * Sg[j];
+  } else if (alg == "lion") {
+    // exp_avg = b2*m + (1-b2)*g'. The step, lr * sign(b1*m + (1-b1)*g'), is exact once its sign is; a
+    // rounding that flips a sign is not bounded here (the bitwise tests would show it).
+    const Real b2 = o.at("betas")[1].get<double>();
+    const std::vector<Real> m0 = prev("exp_avg");
+    std::vector<Real>& Sm = S["exp_avg"];
+    Sm.resize(n);
+    for (size_t j = 0; j < n; ++j) Sm[j] = b2 * Abs(m0[j]) + (1 - b2) * G[j], A[j] = lr;
   } else {
     throw std::runtime_error("no error scales for algorithm " + alg);
   }

@@ -21,6 +21,7 @@ sys.path.insert(0, str(TOOLS))
 import reference  # noqa: E402  (before generate: importing torch first leaves the CPU dispatch alone)
 import generate  # noqa: E402
 import safetensors_io  # noqa: E402
+import torch  # noqa: E402
 
 
 def test_committed_goldens_regenerate_byte_for_byte(tmp_path):
@@ -76,8 +77,31 @@ def test_reference_agrees_with_torch_optim_1_13():
     assert not failures, "\n".join(f"{r['name']}: expected {r['expect']}, {r['ulps']:.3g} ulps, "
                                    f"update off by {r['update_rel']:.3g} ({r['where']})" for r in failures)
     checked = {r["name"].split("_")[0] for r in results}
-    assert checked == set(reference.ALGORITHMS)
+    # Every algorithm torch 1.13 has (Lion it has not: test_lion_reference_is_lions_update).
+    assert checked == {a for a in reference.ALGORITHMS if a in reference._TORCH113_CLASSES}
     assert any(r["expect"] == "differ" for r in results)  # NAdam's 1.13 bug is shown, not hidden
+
+
+def test_lion_reference_is_lions_update():
+    """What lion-pytorch's update is, checked on the transcription without torch.optim: each step moves
+    every element by lr (up to the rounding of p - lr), or not at all where the interpolation is 0; the
+    decay multiplies first; exp_avg is the b2-average of the gradients; a NaN gradient reaches p."""
+    torch.manual_seed(0)
+    p = torch.randn(1000)
+    g = torch.randn(1000)
+    g[::10] = 0.0
+    state = reference.init_state("lion", p, reference.full_options("lion"))
+    before = p.clone()
+    reference.lion([p], [g], [state], lr=1e-3, beta1=0.9, beta2=0.99, weight_decay=0.5, maximize=False)
+    decayed = before * (1 - 1e-3 * 0.5)
+    moved = (p - decayed).abs()
+    ulp = torch.finfo(torch.float32).eps * decayed.abs().clamp(min=1.0)
+    assert torch.all(torch.where(g == 0, moved == 0, (moved - 1e-3).abs() <= ulp))
+    assert torch.all(torch.sign(decayed - p) == torch.sign(g))  # the step goes against the gradient's sign
+    assert torch.allclose(state["exp_avg"], 0.01 * g) and state["step"].item() == 1
+    g2 = torch.full((1000,), float("nan"))
+    reference.lion([p], [g2], [state], lr=1e-3, beta1=0.9, beta2=0.99, weight_decay=0.0, maximize=False)
+    assert torch.isnan(p).all()
 
 
 def _trajectory(algorithm, negate=False, **options):

@@ -136,6 +136,10 @@ CASES = [
     _case("sgd_weight_decay", "sgd", lr=0.01, weight_decay=0.1),
     _case("sgd_maximize", "sgd", lr=0.01, momentum=0.9, maximize=True),
     _case("sgd_nesterov_float64", "sgd", "float64", lr=0.01, momentum=0.9, nesterov=True),
+    _case("lion_default", "lion", lr=1e-3),
+    _case("lion_weight_decay", "lion", lr=1e-3, betas=(0.95, 0.98), weight_decay=0.5),
+    _case("lion_maximize", "lion", lr=1e-3, weight_decay=0.1, maximize=True),
+    _case("lion_float64", "lion", "float64", lr=1e-3, weight_decay=0.1),
 ]
 
 

@@ -67,6 +67,12 @@ tensor dtype where they meet a tensor. Note that current PyTorch writes
 ``bias_correction2 ** 0.5`` (glibc ``pow``), which is not always the correctly
 rounded ``math.sqrt`` (first difference for beta2=0.999 at step 1270).
 
+Lion (torch has none) transcribes lucidrains' lion-pytorch (``lion_pytorch.py``
+@05258c93, the de-facto PyTorch reference; Chen et al. 2023) instead, plus
+``maximize``, with one stated departure: ``torch.sign`` gives 0 for NaN, which
+would freeze a parameter whose gradient is NaN; the reference propagates NaN
+(numpy.sign), as the paper's pseudocode reads and adamant does.
+
 Running this file prints the cross-check against torch.optim (1.13).
 """
 
@@ -76,7 +82,7 @@ import sys
 
 import torch
 
-ALGORITHMS = ("adam", "adamw", "adamax", "nadam", "radam", "adagrad", "rmsprop", "adadelta", "sgd")
+ALGORITHMS = ("adam", "adamw", "adamax", "nadam", "radam", "adagrad", "rmsprop", "adadelta", "sgd", "lion")
 
 # Every option of every algorithm, with current PyTorch's defaults (plus ours).
 # SGD's lr default is current PyTorch's 1e-3 (1.13 requires an explicit lr).
@@ -97,6 +103,7 @@ DEFAULTS = {
                     maximize=False),
     "adadelta": dict(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False),
     "sgd": dict(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False),
+    "lion": dict(lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, maximize=False),
 }
 
 # Per-element state tensors of each algorithm, in PyTorch's names and order.
@@ -110,6 +117,7 @@ STATE_TENSORS = {
     "rmsprop": ("square_avg", "momentum_buffer", "grad_avg"),
     "adadelta": ("square_avg", "acc_delta"),
     "sgd": ("momentum_buffer",),
+    "lion": ("exp_avg",),
 }
 
 
@@ -554,8 +562,32 @@ def sgd(params, grads, states, *, lr, weight_decay, momentum, dampening, nestero
         param.add_(grad, alpha=-lr)
 
 
+# ---------------------------------------------------------------------------------------------
+# Lion
+# ---------------------------------------------------------------------------------------------
+def lion(params, grads, states, *, lr, beta1, beta2, weight_decay, maximize):
+    """lucidrains' ``Lion.step`` (``update_fn``), plus ``maximize`` and a sign that propagates NaN.
+
+    ``step += 1`` (current PyTorch's convention for a step count; lion-pytorch keeps none);
+    ``grad = -grad if maximize``; ``p.mul_(1 - lr*wd)``;
+    ``update = exp_avg.clone().mul_(beta1).add(grad, alpha=1-beta1).sign_()``;
+    ``p.add_(update, alpha=-lr)``; ``exp_avg.mul_(beta2).add_(grad, alpha=1-beta2)``.
+    """
+    for i, param in enumerate(params):
+        state = states[i]
+        grad = grads[i] if not maximize else -grads[i]
+        exp_avg = state["exp_avg"]
+        state["step"] += 1
+
+        param.mul_(1.0 - lr * weight_decay)
+        update = exp_avg.clone().mul_(beta1).add(grad, alpha=1.0 - beta1)
+        update = torch.where(update.isnan(), update, update.sign())  # torch.sign(NaN) is 0
+        param.add_(update, alpha=-lr)
+        exp_avg.mul_(beta2).add_(grad, alpha=1.0 - beta2)
+
+
 FUNCTIONS = dict(adam=adam, adamw=adamw, adamax=adamax, nadam=nadam, radam=radam, adagrad=adagrad,
-                 rmsprop=rmsprop, adadelta=adadelta, sgd=sgd)
+                 rmsprop=rmsprop, adadelta=adadelta, sgd=sgd, lion=lion)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -605,6 +637,8 @@ def init_state(algorithm, param, options):
         state = dict(step=step, square_avg=zeros(), acc_delta=zeros())
     elif algorithm == "sgd":
         state = {}  # momentum_buffer appears at the first step with momentum != 0
+    elif algorithm == "lion":
+        state = dict(step=step, exp_avg=zeros())
     else:
         raise ValueError(f"unknown algorithm {algorithm!r}")
     return state
@@ -693,6 +727,8 @@ _TORCH113_CLASSES = dict(adam="Adam", adamw="AdamW", adamax="Adamax", nadam="NAd
 
 def torch113_supports(algorithm, options):
     """Whether 1.13's torch.optim can run this configuration."""
+    if algorithm not in _TORCH113_KWARGS:  # an algorithm torch lacks (Lion)
+        return False
     for k, v in options.items():
         if k not in _TORCH113_KWARGS[algorithm] and v != DEFAULTS[algorithm][k]:
             return False
