@@ -11,20 +11,14 @@
 
 namespace adamant::algorithms {
 
-struct Adadelta {
+struct Adadelta : DescriptorDefaults {
   using Options = AdadeltaOptions;
   template <class T>
   using Scalars = rules::AdadeltaScalars<T>;
   static constexpr std::string_view kName = "adadelta";
   static constexpr std::array<std::string_view, 2> kState = {"square_avg", "acc_delta"};
-  static constexpr bool kCountsSteps = true;
-  static constexpr std::string_view kScalarState = "";
-  static constexpr bool kFreshState = false;
 
   enum Mode { kL2, kNumModes };
-  static constexpr bool Valid(ModeBits) { return true; }
-  static constexpr bool Uses(ModeBits, int) { return true; }
-  static double Init(const Options&, int) { return 0.0; }
 
   static ModeBits ModesOf(const Options& o) { return ModeBits{}.With(kL2, o.weight_decay != 0); }
 

@@ -11,19 +11,14 @@
 
 namespace adamant::algorithms {
 
-struct Adagrad {
+struct Adagrad : DescriptorDefaults {
   using Options = AdagradOptions;
   template <class T>
   using Scalars = rules::AdagradScalars<T>;
   static constexpr std::string_view kName = "adagrad";
   static constexpr std::array<std::string_view, 1> kState = {"sum"};
-  static constexpr bool kCountsSteps = true;
-  static constexpr std::string_view kScalarState = "";
-  static constexpr bool kFreshState = false;
 
   enum Mode { kL2, kNumModes };
-  static constexpr bool Valid(ModeBits) { return true; }
-  static constexpr bool Uses(ModeBits, int) { return true; }
   static double Init(const Options& o, int) { return o.initial_accumulator_value; }
 
   static ModeBits ModesOf(const Options& o) { return ModeBits{}.With(kL2, o.weight_decay != 0); }

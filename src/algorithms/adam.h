@@ -13,20 +13,15 @@
 
 namespace adamant::algorithms {
 
-struct Adam {
+struct Adam : DescriptorDefaults {
   using Options = AdamOptions;
   template <class T>
   using Scalars = rules::AdamScalars<T>;
   static constexpr std::string_view kName = "adam";
   static constexpr std::array<std::string_view, 3> kState = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
-  static constexpr bool kCountsSteps = true;
-  static constexpr std::string_view kScalarState = "";
-  static constexpr bool kFreshState = false;
 
   enum Mode { kL2, kAmsgrad, kEpsHat, kNumModes };
-  static constexpr bool Valid(ModeBits) { return true; }
   static constexpr bool Uses(ModeBits m, int buffer) { return buffer < 2 || m[kAmsgrad]; }
-  static double Init(const Options&, int) { return 0.0; }
 
   static ModeBits ModesOf(const Options& o) {
     return ModeBits{}

@@ -11,20 +11,14 @@
 
 namespace adamant::algorithms {
 
-struct Adamax {
+struct Adamax : DescriptorDefaults {
   using Options = AdamaxOptions;
   template <class T>
   using Scalars = rules::AdamaxScalars<T>;
   static constexpr std::string_view kName = "adamax";
   static constexpr std::array<std::string_view, 2> kState = {"exp_avg", "exp_inf"};
-  static constexpr bool kCountsSteps = true;
-  static constexpr std::string_view kScalarState = "";
-  static constexpr bool kFreshState = false;
 
   enum Mode { kL2, kEpsOutside, kNumModes };
-  static constexpr bool Valid(ModeBits) { return true; }
-  static constexpr bool Uses(ModeBits, int) { return true; }
-  static double Init(const Options&, int) { return 0.0; }
 
   static ModeBits ModesOf(const Options& o) {
     return ModeBits{}.With(kL2, o.weight_decay != 0).With(kEpsOutside, o.eps_mode == EpsMode::kTensorFlow);

@@ -1,7 +1,7 @@
 // What an algorithm's descriptor is: everything that is "Adam" (or any other algorithm), in one struct in
 // src/algorithms/<name>.h, which the generic layers read instead of repeating it:
 //
-//   struct Adam {
+//   struct Adam : DescriptorDefaults {                   // the members below that it does not declare
 //     using Options = AdamOptions;                        // adamant/options/adam.h: fields, visitor, Validate
 //     template <class T> using Scalars = rules::AdamScalars<T>;
 //     static constexpr std::string_view kName = "adam";
@@ -31,6 +31,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <string_view>
 
 #include "adamant/algorithm_info.h"
 
@@ -52,6 +53,20 @@ struct TensorStep {
   int64_t step = 1;           // the step being taken, 1 on the first; 0 for algorithms that keep none
   double scalar_state = 1.0;  // the algorithm's per-tensor scalar before this step (NAdam's mu_product)
   bool fresh = false;         // the state buffers were created for this step (kFreshState)
+};
+
+// What most algorithms are: a descriptor derives from it and declares only where it differs (a static
+// member of the same name hides the one here).
+struct DescriptorDefaults {
+  static constexpr bool kCountsSteps = true;           // keeps `step` (SGD does not)
+  static constexpr std::string_view kScalarState = "";  // no per-tensor scalar (NAdam: "mu_product")
+  static constexpr bool kFreshState = false;            // state starts from Init (SGD: from the first gradient)
+  static constexpr bool Valid(ModeBits) { return true; }
+  static constexpr bool Uses(ModeBits, int) { return true; }
+  template <class Options>
+  static double Init(const Options&, int) {
+    return 0.0;
+  }
 };
 
 // 1 - beta^t, or 1 without bias correction.

@@ -11,20 +11,14 @@
 
 namespace adamant::algorithms {
 
-struct Lion {
+struct Lion : DescriptorDefaults {
   using Options = LionOptions;
   template <class T>
   using Scalars = rules::LionScalars<T>;
   static constexpr std::string_view kName = "lion";
   static constexpr std::array<std::string_view, 1> kState = {"exp_avg"};
-  static constexpr bool kCountsSteps = true;
-  static constexpr std::string_view kScalarState = "";
-  static constexpr bool kFreshState = false;
 
   enum Mode { kNumModes };
-  static constexpr bool Valid(ModeBits) { return true; }
-  static constexpr bool Uses(ModeBits, int) { return true; }
-  static double Init(const Options&, int) { return 0.0; }
 
   static ModeBits ModesOf(const Options&) { return {}; }
 

@@ -13,23 +13,18 @@
 
 namespace adamant::algorithms {
 
-struct NAdam {
+struct NAdam : DescriptorDefaults {
   using Options = NAdamOptions;
   template <class T>
   using Scalars = rules::NAdamScalars<T>;
   static constexpr std::string_view kName = "nadam";
   static constexpr std::array<std::string_view, 2> kState = {"exp_avg", "exp_avg_sq"};
-  static constexpr bool kCountsSteps = true;
   // In a step: the product of mu_1 .. mu_{step-1} (1 before the first step); multiplied by mu_step once
   // the pass has run, even for an empty tensor, as in PyTorch. Kept in double (PyTorch keeps a float32
   // tensor). It differs between tensors that took different paths, so the scalars are not shared.
   static constexpr std::string_view kScalarState = "mu_product";
-  static constexpr bool kFreshState = false;
 
   enum Mode { kL2, kEpsHat, kNumModes };
-  static constexpr bool Valid(ModeBits) { return true; }
-  static constexpr bool Uses(ModeBits, int) { return true; }
-  static double Init(const Options&, int) { return 0.0; }
 
   static ModeBits ModesOf(const Options& o) {
     return ModeBits{}

@@ -13,20 +13,14 @@
 
 namespace adamant::algorithms {
 
-struct RAdam {
+struct RAdam : DescriptorDefaults {
   using Options = RAdamOptions;
   template <class T>
   using Scalars = rules::RAdamScalars<T>;
   static constexpr std::string_view kName = "radam";
   static constexpr std::array<std::string_view, 2> kState = {"exp_avg", "exp_avg_sq"};
-  static constexpr bool kCountsSteps = true;
-  static constexpr std::string_view kScalarState = "";
-  static constexpr bool kFreshState = false;
 
   enum Mode { kL2, kRectified, kNumModes };
-  static constexpr bool Valid(ModeBits) { return true; }
-  static constexpr bool Uses(ModeBits, int) { return true; }
-  static double Init(const Options&, int) { return 0.0; }
 
   static ModeBits ModesOf(const Options& o) {
     return ModeBits{}.With(kL2, !o.decoupled_weight_decay && o.weight_decay != 0);

@@ -11,22 +11,17 @@
 
 namespace adamant::algorithms {
 
-struct RMSprop {
+struct RMSprop : DescriptorDefaults {
   using Options = RMSpropOptions;
   template <class T>
   using Scalars = rules::RMSpropScalars<T>;
   static constexpr std::string_view kName = "rmsprop";
   static constexpr std::array<std::string_view, 3> kState = {"square_avg", "momentum_buffer", "grad_avg"};
-  static constexpr bool kCountsSteps = true;
-  static constexpr std::string_view kScalarState = "";
-  static constexpr bool kFreshState = false;
 
   enum Mode { kL2, kCentered, kMomentum, kNumModes };
-  static constexpr bool Valid(ModeBits) { return true; }
   static constexpr bool Uses(ModeBits m, int buffer) {
     return buffer == 0 || (buffer == 1 && m[kMomentum]) || (buffer == 2 && m[kCentered]);
   }
-  static double Init(const Options&, int) { return 0.0; }
 
   static ModeBits ModesOf(const Options& o) {
     return ModeBits{}.With(kL2, o.weight_decay != 0).With(kCentered, o.centered).With(kMomentum, o.momentum > 0);

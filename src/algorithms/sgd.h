@@ -13,21 +13,19 @@
 
 namespace adamant::algorithms {
 
-struct SGD {
+struct SGD : DescriptorDefaults {
   using Options = SGDOptions;
   template <class T>
   using Scalars = rules::SGDScalars<T>;
   static constexpr std::string_view kName = "sgd";
   static constexpr std::array<std::string_view, 1> kState = {"momentum_buffer"};
   static constexpr bool kCountsSteps = false;
-  static constexpr std::string_view kScalarState = "";
   static constexpr bool kFreshState = true;
 
   enum Mode { kL2, kMomentum, kFirst, kNesterov, kNumModes };
   // Without momentum, neither the first step nor Nesterov's momentum apply.
   static constexpr bool Valid(ModeBits m) { return m[kMomentum] || (!m[kFirst] && !m[kNesterov]); }
   static constexpr bool Uses(ModeBits m, int) { return m[kMomentum]; }
-  static double Init(const Options&, int) { return 0.0; }
 
   static ModeBits ModesOf(const Options& o) {
     const bool momentum = o.momentum != 0;
