@@ -19,6 +19,21 @@ enum class EpsMode { kPyTorch, kTensorFlow };
 // "pytorch" / "tensorflow".
 std::string_view EpsModeName(EpsMode mode);
 
+// An algorithm's options from one list of fields, FIELDS(X) calling X(type, name, default) for each field
+// in order: the struct `Name` (a plain aggregate with default member initializers, so that
+// `Name{.lr = 1e-2}` works) and its visitor, VisitOptionsImpl(Name&, visit), which calls visit("name",
+// field) for every field in the same order (options.h: VisitOptions). The names are PyTorch's.
+#define ADAMANT_OPTION_FIELD(type, name, default_value) type name = default_value;
+#define ADAMANT_OPTION_VISIT(type, name, default_value) visit(#name, o.name);
+#define ADAMANT_DEFINE_OPTIONS(Name, FIELDS)           \
+  struct Name {                                        \
+    FIELDS(ADAMANT_OPTION_FIELD)                       \
+  };                                                   \
+  template <class Visitor>                             \
+  void VisitOptionsImpl(Name& o, Visitor&& visit) {    \
+    FIELDS(ADAMANT_OPTION_VISIT)                       \
+  }
+
 }  // namespace adamant
 
 #endif  // ADAMANT_OPTION_TYPES_H_

@@ -7,22 +7,13 @@
 
 namespace adamant {
 
-struct AdadeltaOptions {
-  double lr = 1.0;
-  double rho = 0.9;
-  double eps = 1e-6;
-  double weight_decay = 0.0;
-  bool maximize = false;
-};
-
-template <class Visitor>
-void VisitOptionsImpl(AdadeltaOptions& o, Visitor&& visit) {
-  visit("lr", o.lr);
-  visit("rho", o.rho);
-  visit("eps", o.eps);
-  visit("weight_decay", o.weight_decay);
-  visit("maximize", o.maximize);
-}
+#define ADAMANT_ADADELTA_FIELDS(X) \
+  X(double, lr, 1.0)            \
+  X(double, rho, 0.9)           \
+  X(double, eps, 1e-6)          \
+  X(double, weight_decay, 0.0)  \
+  X(bool, maximize, false)
+ADAMANT_DEFINE_OPTIONS(AdadeltaOptions, ADAMANT_ADADELTA_FIELDS)
 
 inline void Validate(const AdadeltaOptions& o) {
   validation::CheckLr(o.lr);

@@ -7,24 +7,14 @@
 
 namespace adamant {
 
-struct AdagradOptions {
-  double lr = 1e-2;
-  double lr_decay = 0.0;
-  double weight_decay = 0.0;
-  double initial_accumulator_value = 0.0;
-  double eps = 1e-10;
-  bool maximize = false;
-};
-
-template <class Visitor>
-void VisitOptionsImpl(AdagradOptions& o, Visitor&& visit) {
-  visit("lr", o.lr);
-  visit("lr_decay", o.lr_decay);
-  visit("weight_decay", o.weight_decay);
-  visit("initial_accumulator_value", o.initial_accumulator_value);
-  visit("eps", o.eps);
-  visit("maximize", o.maximize);
-}
+#define ADAMANT_ADAGRAD_FIELDS(X)            \
+  X(double, lr, 1e-2)                        \
+  X(double, lr_decay, 0.0)                   \
+  X(double, weight_decay, 0.0)               \
+  X(double, initial_accumulator_value, 0.0)  \
+  X(double, eps, 1e-10)                      \
+  X(bool, maximize, false)
+ADAMANT_DEFINE_OPTIONS(AdagradOptions, ADAMANT_ADAGRAD_FIELDS)
 
 inline void Validate(const AdagradOptions& o) {
   using validation::NonNegative;

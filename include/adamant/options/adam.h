@@ -7,30 +7,17 @@
 
 namespace adamant {
 
-struct AdamOptions {
-  double lr = 1e-3;
-  Betas betas = {0.9, 0.999};
-  double eps = 1e-8;
-  double weight_decay = 0.0;            // L2 (added to the gradient) unless decoupled_weight_decay
-  bool amsgrad = false;                 // max over the raw (uncorrected) second moment
-  bool maximize = false;
-  bool decoupled_weight_decay = false;  // AdamW: p *= 1 - lr * weight_decay before the update
-  bool bias_correction = true;          // false: the uncorrected variant of the Adam paper's Figure 4
-  EpsMode eps_mode = EpsMode::kPyTorch;
-};
-
-template <class Visitor>
-void VisitOptionsImpl(AdamOptions& o, Visitor&& visit) {
-  visit("lr", o.lr);
-  visit("betas", o.betas);
-  visit("eps", o.eps);
-  visit("weight_decay", o.weight_decay);
-  visit("amsgrad", o.amsgrad);
-  visit("maximize", o.maximize);
-  visit("decoupled_weight_decay", o.decoupled_weight_decay);
-  visit("bias_correction", o.bias_correction);
-  visit("eps_mode", o.eps_mode);
-}
+#define ADAMANT_ADAM_FIELDS(X)                                                                               \
+  X(double, lr, 1e-3)                                                                                        \
+  X(Betas, betas, (Betas{0.9, 0.999}))                                                                       \
+  X(double, eps, 1e-8)                                                                                       \
+  X(double, weight_decay, 0.0)            /* L2 (added to the gradient) unless decoupled_weight_decay */     \
+  X(bool, amsgrad, false)                 /* max over the raw (uncorrected) second moment */                 \
+  X(bool, maximize, false)                                                                                   \
+  X(bool, decoupled_weight_decay, false)  /* AdamW: p *= 1 - lr * weight_decay before the update */          \
+  X(bool, bias_correction, true)          /* false: the uncorrected variant of the Adam paper's Figure 4 */  \
+  X(EpsMode, eps_mode, EpsMode::kPyTorch)
+ADAMANT_DEFINE_OPTIONS(AdamOptions, ADAMANT_ADAM_FIELDS)
 
 inline void Validate(const AdamOptions& o) {
   validation::CheckLr(o.lr);

@@ -7,26 +7,15 @@
 
 namespace adamant {
 
-struct AdamaxOptions {
-  double lr = 2e-3;
-  Betas betas = {0.9, 0.999};
-  double eps = 1e-8;  // inside the max, as PyTorch (kPyTorch); after it with kTensorFlow
-  double weight_decay = 0.0;
-  bool maximize = false;
-  bool bias_correction = true;
-  EpsMode eps_mode = EpsMode::kPyTorch;
-};
-
-template <class Visitor>
-void VisitOptionsImpl(AdamaxOptions& o, Visitor&& visit) {
-  visit("lr", o.lr);
-  visit("betas", o.betas);
-  visit("eps", o.eps);
-  visit("weight_decay", o.weight_decay);
-  visit("maximize", o.maximize);
-  visit("bias_correction", o.bias_correction);
-  visit("eps_mode", o.eps_mode);
-}
+#define ADAMANT_ADAMAX_FIELDS(X)                                                                                  \
+  X(double, lr, 2e-3)                                                                                             \
+  X(Betas, betas, (Betas{0.9, 0.999}))                                                                            \
+  X(double, eps, 1e-8)                    /* inside the max, as PyTorch (kPyTorch); after it with kTensorFlow */  \
+  X(double, weight_decay, 0.0)                                                                                    \
+  X(bool, maximize, false)                                                                                        \
+  X(bool, bias_correction, true)                                                                                  \
+  X(EpsMode, eps_mode, EpsMode::kPyTorch)
+ADAMANT_DEFINE_OPTIONS(AdamaxOptions, ADAMANT_ADAMAX_FIELDS)
 
 inline void Validate(const AdamaxOptions& o) {
   validation::CheckLr(o.lr);

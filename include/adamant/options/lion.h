@@ -8,20 +8,12 @@
 
 namespace adamant {
 
-struct LionOptions {
-  double lr = 1e-4;             // typically 3-10x smaller than AdamW's
-  Betas betas = {0.9, 0.99};    // interpolation for the update's sign, and the momentum's decay
-  double weight_decay = 0.0;    // decoupled: p *= 1 - lr * weight_decay (typically 3-10x AdamW's)
-  bool maximize = false;
-};
-
-template <class Visitor>
-void VisitOptionsImpl(LionOptions& o, Visitor&& visit) {
-  visit("lr", o.lr);
-  visit("betas", o.betas);
-  visit("weight_decay", o.weight_decay);
-  visit("maximize", o.maximize);
-}
+#define ADAMANT_LION_FIELDS(X)                                                                               \
+  X(double, lr, 1e-4)                 /* typically 3-10x smaller than AdamW's */                             \
+  X(Betas, betas, (Betas{0.9, 0.99})) /* interpolation for the update's sign, and the momentum's decay */    \
+  X(double, weight_decay, 0.0)        /* decoupled: p *= 1 - lr * weight_decay (typically 3-10x AdamW's) */  \
+  X(bool, maximize, false)
+ADAMANT_DEFINE_OPTIONS(LionOptions, ADAMANT_LION_FIELDS)
 
 inline void Validate(const LionOptions& o) {
   validation::CheckLr(o.lr);

@@ -7,30 +7,17 @@
 
 namespace adamant {
 
-struct NAdamOptions {
-  double lr = 2e-3;
-  Betas betas = {0.9, 0.999};
-  double eps = 1e-8;
-  double weight_decay = 0.0;
-  double momentum_decay = 4e-3;
-  bool decoupled_weight_decay = false;
-  bool maximize = false;
-  bool bias_correction = true;
-  EpsMode eps_mode = EpsMode::kPyTorch;
-};
-
-template <class Visitor>
-void VisitOptionsImpl(NAdamOptions& o, Visitor&& visit) {
-  visit("lr", o.lr);
-  visit("betas", o.betas);
-  visit("eps", o.eps);
-  visit("weight_decay", o.weight_decay);
-  visit("momentum_decay", o.momentum_decay);
-  visit("decoupled_weight_decay", o.decoupled_weight_decay);
-  visit("maximize", o.maximize);
-  visit("bias_correction", o.bias_correction);
-  visit("eps_mode", o.eps_mode);
-}
+#define ADAMANT_NADAM_FIELDS(X)            \
+  X(double, lr, 2e-3)                      \
+  X(Betas, betas, (Betas{0.9, 0.999}))     \
+  X(double, eps, 1e-8)                     \
+  X(double, weight_decay, 0.0)             \
+  X(double, momentum_decay, 4e-3)          \
+  X(bool, decoupled_weight_decay, false)   \
+  X(bool, maximize, false)                 \
+  X(bool, bias_correction, true)           \
+  X(EpsMode, eps_mode, EpsMode::kPyTorch)
+ADAMANT_DEFINE_OPTIONS(NAdamOptions, ADAMANT_NADAM_FIELDS)
 
 inline void Validate(const NAdamOptions& o) {
   validation::CheckLr(o.lr);

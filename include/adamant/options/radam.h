@@ -7,26 +7,15 @@
 
 namespace adamant {
 
-struct RAdamOptions {
-  double lr = 1e-3;
-  Betas betas = {0.9, 0.999};
-  double eps = 1e-8;
-  double weight_decay = 0.0;
-  bool decoupled_weight_decay = false;
-  bool maximize = false;
-  bool bias_correction = true;
-};
-
-template <class Visitor>
-void VisitOptionsImpl(RAdamOptions& o, Visitor&& visit) {
-  visit("lr", o.lr);
-  visit("betas", o.betas);
-  visit("eps", o.eps);
-  visit("weight_decay", o.weight_decay);
-  visit("decoupled_weight_decay", o.decoupled_weight_decay);
-  visit("maximize", o.maximize);
-  visit("bias_correction", o.bias_correction);
-}
+#define ADAMANT_RADAM_FIELDS(X)           \
+  X(double, lr, 1e-3)                     \
+  X(Betas, betas, (Betas{0.9, 0.999}))    \
+  X(double, eps, 1e-8)                    \
+  X(double, weight_decay, 0.0)            \
+  X(bool, decoupled_weight_decay, false)  \
+  X(bool, maximize, false)                \
+  X(bool, bias_correction, true)
+ADAMANT_DEFINE_OPTIONS(RAdamOptions, ADAMANT_RADAM_FIELDS)
 
 inline void Validate(const RAdamOptions& o) {
   validation::CheckLr(o.lr);

@@ -7,26 +7,15 @@
 
 namespace adamant {
 
-struct RMSpropOptions {
-  double lr = 1e-2;
-  double alpha = 0.99;
-  double eps = 1e-8;
-  double weight_decay = 0.0;
-  double momentum = 0.0;
-  bool centered = false;
-  bool maximize = false;
-};
-
-template <class Visitor>
-void VisitOptionsImpl(RMSpropOptions& o, Visitor&& visit) {
-  visit("lr", o.lr);
-  visit("alpha", o.alpha);
-  visit("eps", o.eps);
-  visit("weight_decay", o.weight_decay);
-  visit("momentum", o.momentum);
-  visit("centered", o.centered);
-  visit("maximize", o.maximize);
-}
+#define ADAMANT_RMSPROP_FIELDS(X) \
+  X(double, lr, 1e-2)           \
+  X(double, alpha, 0.99)        \
+  X(double, eps, 1e-8)          \
+  X(double, weight_decay, 0.0)  \
+  X(double, momentum, 0.0)      \
+  X(bool, centered, false)      \
+  X(bool, maximize, false)
+ADAMANT_DEFINE_OPTIONS(RMSpropOptions, ADAMANT_RMSPROP_FIELDS)
 
 inline void Validate(const RMSpropOptions& o) {
   using validation::NonNegative;

@@ -7,24 +7,14 @@
 
 namespace adamant {
 
-struct SGDOptions {
-  double lr = 1e-3;
-  double momentum = 0.0;
-  double dampening = 0.0;
-  double weight_decay = 0.0;
-  bool nesterov = false;
-  bool maximize = false;
-};
-
-template <class Visitor>
-void VisitOptionsImpl(SGDOptions& o, Visitor&& visit) {
-  visit("lr", o.lr);
-  visit("momentum", o.momentum);
-  visit("dampening", o.dampening);
-  visit("weight_decay", o.weight_decay);
-  visit("nesterov", o.nesterov);
-  visit("maximize", o.maximize);
-}
+#define ADAMANT_SGD_FIELDS(X)   \
+  X(double, lr, 1e-3)           \
+  X(double, momentum, 0.0)      \
+  X(double, dampening, 0.0)     \
+  X(double, weight_decay, 0.0)  \
+  X(bool, nesterov, false)      \
+  X(bool, maximize, false)
+ADAMANT_DEFINE_OPTIONS(SGDOptions, ADAMANT_SGD_FIELDS)
 
 inline void Validate(const SGDOptions& o) {
   using validation::Require;
