@@ -1,5 +1,5 @@
-// The stateless layer: one call per algorithm updates a list of tensors in place, given their state
-// buffers and step counts. The optimizers and every adapter (Python, libtorch) are built on it, in the way
+// The stateless layer: one call updates a list of tensors in place, given their state buffers and step
+// counts: functional::Step(tensors, AdamOptions{...}), the algorithm chosen by its options' type. The optimizers and every adapter (Python, libtorch) are built on it, in the way
 // torch.optim's classes are built on torch.optim's functional API.
 //
 // Every pointer refers to `param.numel` contiguous elements: parameter and gradient of `param.dtype`,
@@ -58,100 +58,16 @@ struct Tensor {
 };
 
 // One fused step of the algorithm whose options these are (AdamW: AdamWOptions, or AdamOptions with
-// decoupled_weight_decay).
+// decoupled_weight_decay):
+//
+//   std::vector<float> w(n), g(n), m(n), v(n);
+//   const functional::Tensor t{MakeParam(w.data(), g.data(), n), {m.data(), v.data()}, /*step=*/1};
+//   functional::Step({&t, 1}, AdamOptions{.lr = 1e-3});
 #define ADAMANT_DECLARE_STEP(Class, name)                                                             \
   void Step(std::span<const Tensor> tensors, const Class##Options& options, const Precision& precision = {}, \
             const StepArgs& args = {});
 ADAMANT_OPTIMIZERS(ADAMANT_DECLARE_STEP, ADAMANT_SKIP_VARIANT)
 #undef ADAMANT_DECLARE_STEP
-
-// The same steps with a struct per algorithm that names its buffers.
-
-struct AdamTensor {
-  ParamView param;  // grad required
-  void* exp_avg = nullptr;
-  void* exp_avg_sq = nullptr;
-  void* max_exp_avg_sq = nullptr;  // required when amsgrad
-  int64_t step = 1;
-  float* master = nullptr;  // bf16/fp16 parameters only: fp32 master weights (optional)
-};
-// Adam, and AdamW (pass options with decoupled_weight_decay = true).
-void Adam(std::span<const AdamTensor> tensors, const AdamOptions& options, const Precision& precision = {},
-          const StepArgs& args = {});
-
-struct AdamaxTensor {
-  ParamView param;
-  void* exp_avg = nullptr;
-  void* exp_inf = nullptr;
-  int64_t step = 1;
-  float* master = nullptr;  // bf16/fp16 parameters only: fp32 master weights (optional)
-};
-void Adamax(std::span<const AdamaxTensor> tensors, const AdamaxOptions& options, const Precision& precision = {},
-            const StepArgs& args = {});
-
-struct NAdamTensor {
-  ParamView param;
-  void* exp_avg = nullptr;
-  void* exp_avg_sq = nullptr;
-  int64_t step = 1;
-  // In: the product of the momentum coefficients mu_1 .. mu_{step-1} (1 before the first step).
-  // Out: multiplied by mu_step. Kept in double (PyTorch keeps a float32 tensor).
-  double* mu_product = nullptr;
-  float* master = nullptr;  // bf16/fp16 parameters only: fp32 master weights (optional)
-};
-void NAdam(std::span<const NAdamTensor> tensors, const NAdamOptions& options, const Precision& precision = {},
-           const StepArgs& args = {});
-
-struct RAdamTensor {
-  ParamView param;
-  void* exp_avg = nullptr;
-  void* exp_avg_sq = nullptr;
-  int64_t step = 1;
-  float* master = nullptr;  // bf16/fp16 parameters only: fp32 master weights (optional)
-};
-void RAdam(std::span<const RAdamTensor> tensors, const RAdamOptions& options, const Precision& precision = {},
-           const StepArgs& args = {});
-
-struct AdagradTensor {
-  ParamView param;
-  void* sum = nullptr;  // starts at initial_accumulator_value
-  int64_t step = 1;
-  float* master = nullptr;  // bf16/fp16 parameters only: fp32 master weights (optional)
-};
-void Adagrad(std::span<const AdagradTensor> tensors, const AdagradOptions& options, const Precision& precision = {},
-             const StepArgs& args = {});
-
-struct RMSpropTensor {
-  ParamView param;
-  void* square_avg = nullptr;
-  void* momentum_buffer = nullptr;  // required when momentum > 0
-  void* grad_avg = nullptr;         // required when centered
-  int64_t step = 1;
-  float* master = nullptr;  // bf16/fp16 parameters only: fp32 master weights (optional)
-};
-void RMSprop(std::span<const RMSpropTensor> tensors, const RMSpropOptions& options, const Precision& precision = {},
-             const StepArgs& args = {});
-
-struct AdadeltaTensor {
-  ParamView param;
-  void* square_avg = nullptr;
-  void* acc_delta = nullptr;
-  int64_t step = 1;
-  float* master = nullptr;  // bf16/fp16 parameters only: fp32 master weights (optional)
-};
-void Adadelta(std::span<const AdadeltaTensor> tensors, const AdadeltaOptions& options, const Precision& precision = {},
-              const StepArgs& args = {});
-
-struct SGDTensor {
-  ParamView param;
-  void* momentum_buffer = nullptr;  // required when momentum != 0
-  // False on the first step with momentum: the buffer is then set to the gradient (PyTorch's
-  // `momentum_buffer is None`) rather than decayed.
-  bool momentum_buffer_initialized = false;
-  float* master = nullptr;  // bf16/fp16 parameters only: fp32 master weights (optional)
-};
-void SGD(std::span<const SGDTensor> tensors, const SGDOptions& options, const Precision& precision = {},
-         const StepArgs& args = {});
 
 // The position of the first parameter (in `params` order) whose gradient, divided by grad_scale in the
 // compute type, holds a NaN or an infinity; nullopt if every gradient is finite. Parameters without a

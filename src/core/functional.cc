@@ -251,55 +251,6 @@ void StepOf(std::span<const Tensor> tensors, const typename A::Options& o, const
 ADAMANT_OPTIMIZERS(ADAMANT_DEFINE_STEP, ADAMANT_SKIP_VARIANT)
 #undef ADAMANT_DEFINE_STEP
 
-// The named structs, as generic tensors.
-namespace {
-
-template <class Named, class Options, class Make>
-void StepNamed(std::span<const Named> named, const Options& o, const Precision& precision, const StepArgs& args,
-               Make make) {
-  struct TensorsTag;
-  std::vector<Tensor>& tensors = core::ScratchOfSize<Tensor, TensorsTag>(named.size());
-  core::ParallelRuns(named.size(), [&](size_t begin, size_t end, int) {
-    for (size_t i = begin; i < end; ++i) tensors[i] = make(named[i]);
-  });
-  Step(tensors, o, precision, args);
-}
-
-}  // namespace
-
-void Adam(std::span<const AdamTensor> t, const AdamOptions& o, const Precision& p, const StepArgs& a) {
-  StepNamed(t, o, p, a, [](const AdamTensor& x) {
-    return Tensor{x.param, {x.exp_avg, x.exp_avg_sq, x.max_exp_avg_sq}, x.step, x.master};
-  });
-}
-void Adamax(std::span<const AdamaxTensor> t, const AdamaxOptions& o, const Precision& p, const StepArgs& a) {
-  StepNamed(t, o, p, a, [](const AdamaxTensor& x) { return Tensor{x.param, {x.exp_avg, x.exp_inf}, x.step, x.master}; });
-}
-void NAdam(std::span<const NAdamTensor> t, const NAdamOptions& o, const Precision& p, const StepArgs& a) {
-  StepNamed(t, o, p, a, [](const NAdamTensor& x) {
-    return Tensor{x.param, {x.exp_avg, x.exp_avg_sq}, x.step, x.master, x.mu_product};
-  });
-}
-void RAdam(std::span<const RAdamTensor> t, const RAdamOptions& o, const Precision& p, const StepArgs& a) {
-  StepNamed(t, o, p, a, [](const RAdamTensor& x) { return Tensor{x.param, {x.exp_avg, x.exp_avg_sq}, x.step, x.master}; });
-}
-void Adagrad(std::span<const AdagradTensor> t, const AdagradOptions& o, const Precision& p, const StepArgs& a) {
-  StepNamed(t, o, p, a, [](const AdagradTensor& x) { return Tensor{x.param, {x.sum}, x.step, x.master}; });
-}
-void RMSprop(std::span<const RMSpropTensor> t, const RMSpropOptions& o, const Precision& p, const StepArgs& a) {
-  StepNamed(t, o, p, a, [](const RMSpropTensor& x) {
-    return Tensor{x.param, {x.square_avg, x.momentum_buffer, x.grad_avg}, x.step, x.master};
-  });
-}
-void Adadelta(std::span<const AdadeltaTensor> t, const AdadeltaOptions& o, const Precision& p, const StepArgs& a) {
-  StepNamed(t, o, p, a, [](const AdadeltaTensor& x) { return Tensor{x.param, {x.square_avg, x.acc_delta}, x.step, x.master}; });
-}
-void SGD(std::span<const SGDTensor> t, const SGDOptions& o, const Precision& p, const StepArgs& a) {
-  StepNamed(t, o, p, a, [](const SGDTensor& x) {
-    return Tensor{.param = x.param, .state = {x.momentum_buffer}, .master = x.master, .fresh = !x.momentum_buffer_initialized};
-  });
-}
-
 std::optional<size_t> FirstNonFinite(std::span<const ParamView> params, double grad_scale) {
   ValidateStepArgs({grad_scale, false});
   struct SlotsTag;

@@ -565,14 +565,14 @@ TEST(NonFiniteNames, ParseAndPrint) {
 TEST(NonFiniteFunctional, FoundInfChangesNothing) {
   std::vector<float> p = {1.0f, 2.0f}, g = {0.5f, -0.5f}, m(2), v(2);
   double mu_product = 1.0;
-  const std::vector<functional::NAdamTensor> tensors = {
-      {MakeParam(p.data(), g.data(), 2), m.data(), v.data(), 1, &mu_product}};
-  functional::NAdam(tensors, NAdamOptions{}, {}, {.grad_scale = 2.0, .found_inf = true});
+  const std::vector<functional::Tensor> tensors = {
+      {MakeParam(p.data(), g.data(), 2), {m.data(), v.data()}, 1, nullptr, &mu_product}};
+  functional::Step(tensors, NAdamOptions{}, {}, {.grad_scale = 2.0, .found_inf = true});
   EXPECT_EQ(p, (std::vector<float>{1.0f, 2.0f}));
   EXPECT_EQ(g, (std::vector<float>{0.5f, -0.5f}));
   EXPECT_EQ(mu_product, 1.0);
   EXPECT_EQ(m, (std::vector<float>{0.0f, 0.0f}));
-  functional::NAdam(tensors, NAdamOptions{}, {}, {.grad_scale = 2.0});
+  functional::Step(tensors, NAdamOptions{}, {}, {.grad_scale = 2.0});
   EXPECT_NE(p[0], 1.0f);
   EXPECT_EQ(g, (std::vector<float>{0.25f, -0.25f}));
   EXPECT_NE(mu_product, 1.0);

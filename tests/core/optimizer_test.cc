@@ -716,8 +716,8 @@ TEST(AdamOptionsBetweenSteps, MatchTheFunctionalLayer) {
   o.amsgrad = true;
   Adam opt({a.view()}, o);
   auto reference_step = [&](const AdamOptions& opts, int64_t step) {
-    const functional::AdamTensor t{MakeParam(ref.data(), a.grad.data(), 9), m.data(), v.data(), vmax.data(), step};
-    functional::Adam(std::span<const functional::AdamTensor>(&t, 1), opts);
+    const functional::Tensor t{MakeParam(ref.data(), a.grad.data(), 9), {m.data(), v.data(), vmax.data()}, step};
+    functional::Step(std::span<const functional::Tensor>(&t, 1), opts);
   };
   opt.Step();
   reference_step(o, 1);
@@ -965,14 +965,15 @@ struct FunctionalFixture {
   }
 };
 
-// `call(f, mutate)` runs one algorithm on [good tensor, bad tensor] where mutate(bad tensor) breaks it.
-template <class Tensor, class Fn, class Options>
-std::string FunctionalError(Fn fn, const Options& o, std::function<Tensor(FunctionalFixture&, int)> make,
-                            std::function<void(Tensor&)> mutate) {
+// Runs the algorithm of options `o` on [good tensor, bad tensor] where mutate(bad tensor) breaks it.
+template <class Options>
+std::string FunctionalError(const Options& o, std::function<functional::Tensor(FunctionalFixture&, int)> make,
+                            std::function<void(functional::Tensor&)> mutate) {
+  using Tensor = functional::Tensor;
   FunctionalFixture f;
   std::vector<Tensor> tensors = {make(f, 0), make(f, 1)};
   mutate(tensors[1]);
-  const std::string msg = ErrorOf([&] { fn(std::span<const Tensor>(tensors), o, Precision{}, StepArgs{}); });
+  const std::string msg = ErrorOf([&] { functional::Step(std::span<const Tensor>(tensors), o, Precision{}, StepArgs{}); });
   if (msg != "<no error>") {
     EXPECT_TRUE(f.untouched()) << "tensor 0 was updated before tensor 1 was found bad: " << msg;
   }
@@ -980,22 +981,22 @@ std::string FunctionalError(Fn fn, const Options& o, std::function<Tensor(Functi
 }
 
 TEST(Functional, AdamErrors) {
-  using T = functional::AdamTensor;
+  using T = functional::Tensor;
   AdamOptions o;
   o.amsgrad = true;
   auto make = [](FunctionalFixture& f, int i) {
-    return i == 0 ? T{f.good(), f.a0.data(), f.b0.data(), f.c0.data(), 1}
-                  : T{f.bad(), f.a1.data(), f.b1.data(), f.c1.data(), 1};
+    return i == 0 ? T{f.good(), {f.a0.data(), f.b0.data(), f.c0.data()}, 1}
+                  : T{f.bad(), {f.a1.data(), f.b1.data(), f.c1.data()}, 1};
   };
   auto err = [&](std::function<void(T&)> mutate, const AdamOptions& opts) {
-    return FunctionalError<T>(&functional::Adam, opts, make, mutate);
+    return FunctionalError(opts, make, mutate);
   };
   EXPECT_EQ(err([](T&) {}, o), "<no error>");
   EXPECT_EQ(err([](T& t) { t.param.grad = nullptr; }, o), "adam: tensor 1: grad is null");
   EXPECT_EQ(err([](T& t) { t.param.data = nullptr; }, o), "adam: tensor 1: param data is null");
-  EXPECT_EQ(err([](T& t) { t.exp_avg = nullptr; }, o), "adam: tensor 1: exp_avg is null");
-  EXPECT_EQ(err([](T& t) { t.exp_avg_sq = nullptr; }, o), "adam: tensor 1: exp_avg_sq is null");
-  EXPECT_EQ(err([](T& t) { t.max_exp_avg_sq = nullptr; }, o), "adam: tensor 1: max_exp_avg_sq is null");
+  EXPECT_EQ(err([](T& t) { t.state[0] = nullptr; }, o), "adam: tensor 1: exp_avg is null");
+  EXPECT_EQ(err([](T& t) { t.state[1] = nullptr; }, o), "adam: tensor 1: exp_avg_sq is null");
+  EXPECT_EQ(err([](T& t) { t.state[2] = nullptr; }, o), "adam: tensor 1: max_exp_avg_sq is null");
   EXPECT_EQ(err([](T& t) { t.param.numel = -1; }, o), "adam: tensor 1: negative element count -1");
   EXPECT_EQ(err([](T& t) { t.step = 0; }, o), "adam: tensor 1: step must be >= 1, got 0");
   EXPECT_EQ(err([](T& t) { t.step = -3; }, o), "adam: tensor 1: step must be >= 1, got -3");
@@ -1004,120 +1005,120 @@ TEST(Functional, AdamErrors) {
   EXPECT_EQ(err([](T&) {}, bad), "Invalid learning rate: -1.0");
   // Without amsgrad, max_exp_avg_sq is not needed.
   AdamOptions plain;
-  EXPECT_EQ(err([](T& t) { t.max_exp_avg_sq = nullptr; }, plain), "<no error>");
+  EXPECT_EQ(err([](T& t) { t.state[2] = nullptr; }, plain), "<no error>");
   // A zero-element tensor needs no pointers at all.
-  EXPECT_EQ(err([](T& t) { t = T{{nullptr, nullptr, 0, DType::kFloat32}, nullptr, nullptr, nullptr, 1}; }, o),
+  EXPECT_EQ(err([](T& t) { t = T{{nullptr, nullptr, 0, DType::kFloat32}, {}, 1}; }, o),
             "<no error>");
 }
 
 TEST(Functional, AdamaxErrors) {
-  using T = functional::AdamaxTensor;
+  using T = functional::Tensor;
   auto make = [](FunctionalFixture& f, int i) {
-    return i == 0 ? T{f.good(), f.a0.data(), f.b0.data(), 1} : T{f.bad(), f.a1.data(), f.b1.data(), 1};
+    return i == 0 ? T{f.good(), {f.a0.data(), f.b0.data()}, 1} : T{f.bad(), {f.a1.data(), f.b1.data()}, 1};
   };
   auto err = [&](std::function<void(T&)> mutate) {
-    return FunctionalError<T>(&functional::Adamax, AdamaxOptions{}, make, mutate);
+    return FunctionalError(AdamaxOptions{}, make, mutate);
   };
   EXPECT_EQ(err([](T& t) { t.param.grad = nullptr; }), "adamax: tensor 1: grad is null");
-  EXPECT_EQ(err([](T& t) { t.exp_avg = nullptr; }), "adamax: tensor 1: exp_avg is null");
-  EXPECT_EQ(err([](T& t) { t.exp_inf = nullptr; }), "adamax: tensor 1: exp_inf is null");
+  EXPECT_EQ(err([](T& t) { t.state[0] = nullptr; }), "adamax: tensor 1: exp_avg is null");
+  EXPECT_EQ(err([](T& t) { t.state[1] = nullptr; }), "adamax: tensor 1: exp_inf is null");
   EXPECT_EQ(err([](T& t) { t.param.numel = -2; }), "adamax: tensor 1: negative element count -2");
   EXPECT_EQ(err([](T& t) { t.step = 0; }), "adamax: tensor 1: step must be >= 1, got 0");
 }
 
 TEST(Functional, NAdamErrors) {
-  using T = functional::NAdamTensor;
+  using T = functional::Tensor;
   auto make = [](FunctionalFixture& f, int i) {
-    return i == 0 ? T{f.good(), f.a0.data(), f.b0.data(), 1, &f.mu0} : T{f.bad(), f.a1.data(), f.b1.data(), 1, &f.mu1};
+    return i == 0 ? T{f.good(), {f.a0.data(), f.b0.data()}, 1, nullptr, &f.mu0} : T{f.bad(), {f.a1.data(), f.b1.data()}, 1, nullptr, &f.mu1};
   };
   auto err = [&](std::function<void(T&)> mutate) {
-    return FunctionalError<T>(&functional::NAdam, NAdamOptions{}, make, mutate);
+    return FunctionalError(NAdamOptions{}, make, mutate);
   };
   EXPECT_EQ(err([](T& t) { t.param.grad = nullptr; }), "nadam: tensor 1: grad is null");
-  EXPECT_EQ(err([](T& t) { t.exp_avg = nullptr; }), "nadam: tensor 1: exp_avg is null");
-  EXPECT_EQ(err([](T& t) { t.exp_avg_sq = nullptr; }), "nadam: tensor 1: exp_avg_sq is null");
-  EXPECT_EQ(err([](T& t) { t.mu_product = nullptr; }), "nadam: tensor 1: mu_product is null");
+  EXPECT_EQ(err([](T& t) { t.state[0] = nullptr; }), "nadam: tensor 1: exp_avg is null");
+  EXPECT_EQ(err([](T& t) { t.state[1] = nullptr; }), "nadam: tensor 1: exp_avg_sq is null");
+  EXPECT_EQ(err([](T& t) { t.scalar_state = nullptr; }), "nadam: tensor 1: mu_product is null");
   EXPECT_EQ(err([](T& t) { t.param.numel = -1; }), "nadam: tensor 1: negative element count -1");
   EXPECT_EQ(err([](T& t) { t.step = 0; }), "nadam: tensor 1: step must be >= 1, got 0");
 }
 
 TEST(Functional, RAdamErrors) {
-  using T = functional::RAdamTensor;
+  using T = functional::Tensor;
   auto make = [](FunctionalFixture& f, int i) {
-    return i == 0 ? T{f.good(), f.a0.data(), f.b0.data(), 1} : T{f.bad(), f.a1.data(), f.b1.data(), 1};
+    return i == 0 ? T{f.good(), {f.a0.data(), f.b0.data()}, 1} : T{f.bad(), {f.a1.data(), f.b1.data()}, 1};
   };
   auto err = [&](std::function<void(T&)> mutate) {
-    return FunctionalError<T>(&functional::RAdam, RAdamOptions{}, make, mutate);
+    return FunctionalError(RAdamOptions{}, make, mutate);
   };
   EXPECT_EQ(err([](T& t) { t.param.grad = nullptr; }), "radam: tensor 1: grad is null");
-  EXPECT_EQ(err([](T& t) { t.exp_avg = nullptr; }), "radam: tensor 1: exp_avg is null");
-  EXPECT_EQ(err([](T& t) { t.exp_avg_sq = nullptr; }), "radam: tensor 1: exp_avg_sq is null");
+  EXPECT_EQ(err([](T& t) { t.state[0] = nullptr; }), "radam: tensor 1: exp_avg is null");
+  EXPECT_EQ(err([](T& t) { t.state[1] = nullptr; }), "radam: tensor 1: exp_avg_sq is null");
   EXPECT_EQ(err([](T& t) { t.param.numel = -1; }), "radam: tensor 1: negative element count -1");
   EXPECT_EQ(err([](T& t) { t.step = 0; }), "radam: tensor 1: step must be >= 1, got 0");
 }
 
 TEST(Functional, AdagradErrors) {
-  using T = functional::AdagradTensor;
+  using T = functional::Tensor;
   auto make = [](FunctionalFixture& f, int i) {
-    return i == 0 ? T{f.good(), f.a0.data(), 1} : T{f.bad(), f.a1.data(), 1};
+    return i == 0 ? T{f.good(), {f.a0.data()}, 1} : T{f.bad(), {f.a1.data()}, 1};
   };
   auto err = [&](std::function<void(T&)> mutate) {
-    return FunctionalError<T>(&functional::Adagrad, AdagradOptions{}, make, mutate);
+    return FunctionalError(AdagradOptions{}, make, mutate);
   };
   EXPECT_EQ(err([](T& t) { t.param.grad = nullptr; }), "adagrad: tensor 1: grad is null");
-  EXPECT_EQ(err([](T& t) { t.sum = nullptr; }), "adagrad: tensor 1: sum is null");
+  EXPECT_EQ(err([](T& t) { t.state[0] = nullptr; }), "adagrad: tensor 1: sum is null");
   EXPECT_EQ(err([](T& t) { t.param.numel = -1; }), "adagrad: tensor 1: negative element count -1");
   EXPECT_EQ(err([](T& t) { t.step = 0; }), "adagrad: tensor 1: step must be >= 1, got 0");
 }
 
 TEST(Functional, RMSpropErrors) {
-  using T = functional::RMSpropTensor;
+  using T = functional::Tensor;
   auto make = [](FunctionalFixture& f, int i) {
-    return i == 0 ? T{f.good(), f.a0.data(), f.b0.data(), f.c0.data(), 1}
-                  : T{f.bad(), f.a1.data(), f.b1.data(), f.c1.data(), 1};
+    return i == 0 ? T{f.good(), {f.a0.data(), f.b0.data(), f.c0.data()}, 1}
+                  : T{f.bad(), {f.a1.data(), f.b1.data(), f.c1.data()}, 1};
   };
   auto err = [&](std::function<void(T&)> mutate, const RMSpropOptions& o) {
-    return FunctionalError<T>(&functional::RMSprop, o, make, mutate);
+    return FunctionalError(o, make, mutate);
   };
   const RMSpropOptions full{.momentum = 0.9, .centered = true};
   EXPECT_EQ(err([](T& t) { t.param.grad = nullptr; }, full), "rmsprop: tensor 1: grad is null");
-  EXPECT_EQ(err([](T& t) { t.square_avg = nullptr; }, full), "rmsprop: tensor 1: square_avg is null");
-  EXPECT_EQ(err([](T& t) { t.momentum_buffer = nullptr; }, full), "rmsprop: tensor 1: momentum_buffer is null");
-  EXPECT_EQ(err([](T& t) { t.grad_avg = nullptr; }, full), "rmsprop: tensor 1: grad_avg is null");
+  EXPECT_EQ(err([](T& t) { t.state[0] = nullptr; }, full), "rmsprop: tensor 1: square_avg is null");
+  EXPECT_EQ(err([](T& t) { t.state[1] = nullptr; }, full), "rmsprop: tensor 1: momentum_buffer is null");
+  EXPECT_EQ(err([](T& t) { t.state[2] = nullptr; }, full), "rmsprop: tensor 1: grad_avg is null");
   EXPECT_EQ(err([](T& t) { t.param.numel = -1; }, full), "rmsprop: tensor 1: negative element count -1");
   EXPECT_EQ(err([](T& t) { t.step = 0; }, full), "rmsprop: tensor 1: step must be >= 1, got 0");
   // Buffers of modes that are off are not needed.
-  EXPECT_EQ(err([](T& t) { t.momentum_buffer = t.grad_avg = nullptr; }, RMSpropOptions{}), "<no error>");
+  EXPECT_EQ(err([](T& t) { t.state[1] = t.state[2] = nullptr; }, RMSpropOptions{}), "<no error>");
 }
 
 TEST(Functional, AdadeltaErrors) {
-  using T = functional::AdadeltaTensor;
+  using T = functional::Tensor;
   auto make = [](FunctionalFixture& f, int i) {
-    return i == 0 ? T{f.good(), f.a0.data(), f.b0.data(), 1} : T{f.bad(), f.a1.data(), f.b1.data(), 1};
+    return i == 0 ? T{f.good(), {f.a0.data(), f.b0.data()}, 1} : T{f.bad(), {f.a1.data(), f.b1.data()}, 1};
   };
   auto err = [&](std::function<void(T&)> mutate) {
-    return FunctionalError<T>(&functional::Adadelta, AdadeltaOptions{}, make, mutate);
+    return FunctionalError(AdadeltaOptions{}, make, mutate);
   };
   EXPECT_EQ(err([](T& t) { t.param.grad = nullptr; }), "adadelta: tensor 1: grad is null");
-  EXPECT_EQ(err([](T& t) { t.square_avg = nullptr; }), "adadelta: tensor 1: square_avg is null");
-  EXPECT_EQ(err([](T& t) { t.acc_delta = nullptr; }), "adadelta: tensor 1: acc_delta is null");
+  EXPECT_EQ(err([](T& t) { t.state[0] = nullptr; }), "adadelta: tensor 1: square_avg is null");
+  EXPECT_EQ(err([](T& t) { t.state[1] = nullptr; }), "adadelta: tensor 1: acc_delta is null");
   EXPECT_EQ(err([](T& t) { t.param.numel = -1; }), "adadelta: tensor 1: negative element count -1");
   EXPECT_EQ(err([](T& t) { t.step = 0; }), "adadelta: tensor 1: step must be >= 1, got 0");
 }
 
 TEST(Functional, SGDErrors) {
-  using T = functional::SGDTensor;
+  using T = functional::Tensor;
   auto make = [](FunctionalFixture& f, int i) {
-    return i == 0 ? T{f.good(), f.a0.data(), true} : T{f.bad(), f.a1.data(), true};
+    return i == 0 ? T{.param = f.good(), .state = {f.a0.data()}} : T{.param = f.bad(), .state = {f.a1.data()}};
   };
   auto err = [&](std::function<void(T&)> mutate, const SGDOptions& o) {
-    return FunctionalError<T>(&functional::SGD, o, make, mutate);
+    return FunctionalError(o, make, mutate);
   };
   const SGDOptions momentum{.momentum = 0.9};
   EXPECT_EQ(err([](T& t) { t.param.grad = nullptr; }, momentum), "sgd: tensor 1: grad is null");
-  EXPECT_EQ(err([](T& t) { t.momentum_buffer = nullptr; }, momentum), "sgd: tensor 1: momentum_buffer is null");
+  EXPECT_EQ(err([](T& t) { t.state[0] = nullptr; }, momentum), "sgd: tensor 1: momentum_buffer is null");
   EXPECT_EQ(err([](T& t) { t.param.numel = -1; }, momentum), "sgd: tensor 1: negative element count -1");
-  EXPECT_EQ(err([](T& t) { t.momentum_buffer = nullptr; }, SGDOptions{}), "<no error>");
+  EXPECT_EQ(err([](T& t) { t.state[0] = nullptr; }, SGDOptions{}), "<no error>");
   EXPECT_EQ(err([](T&) {}, SGDOptions{.nesterov = true}), "Nesterov momentum requires a momentum and zero dampening");
 }
 

@@ -189,19 +189,19 @@ TEST(ManyTensors, TheFirstBadTensorIsReportedAndMuProductIsKept) {
     Model model;
     std::vector<std::vector<float>> m(kTensors), v(kTensors);
     std::vector<double> mu(kTensors, 1.0);
-    std::vector<functional::NAdamTensor> tensors;
+    std::vector<functional::Tensor> tensors;
     for (size_t i = 0; i < kTensors; ++i) {
       m[i].resize(model.data[i].size());
       v[i].resize(model.data[i].size());
       tensors.push_back({MakeParam(model.data[i].data(), model.grad[i].data(),
                                    static_cast<int64_t>(model.data[i].size())),
-                         m[i].data(), v[i].data(), 1, &mu[i]});
+                         {m[i].data(), v[i].data()}, 1, nullptr, &mu[i]});
     }
     const Model untouched = model;
-    tensors[1900].exp_avg_sq = nullptr;
-    tensors[1300].exp_avg = nullptr;
+    tensors[1900].state[1] = nullptr;  // exp_avg_sq
+    tensors[1300].state[0] = nullptr;  // exp_avg
     try {
-      functional::NAdam(tensors, {});
+      functional::Step(tensors, NAdamOptions{});
       ADD_FAILURE() << "no error with " << threads << " threads";
     } catch (const std::invalid_argument& e) {
       EXPECT_STREQ(e.what(), "nadam: tensor 1300: exp_avg is null");
@@ -211,11 +211,11 @@ TEST(ManyTensors, TheFirstBadTensorIsReportedAndMuProductIsKept) {
       ASSERT_TRUE(model.data[i] == untouched.data[i]) << "tensor " << i;
     }
     // With found_inf nothing changes either; once valid, every tensor steps and advances its product.
-    tensors[1900].exp_avg_sq = v[1900].data();
-    tensors[1300].exp_avg = m[1300].data();
-    functional::NAdam(tensors, {}, {}, {.found_inf = true});
+    tensors[1900].state[1] = v[1900].data();
+    tensors[1300].state[0] = m[1300].data();
+    functional::Step(tensors, NAdamOptions{}, {}, {.found_inf = true});
     for (size_t i = 0; i < kTensors; ++i) ASSERT_EQ(mu[i], 1.0) << "tensor " << i;
-    functional::NAdam(tensors, {});
+    functional::Step(tensors, NAdamOptions{});
     const double mu1 = 0.9 * (1.0 - 0.5 * std::pow(0.96, 0.004));
     for (size_t i = 0; i < kTensors; ++i) ASSERT_EQ(mu[i], mu1) << "tensor " << i;
     EXPECT_FALSE(model.data[0] == untouched.data[0]);

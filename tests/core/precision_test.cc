@@ -304,8 +304,8 @@ TEST(PrecisionTest, EachParamGroupHasItsOwnRoundingStream) {
       // Group 1's tensor 0, stepped alone through the functional layer with the documented seed.
       const Precision p{.rounding = Rounding::kStochastic,
                         .seed = core::Mix(kSeed ^ core::Mix(step ^ core::Mix(uint64_t{1})))};
-      const functional::AdamTensor t{alone.view(), m.data(), v.data(), nullptr, static_cast<int64_t>(step + 1)};
-      functional::Adam(std::span<const functional::AdamTensor>(&t, 1), AdamOptions{.lr = 1e-4}, p);
+      const functional::Tensor t{alone.view(), {m.data(), v.data()}, static_cast<int64_t>(step + 1)};
+      functional::Step(std::span<const functional::Tensor>(&t, 1), AdamOptions{.lr = 1e-4}, p);
     }
     EXPECT_NE(a.data, b.data) << "the two groups' tensor 0 drew the same bits";
     EXPECT_EQ(b.data, alone.data);
@@ -425,13 +425,12 @@ TEST(PrecisionTest, MasterPointerForFullPrecisionParametersIsRejected) {
   std::vector<float> w(4, 1.0f), g(4, 1.0f), m(4), s0(4), s1(4);
   std::vector<double> wd(4, 1.0), gd(4, 1.0), sd0(4), sd1(4);
   std::vector<float> m2(4);
-  const std::vector<functional::AdamTensor> f32 = {
-      {MakeParam(w.data(), g.data(), 4), s0.data(), s1.data(), nullptr, 1, m.data()}};
-  EXPECT_EQ(ErrorOf([&] { functional::Adam(f32, AdamOptions{}); }),
+  const std::vector<functional::Tensor> f32 = {{MakeParam(w.data(), g.data(), 4), {s0.data(), s1.data()}, 1, m.data()}};
+  EXPECT_EQ(ErrorOf([&] { functional::Step(f32, AdamOptions{}); }),
             "adam: tensor 0: master weights are for bfloat16 and float16 parameters, not float32");
-  const std::vector<functional::SGDTensor> f64 = {{MakeParam(wd.data(), gd.data(), 4), nullptr, false, nullptr},
-                                                  {MakeParam(wd.data(), gd.data(), 4), nullptr, false, m2.data()}};
-  EXPECT_EQ(ErrorOf([&] { functional::SGD(f64, SGDOptions{}); }),
+  const std::vector<functional::Tensor> f64 = {{.param = MakeParam(wd.data(), gd.data(), 4), .fresh = true},
+                                               {.param = MakeParam(wd.data(), gd.data(), 4), .master = m2.data(), .fresh = true}};
+  EXPECT_EQ(ErrorOf([&] { functional::Step(f64, SGDOptions{}); }),
             "sgd: tensor 1: master weights are for bfloat16 and float16 parameters, not float64");
   EXPECT_EQ(wd[0], 1.0);  // nothing was updated
   EXPECT_EQ(w[0], 1.0f);

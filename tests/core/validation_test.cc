@@ -173,9 +173,15 @@ struct Arrays {
   std::vector<float> c = std::vector<float>(16, 0.0f);
 };
 
-std::string AdamError(const functional::AdamTensor& t, const AdamOptions& o = {}) {
-  std::vector<functional::AdamTensor> tensors = {t};
-  return ErrorOf([&] { functional::Adam(tensors, o); });
+// One of Adam's tensors: its parameter, exp_avg, exp_avg_sq, max_exp_avg_sq, step and master copy.
+functional::Tensor AdamTensor(ParamView p, void* m, void* v, void* v_max = nullptr, int64_t step = 1,
+                              float* master = nullptr) {
+  return {p, {m, v, v_max}, step, master};
+}
+
+std::string AdamError(const functional::Tensor& t, const AdamOptions& o = {}) {
+  std::vector<functional::Tensor> tensors = {t};
+  return ErrorOf([&] { functional::Step(tensors, o); });
 }
 
 TEST(FunctionalOverlap, AnyTwoBuffersOfATensor) {
@@ -183,29 +189,29 @@ TEST(FunctionalOverlap, AnyTwoBuffersOfATensor) {
   const ParamView p = MakeParam(x.p.data(), x.g.data(), 8);
   const std::string same = " overlap in memory (the same pointer): each must be a buffer of its own";
   const std::string partial = " overlap in memory: each must be a buffer of its own";
-  EXPECT_EQ(AdamError({MakeParam(x.p.data(), x.p.data(), 8), x.a.data(), x.b.data()}),
+  EXPECT_EQ(AdamError(AdamTensor(MakeParam(x.p.data(), x.p.data(), 8), x.a.data(), x.b.data())),
             "adam: tensor 0: param data and grad" + same);
-  EXPECT_EQ(AdamError({MakeParam(x.p.data(), x.p.data() + 7, 8), x.a.data(), x.b.data()}),
+  EXPECT_EQ(AdamError(AdamTensor(MakeParam(x.p.data(), x.p.data() + 7, 8), x.a.data(), x.b.data())),
             "adam: tensor 0: param data and grad" + partial);
-  EXPECT_EQ(AdamError({p, x.g.data(), x.b.data()}), "adam: tensor 0: grad and exp_avg" + same);
-  EXPECT_EQ(AdamError({p, x.a.data(), x.a.data() + 4}), "adam: tensor 0: exp_avg and exp_avg_sq" + partial);
-  EXPECT_EQ(AdamError({p, x.a.data(), x.p.data() + 2}), "adam: tensor 0: param data and exp_avg_sq" + partial);
+  EXPECT_EQ(AdamError(AdamTensor(p, x.g.data(), x.b.data())), "adam: tensor 0: grad and exp_avg" + same);
+  EXPECT_EQ(AdamError(AdamTensor(p, x.a.data(), x.a.data() + 4)), "adam: tensor 0: exp_avg and exp_avg_sq" + partial);
+  EXPECT_EQ(AdamError(AdamTensor(p, x.a.data(), x.p.data() + 2)), "adam: tensor 0: param data and exp_avg_sq" + partial);
   AdamOptions amsgrad;
   amsgrad.amsgrad = true;
-  EXPECT_EQ(AdamError({p, x.a.data(), x.b.data(), x.b.data() + 1}, amsgrad),
+  EXPECT_EQ(AdamError(AdamTensor(p, x.a.data(), x.b.data(), x.b.data() + 1), amsgrad),
             "adam: tensor 0: exp_avg_sq and max_exp_avg_sq" + partial);
   // Master weights of a bf16 parameter (4 bytes per element, against 2 of the parameter).
   std::vector<uint16_t> h(16, 0x3F80), hg(16, 0x3F00);
   const ParamView half{h.data(), hg.data(), 8, DType::kBFloat16};
-  EXPECT_EQ(AdamError({half, x.a.data(), x.b.data(), nullptr, 1, x.a.data() + 7}),
+  EXPECT_EQ(AdamError(AdamTensor(half, x.a.data(), x.b.data(), nullptr, 1, x.a.data() + 7)),
             "adam: tensor 0: exp_avg and master" + partial);
   // Nothing was written by the refused calls.
   EXPECT_EQ(x.p, std::vector<float>(16, 1.0f));
   EXPECT_EQ(x.a, std::vector<float>(16, 0.0f));
   EXPECT_EQ(h, std::vector<uint16_t>(16, 0x3F80));
   // A buffer of a mode that is off is not used, so it is not checked.
-  EXPECT_EQ(AdamError({p, x.a.data(), x.b.data(), x.b.data()}), "<no error>");
-  EXPECT_EQ(AdamError({half, x.a.data(), x.b.data(), nullptr, 1, x.c.data()}), "<no error>");
+  EXPECT_EQ(AdamError(AdamTensor(p, x.a.data(), x.b.data(), x.b.data())), "<no error>");
+  EXPECT_EQ(AdamError(AdamTensor(half, x.a.data(), x.b.data(), nullptr, 1, x.c.data())), "<no error>");
 }
 
 TEST(FunctionalOverlap, EveryAlgorithmChecksItsBuffers) {
@@ -215,39 +221,39 @@ TEST(FunctionalOverlap, EveryAlgorithmChecksItsBuffers) {
   const std::string same = " overlap in memory (the same pointer): each must be a buffer of its own";
   double mu = 1.0;
   {
-    std::vector<functional::AdamaxTensor> t = {{p, x.a.data(), x.a.data()}};
-    EXPECT_EQ(ErrorOf([&] { functional::Adamax(t, {}); }), "adamax: tensor 0: exp_avg and exp_inf" + same);
+    std::vector<functional::Tensor> t = {{p, {x.a.data(), x.a.data()}}};
+    EXPECT_EQ(ErrorOf([&] { functional::Step(t, AdamaxOptions{}); }), "adamax: tensor 0: exp_avg and exp_inf" + same);
   }
   {
-    std::vector<functional::NAdamTensor> t = {{alias, x.a.data(), x.b.data(), 1, &mu}};
-    EXPECT_EQ(ErrorOf([&] { functional::NAdam(t, {}); }), "nadam: tensor 0: param data and grad" + same);
+    std::vector<functional::Tensor> t = {{alias, {x.a.data(), x.b.data()}, 1, nullptr, &mu}};
+    EXPECT_EQ(ErrorOf([&] { functional::Step(t, NAdamOptions{}); }), "nadam: tensor 0: param data and grad" + same);
   }
   {
-    std::vector<functional::RAdamTensor> t = {{p, x.g.data(), x.b.data()}};
-    EXPECT_EQ(ErrorOf([&] { functional::RAdam(t, {}); }), "radam: tensor 0: grad and exp_avg" + same);
+    std::vector<functional::Tensor> t = {{p, {x.g.data(), x.b.data()}}};
+    EXPECT_EQ(ErrorOf([&] { functional::Step(t, RAdamOptions{}); }), "radam: tensor 0: grad and exp_avg" + same);
   }
   {
-    std::vector<functional::AdagradTensor> t = {{p, x.p.data()}};
-    EXPECT_EQ(ErrorOf([&] { functional::Adagrad(t, {}); }), "adagrad: tensor 0: param data and sum" + same);
+    std::vector<functional::Tensor> t = {{p, {x.p.data()}}};
+    EXPECT_EQ(ErrorOf([&] { functional::Step(t, AdagradOptions{}); }), "adagrad: tensor 0: param data and sum" + same);
   }
   {
     RMSpropOptions o;
     o.centered = true;
-    std::vector<functional::RMSpropTensor> t = {{p, x.a.data(), nullptr, x.a.data()}};
-    EXPECT_EQ(ErrorOf([&] { functional::RMSprop(t, o); }), "rmsprop: tensor 0: square_avg and grad_avg" + same);
+    std::vector<functional::Tensor> t = {{p, {x.a.data(), nullptr, x.a.data()}}};
+    EXPECT_EQ(ErrorOf([&] { functional::Step(t, o); }), "rmsprop: tensor 0: square_avg and grad_avg" + same);
   }
   {
-    std::vector<functional::AdadeltaTensor> t = {{p, x.b.data(), x.b.data()}};
-    EXPECT_EQ(ErrorOf([&] { functional::Adadelta(t, {}); }), "adadelta: tensor 0: square_avg and acc_delta" + same);
+    std::vector<functional::Tensor> t = {{p, {x.b.data(), x.b.data()}}};
+    EXPECT_EQ(ErrorOf([&] { functional::Step(t, AdadeltaOptions{}); }), "adadelta: tensor 0: square_avg and acc_delta" + same);
   }
   {
     SGDOptions o;
     o.momentum = 0.9;
-    std::vector<functional::SGDTensor> t = {{p, x.g.data()}};
-    EXPECT_EQ(ErrorOf([&] { functional::SGD(t, o); }), "sgd: tensor 0: grad and momentum_buffer" + same);
+    std::vector<functional::Tensor> t = {{p, {x.g.data()}}};
+    EXPECT_EQ(ErrorOf([&] { functional::Step(t, o); }), "sgd: tensor 0: grad and momentum_buffer" + same);
     // Without momentum the buffer is not used.
-    std::vector<functional::SGDTensor> plain = {{p, x.g.data()}};
-    EXPECT_EQ(ErrorOf([&] { functional::SGD(plain, {}); }), "<no error>");
+    std::vector<functional::Tensor> plain = {{p, {x.g.data()}}};
+    EXPECT_EQ(ErrorOf([&] { functional::Step(plain, SGDOptions{}); }), "<no error>");
   }
   EXPECT_EQ(mu, 1.0);
 }

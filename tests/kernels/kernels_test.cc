@@ -1222,11 +1222,11 @@ TEST(KernelsTest, InvalidCallChangesNothing) {
   ts[0].grad = pb.grads[0][0];
   ts[1].grad = pb.grads[0][1];
   const std::vector<TensorData> before = ts;
-  std::vector<fn::AdamTensor> v;
-  v.push_back({ts[0].view(), ts[0].st(0), ts[0].st(1), nullptr, 1});
-  v.push_back({ts[1].view(), ts[1].st(0), nullptr, nullptr, 1});
+  std::vector<fn::Tensor> v;
+  v.push_back({ts[0].view(), {ts[0].st(0), ts[0].st(1)}, 1});
+  v.push_back({ts[1].view(), {ts[1].st(0), nullptr}, 1});
   try {
-    fn::Adam(v, AdamOptions{}, Precision{});
+    fn::Step(v, AdamOptions{}, Precision{});
     ADD_FAILURE() << "no exception";
   } catch (const std::invalid_argument& e) {
     EXPECT_STREQ(e.what(), "adam: tensor 1: exp_avg_sq is null");
@@ -1234,9 +1234,9 @@ TEST(KernelsTest, InvalidCallChangesNothing) {
   EXPECT_TRUE(ts == before);
   // Master weights for a float32 parameter.
   float master[100];
-  v[1] = {ts[1].view(), ts[1].st(0), ts[1].st(1), nullptr, 1, master};
+  v[1] = {ts[1].view(), {ts[1].st(0), ts[1].st(1)}, 1, master};
   try {
-    fn::Adam(v, AdamOptions{}, Precision{});
+    fn::Step(v, AdamOptions{}, Precision{});
     ADD_FAILURE() << "no exception";
   } catch (const std::invalid_argument& e) {
     EXPECT_STREQ(e.what(), "adam: tensor 1: master weights are for bfloat16 and float16 parameters, not float32");

@@ -289,9 +289,9 @@ void CheckAdamOnEveryTarget(int64_t step) {
     const std::string target(kernels::AvailableTarget(k).target);
     kernels::SetTarget(target);
     std::vector<T> p(n, T(0.25)), g(n, T(0)), m(n, T(1)), v(moments.begin(), moments.end());
-    const functional::AdamTensor t{MakeParam(p.data(), g.data(), static_cast<int64_t>(n)), m.data(), v.data(),
-                                   nullptr, step};
-    functional::Adam({&t, 1}, o);
+    const functional::Tensor t{MakeParam(p.data(), g.data(), static_cast<int64_t>(n)), {m.data(), v.data()},
+                                 step};
+    functional::Step({&t, 1}, o);
     int reported = 0;
     for (size_t i = 0; i < n; ++i) {
       const bool same = Bits(p[i]) == Bits(want_p[i]) || (std::isnan(p[i]) && std::isnan(want_p[i]));
