@@ -55,6 +55,13 @@ struct Tensor {
   // The state buffers were just created: SGD then sets its momentum buffer to the gradient (PyTorch's
   // `momentum_buffer is None`) rather than decaying it.
   bool fresh = false;
+  // A slice of a larger tensor (a shard): `param`, its gradient, its state and master copy hold elements
+  // [offset, offset + param.numel) of that tensor, and `position` is the tensor's position in the call
+  // over the whole tensors (-1: its position in this call). Stochastic rounding draws by (position,
+  // element index in the whole tensor), so stepping the slices of a list of tensors, in any calls, gives
+  // the bits of one step over the whole list. Every other rule is element-wise already.
+  int64_t offset = 0;
+  int64_t position = -1;
 };
 
 // One fused step of the algorithm whose options these are (AdamW: AdamWOptions, or AdamOptions with

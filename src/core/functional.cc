@@ -201,6 +201,8 @@ void StepOf(std::span<const Tensor> tensors, const typename A::Options& o, const
       for (int k = 0; k < kBuffers; ++k) state[k] = {A::kState[k].data(), t.state[k], A::Uses(modes, k)};
       CheckTensor(kName, i, t.param, t.master, state);
       if constexpr (A::kCountsSteps) CheckStep(kName, i, t.step);
+      if (t.offset < 0) Fail(kName, i, "negative offset " + std::to_string(t.offset));
+      if (t.position < -1) Fail(kName, i, "position " + std::to_string(t.position) + " is not -1 or an index");
       if constexpr (kScalarState) {
         if (t.scalar_state == nullptr) Fail(kName, i, std::string(A::kScalarState) + " is null");
       }
@@ -208,7 +210,9 @@ void StepOf(std::span<const Tensor> tensors, const typename A::Options& o, const
       if (args.found_inf) continue;
       Slot& slot = slots[i];
       slot = Slot{};
-      FillSlot(slot, t, i, A::kCountsSteps ? static_cast<uint64_t>(t.step) : 0, precision);
+      FillSlot(slot, t, t.position >= 0 ? static_cast<size_t>(t.position) : i,
+               A::kCountsSteps ? static_cast<uint64_t>(t.step) : 0, precision);
+      slot.element_offset = t.offset;
       slot.grad_scale = args.grad_scale;
       for (int k = 0; k < kBuffers; ++k) slot.state[k] = A::Uses(modes, k) ? t.state[k] : nullptr;
       const algorithms::TensorStep step{.step = A::kCountsSteps ? t.step : 0,

@@ -45,6 +45,9 @@ struct Slot {
   void* state[kMaxStateBuffers] = {};
   float* master = nullptr;  // bf16/fp16 only: fp32 master weights; the rule updates these, param = round(master)
   uint64_t random_stream = 0;  // stochastic rounding: mixes seed, step and tensor
+  // The index of element 0 of these arrays in the whole tensor, when they are a slice of it (a shard):
+  // stochastic rounding draws by that index, so a slice rounds as the whole tensor would.
+  int64_t element_offset = 0;
   double grad_scale = 1.0;     // loss scaling: the rule sees grad / grad_scale (in the compute type)
   int64_t numel = 0;
   Storage storage = Storage::kFloat32;

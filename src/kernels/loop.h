@@ -183,7 +183,8 @@ __attribute__((noinline)) void Loop(const Slot& slot, int64_t begin, int64_t end
       (PrefetchBlock<true>(state + ahead), ...);
       n = kBlock;
     }
-    Elements<V>(b, n, p + b, g + b, V::kUsesMaster ? master + b : nullptr, scale, stream, update, (state + b)...);
+    Elements<V>(slot.element_offset + b, n, p + b, g + b, V::kUsesMaster ? master + b : nullptr, scale, stream, update,
+                (state + b)...);
     b += n;
   }
 }
