@@ -181,9 +181,10 @@ def main(argv):
         row = run_case(impl, variant, shape, t, policy)
         writer.writerow(row)
         out.flush()
+        timing = (f"{float(row['ms_median']):9.3f} ms {float(row['gbps']):6.1f} GB/s" if row["ms_median"]
+                  else f"{'n/a':>9s}")
         print(f"[{k:3d}/{len(cases)} {time.perf_counter() - start:5.0f}s] {impl:13s} {variant['name']:16s} "
-              f"{shape:9s} t={t:<2d} {float(row['ms_median']):9.3f} ms {float(row['gbps']):6.1f} GB/s"
-              + (f"  ({row['note']})" if row["note"] else ""),
+              f"{shape:9s} t={t:<2d} {timing}" + (f"  ({row['note']})" if row["note"] else ""),
               file=sys.stderr, flush=True)
     if out is not sys.stdout:
         out.close()
