@@ -135,26 +135,36 @@ std::string Layout(const AlgorithmInfo& info) {
   return out + ", master)";
 }
 
-// One step of the algorithm called `name` over the tensors' tuples (Layout) with the group's options on
-// top of `defaults`, fixed by `fix` (a variant's fixed options). Returns the new scalar state of each
-// tensor for the algorithms that keep one (NAdam's mu_product), else None. With `check_only`, the call
-// checks everything and changes nothing (as a step with found_inf does).
+// What the step function of one algorithm needs to read its tuples, found once when the module loads.
+struct Tuples {
+  explicit Tuples(std::string_view name)
+      : info(*FindAlgorithm(name)),
+        layout(Layout(info)),
+        size(4 + info.state.size() + 1 + (info.scalar_state.empty() ? 0 : 1) + 1) {}
+  const AlgorithmInfo& info;
+  std::string layout;  // for messages
+  size_t size;         // items per tuple
+};
+
+// One step of an algorithm over the tensors' tuples (`tuples`) with the group's options on top of
+// `defaults`, fixed by `fix` (a variant's fixed options). Returns the new scalar state of each tensor for
+// the algorithms that keep one (NAdam's mu_product), else None. With `check_only`, the call checks
+// everything and changes nothing (as a step with found_inf does).
 template <class Options, class Fix>
-py::object StepOf(std::string_view name, Options defaults, Fix fix, const py::dict& group, const py::list& items,
+py::object StepOf(const Tuples& tuples, Options defaults, Fix fix, const py::dict& group, const py::list& items,
                   double grad_scale, bool check_only) {
-  const AlgorithmInfo& info = *FindAlgorithm(name);
+  const AlgorithmInfo& info = tuples.info;
   Options o = ReadOptions(group, defaults);
   fix(o);
   const size_t buffers = info.state.size();
   const bool scalar = !info.scalar_state.empty();
-  const size_t size = 4 + buffers + 1 + (scalar ? 1 : 0) + 1;
-  const std::string layout = Layout(info);
+  const size_t size = tuples.size;
   std::vector<functional::Tensor> tensors;
   std::vector<double> scalars;
   tensors.reserve(items.size());
   scalars.reserve(items.size());
   for (py::handle h : items) {
-    auto t = AsTuple(h, size, layout.c_str());
+    auto t = AsTuple(h, size, tuples.layout.c_str());
     functional::Tensor x;
     x.param = ReadParam(t);
     for (size_t k = 0; k < buffers; ++k) x.state[k] = Ptr(t[4 + k]);
@@ -270,22 +280,18 @@ PYBIND11_MODULE(_adamant, m) {
   const auto scale = py::arg("grad_scale") = 1.0;
   const auto check_only = py::arg("check_only") = false;
   // One step function per optimizer, by its name: adamant._adamant.adam(group, tensors, ...).
-  const auto no_fix = [](auto&) {};
-#define ADAMANT_BIND(Class, name)                                                                        \
-  m.def(                                                                                                 \
-      name,                                                                                              \
-      [no_fix](const py::dict& g, const py::list& t, double s, bool c) {                                 \
-        return StepOf(name, Class##Options{}, no_fix, g, t, s, c);                                       \
-      },                                                                                                 \
+#define ADAMANT_BIND_STEP(name, defaults, fix)                                          \
+  m.def(                                                                                \
+      name,                                                                             \
+      [tuples = Tuples(name)](const py::dict& g, const py::list& t, double s, bool c) { \
+        return StepOf(tuples, defaults, fix, g, t, s, c);                               \
+      },                                                                                \
       py::arg("group"), py::arg("tensors"), scale, check_only);
-#define ADAMANT_BIND_VARIANT(Class, name, Base)                                                          \
-  m.def(                                                                                                 \
-      name,                                                                                              \
-      [](const py::dict& g, const py::list& t, double s, bool c) {                                       \
-        return StepOf(name, Base##Options(Class##Options{}), [](Base##Options& o) { Class##Fixed::Fix(o); }, g, t, s, c); \
-      },                                                                                                 \
-      py::arg("group"), py::arg("tensors"), scale, check_only);
+#define ADAMANT_BIND(Class, name) ADAMANT_BIND_STEP(name, Class##Options{}, [](auto&) {})
+#define ADAMANT_BIND_VARIANT(Class, name, Base) \
+  ADAMANT_BIND_STEP(name, Base##Options(Class##Options{}), [](Base##Options& o) { Class##Fixed::Fix(o); })
   ADAMANT_OPTIMIZERS(ADAMANT_BIND, ADAMANT_BIND_VARIANT)
+#undef ADAMANT_BIND_STEP
 #undef ADAMANT_BIND
 #undef ADAMANT_BIND_VARIANT
   m.def("state_names", &StateNames, py::arg("algorithm"),

@@ -359,7 +359,8 @@ void StepAlgorithm(ParamGroup<typename A::Options>& group, std::vector<ParamStat
   const typename A::Options& o = group.options;
   const algorithms::ModeBits modes = A::ModesOf(o);
   const auto specs = SpecsOf<A>(o, modes);
-  const uint32_t key = Key(precision, UsedBits<A>(modes));
+  const uint32_t used = UsedBits<A>(modes);
+  const uint32_t key = Key(precision, used);
   const std::vector<size_t>& with = WithGrads(group.params);
   struct TensorsTag;
   struct StaleTag;
@@ -367,7 +368,6 @@ void StepAlgorithm(ParamGroup<typename A::Options>& group, std::vector<ParamStat
   std::vector<functional::Tensor>& tensors = core::ScratchOfSize<functional::Tensor, TensorsTag>(with.size());
   std::vector<char>& stale = core::ScratchOfSize<char, StaleTag>(with.size());
   std::vector<char>& fresh = core::ScratchOfSize<char, FreshTag>(with.size());
-  const bool uses_any = UsedBits<A>(modes) != 0;
   core::ParallelRuns(with.size(), [&](size_t begin, size_t end, int) {
     const uint64_t changes = MarkStaleAndCreate(with, begin, end, stale, refs, group.params, states, precision,
                                                 specs, key, [&](size_t j) {
@@ -376,7 +376,7 @@ void StepAlgorithm(ParamGroup<typename A::Options>& group, std::vector<ParamStat
         // unless the state already has one.
         bool existed = !stale[j];
         for (const BufferSpec& spec : specs) existed = existed || (spec.name != nullptr && states[with[j]].has(spec.name));
-        fresh[j] = uses_any && !existed;
+        fresh[j] = used != 0 && !existed;
       } else {
         fresh[j] = 0;
       }
