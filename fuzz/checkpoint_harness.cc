@@ -1,7 +1,9 @@
 #include "fuzz/checkpoint_harness.h"
 
 #include <cstring>
+#include <cstdint>
 #include <exception>
+#include <limits>
 #include <stdexcept>
 #include <typeinfo>
 
@@ -224,6 +226,20 @@ std::vector<std::pair<std::string, std::string>> SeedCorpus() {
   {
     Model model = Model::Small();
     corpus.emplace_back("adam_fresh.safetensors", SerializeState(*MakeOptimizer("adam", model)));
+  }
+  for (std::string_view name : {"adam", "nadam"}) {
+    // The largest step a state may hold (a step past it would not fit an int64), for the fuzzer to start
+    // from the arithmetic of huge steps (NAdam's keeps a per-tensor scalar as well).
+    Model model = Model::Small();
+    std::unique_ptr<Optimizer> opt = MakeOptimizer(name, model);
+    model.SetGrads(1);
+    opt->Step();
+    for (size_t g = 0; g < opt->num_param_groups(); ++g) {
+      for (size_t i = 0; i < opt->params(g).size(); ++i) {
+        if (!opt->state(g, i).empty()) opt->state(g, i).step = std::numeric_limits<int64_t>::max() - 1;
+      }
+    }
+    corpus.emplace_back(std::string(name) + "_largest_step.safetensors", SerializeState(*opt));
   }
   // Damaged copies of a valid file, each refused at a different check.
   const std::string adam = corpus.front().second;

@@ -9,6 +9,7 @@
 #include <deque>
 #include <iterator>
 #include <limits>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -138,17 +139,19 @@ class ScalarTable {
     algorithms::ModeBits modes;
   };
 
-  // The scalars and modes of a tensor's step in compute type T; `key` identifies what they depend on.
+  // The scalars and modes of a tensor's step in compute type T. They depend on the step and freshness
+  // only when `cacheable` (no scalar state of the tensor's own).
   template <class T>
   const Entry<T>& Get(const typename A::Options& o, algorithms::ModeBits modes, const algorithms::TensorStep& t,
-                      int64_t key, bool cacheable) {
+                      bool cacheable) {
     auto& entries = Entries<T>();
-    int64_t& last = Last<T>();
+    std::optional<Key>& last = Last<T>();
+    const Key key{t.step, t.fresh};
     if (cacheable && !entries.empty() && last == key) return entries.back();
     algorithms::ModeBits m = modes;
     const auto scalars = A::template Prepare<T>(o, m, t);
     entries.push_back(Entry<T>{scalars, m});
-    last = cacheable ? key : std::numeric_limits<int64_t>::min();
+    last = cacheable ? std::optional<Key>(key) : std::nullopt;
     return entries.back();
   }
 
@@ -161,14 +164,20 @@ class ScalarTable {
       return f_;
     }
   }
+  // A pair, not an arithmetic combination: a step read from a checkpoint may be any positive int64.
+  struct Key {
+    int64_t step;
+    bool fresh;
+    bool operator==(const Key&) const = default;
+  };
   template <class T>
-  int64_t& Last() {
+  std::optional<Key>& Last() {
     return std::is_same_v<T, double> ? last_d_ : last_f_;
   }
   std::deque<Entry<float>> f_;
   std::deque<Entry<double>> d_;
-  int64_t last_f_ = std::numeric_limits<int64_t>::min();
-  int64_t last_d_ = std::numeric_limits<int64_t>::min();
+  std::optional<Key> last_f_;
+  std::optional<Key> last_d_;
 };
 
 // One fused pass of algorithm A: each tensor is checked (throwing before anything changes) and described
@@ -218,14 +227,12 @@ void StepOf(std::span<const Tensor> tensors, const typename A::Options& o, const
       const algorithms::TensorStep step{.step = A::kCountsSteps ? t.step : 0,
                                         .scalar_state = kScalarState ? *t.scalar_state : 1.0,
                                         .fresh = t.fresh};
-      // What the scalars depend on: the step and freshness, and a scalar state of each tensor's own.
-      const int64_t key = step.step * 2 + (step.fresh ? 1 : 0);
       if (t.param.dtype == DType::kFloat64) {
-        const auto& e = scalars.template Get<double>(o, modes, step, key, !kScalarState);
+        const auto& e = scalars.template Get<double>(o, modes, step, !kScalarState);
         slot.scalars64 = &e.scalars;
         slot.modes = e.modes;
       } else {
-        const auto& e = scalars.template Get<float>(o, modes, step, key, !kScalarState);
+        const auto& e = scalars.template Get<float>(o, modes, step, !kScalarState);
         slot.scalars32 = &e.scalars;
         slot.modes = e.modes;
       }

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "adamant/algorithm_info.h"
 #include "adamant/buffer.h"
 #include "adamant/checkpoint.h"
 #include "adamant/factory.h"
@@ -349,6 +350,31 @@ TYPED_TEST(FaultInTheLastGroup, ChangesNothing) {
     EXPECT_EQ(opt.steps_taken(), steps_before);
     EXPECT_TRUE(opt.state(0, 2).empty());
   }
+}
+
+// The largest state step a step accepts (one below the int64 limit, as a checkpoint may hold it) is taken
+// without overflow (the sanitizer builds run this): with the default options every step-dependent scalar
+// has reached its limit by step 2^40 (beta^t underflows to 0 in double), so both steps give the same bits.
+template <class Opt>
+class LargestStateStep : public ::testing::Test {};
+TYPED_TEST_SUITE(LargestStateStep, AllOptimizers);
+
+TYPED_TEST(LargestStateStep, IsTakenLikeAnyLargeStep) {
+  std::vector<std::vector<float>> result;
+  for (const int64_t step : {int64_t{1} << 40, std::numeric_limits<int64_t>::max() - 1}) {
+    std::vector<float> data(8), grad(8);
+    for (size_t j = 0; j < 8; ++j) {
+      data[j] = 0.25f - 0.1f * static_cast<float>(j);
+      grad[j] = 0.5f - 0.07f * static_cast<float>(j);
+    }
+    TypeParam opt(std::vector<ParamView>{MakeParam(data.data(), grad.data(), 8)});
+    opt.Step();
+    opt.state(0, 0).step = step;
+    opt.Step();
+    EXPECT_EQ(opt.state(0, 0).step, FindAlgorithm(opt.name())->counts_steps ? step + 1 : step);
+    result.push_back(data);
+  }
+  EXPECT_EQ(result[0], result[1]);
 }
 
 }  // namespace
