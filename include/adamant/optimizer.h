@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -23,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "adamant/element_range.h"
 #include "adamant/nonfinite.h"
 #include "adamant/option_text.h"
 #include "adamant/options.h"
@@ -88,6 +90,26 @@ class Optimizer {
   const ParamState& state(size_t group, size_t index) const;
   ParamState& state(size_t group, size_t index);
 
+  // Sharding, a process keeping the state of part of a model: restricts param group `group` to elements
+  // [range.begin, range.end) of the concatenation of its parameters in order (every parameter counts, with
+  // or without a gradient; ElementRange{}, the default, is the whole group). A parameter's elements
+  // outside the range are neither read (its gradient) nor written; its state covers only its elements
+  // inside (buffers and master copy of that size); a parameter with none inside gets no state and no step
+  // count. A parameter of no elements belongs to the range that holds its start (begin <= start < end).
+  // The updates are element-wise, and stochastic rounding draws by the tensor's position in the group and
+  // the element's index in the tensor, so optimizers whose ranges partition a group leave it, together,
+  // bitwise as one optimizer over the whole group would. The non-finite check (set_nonfinite) reads the
+  // range's gradients only: a sharded caller combines the decision across its processes. Set the range
+  // before the first step (existing state that does not fit the new range is refused at the next step);
+  // checkpoints record it, and load only into an optimizer with the same ranges. Throws
+  // std::invalid_argument unless 0 <= begin <= end.
+  void set_range(size_t group, ElementRange range);
+  ElementRange range(size_t group) const;
+  // For each parameter of the group, in order: the part of it inside the group's range, as elements
+  // [begin, end) of that parameter; nullopt where the range holds none of it. Parameters with a negative
+  // element count hold none.
+  std::vector<std::optional<ElementRange>> OwnedElements(size_t group) const;
+
   // How bf16/fp16 parameters are updated (precision.h). Set it before the first step: switching master
   // weights on later creates the master copies from the parameters as they are then.
   void set_precision(const Precision& precision) { precision_ = precision; }
@@ -114,6 +136,17 @@ class Optimizer {
     const Buffer* buffers[kMaxBuffers] = {};
     void* data[kMaxBuffers] = {};
   };
+  // The parameters of a group as its range restricts them (set_range): `params` are views of the
+  // elements inside the range (a view without a gradient where there are none), parallel to the group's,
+  // `offsets` where each view starts in its parameter and `positions` each parameter's position among
+  // those of the group that have a gradient; both are empty for the whole group, whose views are the
+  // parameters themselves.
+  struct GroupParams {
+    std::span<const ParamView> params;
+    std::vector<ParamView> views;
+    std::vector<int64_t> offsets;
+    std::vector<int64_t> positions;
+  };
   // True if `refs` still describes `state` for the parameter `p` (StateRefs::key aside).
   static bool Holds(const StateRefs& refs, const ParamState& state, const ParamView& p);
 
@@ -134,8 +167,13 @@ class Optimizer {
   bool SkipStep(const StepArgs& args);
   void set_last_step_skipped(bool skipped) { last_step_skipped_ = skipped; }
 
+  // Fills owned_[group] from the group's parameters and range.
+  const GroupParams& Own(size_t group, std::span<const ParamView> params);
+
   // The noted state of every parameter, parallel to states_; grown by the steps.
   std::vector<std::vector<StateRefs>> refs_;
+  std::vector<ElementRange> ranges_;  // parallel to the groups, or shorter (the rest are whole)
+  std::vector<GroupParams> owned_;    // filled by each step: Own
 
   std::vector<std::vector<ParamState>> states_;  // parallel to the groups
   Precision precision_;
@@ -174,17 +212,18 @@ class OptimizerBase : public Optimizer {
   // nothing.
   void Step(const StepArgs& args) override {
     if (refs_.size() < groups_.size()) refs_.resize(groups_.size());
+    if (owned_.size() < groups_.size()) owned_.resize(groups_.size());
     for (size_t g = 0; g < groups_.size(); ++g) {
       // Parameters appended to a group since the last step start with empty state.
       if (states_[g].size() < groups_[g].params.size()) states_[g].resize(groups_[g].params.size());
       refs_[g].resize(groups_[g].params.size());
       Validate(groups_[g].options);
-      CheckParams(g, groups_[g].params);
+      CheckParams(g, Own(g, groups_[g].params).params);
     }
     ValidateStepArgs(args);
     if (SkipStep(args)) return;
     for (size_t g = 0; g < groups_.size(); ++g) {
-      StepGroup(groups_[g], states_[g], refs_[g], NextStepPrecision(g), args);
+      StepGroup(groups_[g].options, owned_[g], states_[g], refs_[g], NextStepPrecision(g), args);
     }
     CountStep();
     set_last_step_skipped(false);
@@ -266,10 +305,10 @@ class OptimizerBase : public Optimizer {
     return o;
   }
 
-  // Updates the parameters of one group that have a gradient, creating their state on first use; `refs`
-  // notes where each parameter's state is, for the next step.
-  virtual void StepGroup(ParamGroup<Options>& group, std::vector<ParamState>& states, std::vector<StateRefs>& refs,
-                         const Precision& precision, const StepArgs& args) = 0;
+  // Updates the parameters of one group that have a gradient (as its range restricts them), creating their
+  // state on first use; `refs` notes where each parameter's state is, for the next step.
+  virtual void StepGroup(const Options& options, const GroupParams& params, std::vector<ParamState>& states,
+                         std::vector<StateRefs>& refs, const Precision& precision, const StepArgs& args) = 0;
 
  private:
   Options defaults_;
@@ -287,9 +326,9 @@ class OptimizerBase : public Optimizer {
     std::string_view name() const override { return kName; }                             \
                                                                                           \
    protected:                                                                             \
-    void StepGroup(ParamGroup<OptionsT>& group, std::vector<ParamState>& states,        \
-                   std::vector<StateRefs>& refs, const Precision& precision,              \
-                   const StepArgs& args) override;                                        \
+    void StepGroup(const OptionsT& options, const GroupParams& params,                   \
+                   std::vector<ParamState>& states, std::vector<StateRefs>& refs,         \
+                   const Precision& precision, const StepArgs& args) override;            \
   }
 
 // adamant::Adam, adamant::Adamax, ...: one class per algorithm of the list (adamant/algorithms.h).

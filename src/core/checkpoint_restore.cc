@@ -6,7 +6,9 @@
 #include <cstring>
 #include <deque>
 #include <limits>
+#include <optional>
 #include <set>
+#include <string>
 #include <tuple>
 #include <utility>
 
@@ -19,6 +21,11 @@ namespace adamant::checkpoint_internal {
 static_assert(std::endian::native == std::endian::little, "checkpoints are little-endian; so must the host be");
 
 namespace {
+
+// "[begin, end)", the end of a range to the end of its group as "the end".
+std::string RangeText(const ElementRange& r) {
+  return "[" + std::to_string(r.begin) + ", " + (r.end == ElementRange::kToTheEnd ? "the end" : std::to_string(r.end)) + ")";
+}
 
 // Reads the metadata of a parsed file, remembering which keys were read so that any other key is refused.
 class Metadata {
@@ -37,6 +44,7 @@ class Metadata {
     if (!ParseDecimal(text, limit, v)) Fail("__metadata__ " + Quote(key) + " is " + Quote(text) + ", not a count");
     return v;
   }
+  bool Has(const std::string& key) const { return values_.find(key) != values_.end(); }
   bool Bool(const std::string& key) {
     const std::string& text = Get(key);
     if (text != "true" && text != "false") Fail("__metadata__ " + Quote(key) + " is " + Quote(text) + ", not true or false");
@@ -121,6 +129,16 @@ void Restore(Optimizer& opt, const ParsedFile& file) {
     } catch (const std::invalid_argument& e) {
       Fail("param group " + group + ": " + e.what());
     }
+    // Written only for a group restricted to a range (Optimizer::set_range).
+    ElementRange range;
+    if (meta.Has("group." + group + ".range.begin") || meta.Has("group." + group + ".range.end")) {
+      range.begin = static_cast<int64_t>(meta.Count("group." + group + ".range.begin"));
+      range.end = static_cast<int64_t>(meta.Count("group." + group + ".range.end"));
+    }
+    if (range != opt.range(g)) {
+      Fail("param group " + group + " holds the state of elements " + RangeText(range) +
+           " of the group in the checkpoint, but the optimizer's range is " + RangeText(opt.range(g)));
+    }
     for (size_t i = 0; i < params.size(); ++i) {
       const std::string id = group + "." + std::to_string(i);
       const std::string& dtype = meta.Get("param." + id + ".dtype");
@@ -136,7 +154,9 @@ void Restore(Optimizer& opt, const ParsedFile& file) {
   }
   meta.CheckAllRead();
 
-  // State tensors, into new states.
+  // State tensors, into new states: of each parameter's elements inside its group's range.
+  std::vector<std::vector<std::optional<ElementRange>>> owned(num_groups);
+  for (size_t g = 0; g < num_groups; ++g) owned[g] = opt.OwnedElements(g);
   std::vector<std::vector<uint8_t>> has_step(num_groups), has_mu(num_groups), has_any(num_groups);
   for (size_t g = 0; g < num_groups; ++g) {
     has_step[g].assign(states[g].size(), 0);
@@ -156,6 +176,9 @@ void Restore(Optimizer& opt, const ParsedFile& file) {
            std::to_string(states[g].size()) + ")");
     }
     const ParamView& p = opt.params(g)[i];
+    const std::optional<ElementRange> inside = owned[g][i];
+    if (!inside) Fail(where + "parameter " + std::to_string(i) + " of param group " + std::to_string(g) + " is outside the group's range");
+    const int64_t state_numel = inside->end - inside->begin;
     ParamState& s = states[g][i];
     has_any[g][i] = 1;
     const auto expect = [&](ElementType type, const std::vector<uint64_t>& shape) {
@@ -187,8 +210,8 @@ void Restore(Optimizer& opt, const ParsedFile& file) {
       const std::string problem = BufferProblem(*algorithm, key, p.dtype);
       if (!problem.empty()) Fail(where + problem);
       const DType state_dtype = StateDType(p.dtype);
-      expect(TypeOf(state_dtype), {static_cast<uint64_t>(p.numel)});
-      Buffer buffer(state_dtype, p.numel);
+      expect(TypeOf(state_dtype), {static_cast<uint64_t>(state_numel)});
+      Buffer buffer(state_dtype, state_numel);
       if (buffer.nbytes() != 0) std::memcpy(buffer.data(), entry.data.data(), buffer.nbytes());
       s.buffers.emplace(std::string(key), std::move(buffer));
     }

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <deque>
 #include <limits>
+#include <optional>
 #include <set>
 #include <tuple>
 #include <utility>
@@ -46,6 +47,12 @@ Plan BuildPlan(const Optimizer& opt) {
     const std::span<const ParamView> params = opt.params(g);
     meta["group." + group + ".params"] = Decimal(params.size());
     for (const std::string& key : option_names) meta["group." + group + ".option." + key] = opt.GetOption(g, key);
+    const ElementRange range = opt.range(g);
+    if (!range.whole()) {
+      meta["group." + group + ".range.begin"] = Decimal(static_cast<uint64_t>(range.begin));
+      meta["group." + group + ".range.end"] = Decimal(static_cast<uint64_t>(range.end));
+    }
+    const std::vector<std::optional<ElementRange>> owned = opt.OwnedElements(g);
     for (size_t i = 0; i < params.size(); ++i) {
       const ParamView& p = params[i];
       const std::string where = "param group " + group + ", parameter " + std::to_string(i);
@@ -61,17 +68,19 @@ Plan BuildPlan(const Optimizer& opt) {
         Fail("cannot save " + where + ": only nadam keeps a mu_product");
       }
       if (s.empty() && s.mu_product == 1.0) continue;  // no state yet
+      if (!owned[i]) Fail("cannot save " + where + ": it has state but lies outside the group's range");
+      const int64_t state_numel = owned[i]->end - owned[i]->begin;  // the state of the part inside the range
       const DType state_dtype = StateDType(p.dtype);
       for (const auto& [name, buffer] : s.buffers) {
         const std::string problem = BufferProblem(*algorithm, name, p.dtype);
         if (!problem.empty()) Fail("cannot save " + where + ": " + problem);
-        if (buffer.dtype() != state_dtype || buffer.numel() != p.numel) {
+        if (buffer.dtype() != state_dtype || buffer.numel() != state_numel) {
           Fail("cannot save " + where + ": state '" + name + "' has " + std::to_string(buffer.numel()) +
                " elements of " + std::string(DTypeName(buffer.dtype())) + " but the " +
-               std::string(DTypeName(p.dtype)) + " parameter needs " + std::to_string(p.numel) + " of " +
+               std::string(DTypeName(p.dtype)) + " parameter needs " + std::to_string(state_numel) + " of " +
                std::string(DTypeName(state_dtype)));
         }
-        plan.pieces.push_back({"state." + id + "." + name, TypeOf(state_dtype), {static_cast<uint64_t>(p.numel)},
+        plan.pieces.push_back({"state." + id + "." + name, TypeOf(state_dtype), {static_cast<uint64_t>(state_numel)},
                                buffer.data(), buffer.nbytes()});
       }
       if (algorithm->counts_steps) scalar("state." + id + ".step", ElementType::kI64, static_cast<uint64_t>(s.step));

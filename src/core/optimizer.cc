@@ -2,6 +2,7 @@
 // the functional layer per group.
 #include "adamant/optimizer.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -205,7 +206,7 @@ bool Optimizer::SkipStep(const StepArgs& args) {
   // Each view's (group, index).
   std::vector<std::pair<size_t, size_t>>& where = core::Scratch<std::pair<size_t, size_t>, WhereTag>();
   for (size_t g = 0; g < num_param_groups(); ++g) {
-    const std::span<const ParamView> group = std::as_const(*this).params(g);
+    const std::span<const ParamView> group = owned_[g].params;  // as the group's range restricts them
     for (size_t i = 0; i < group.size(); ++i) {
       if (group[i].grad == nullptr) continue;
       views.push_back(group[i]);
@@ -217,6 +218,95 @@ bool Optimizer::SkipStep(const StepArgs& args) {
   if (nonfinite_ == NonFinite::kRaise) throw NonFiniteGradientError(name(), where[*bad].first, where[*bad].second);
   last_step_skipped_ = true;
   return true;
+}
+
+namespace {
+
+int64_t SaturatingAdd(int64_t a, int64_t b) {
+  return a > std::numeric_limits<int64_t>::max() - b ? std::numeric_limits<int64_t>::max() : a + b;
+}
+
+// The part of a parameter of `numel` elements starting at `start` in its group's concatenation that `range`
+// holds, as a range within the parameter (set_range's rules).
+std::optional<ElementRange> Inside(int64_t start, int64_t numel, ElementRange range) {
+  if (numel < 0) return std::nullopt;
+  if (numel == 0) return range.begin <= start && start < range.end ? std::optional<ElementRange>(ElementRange{0, 0}) : std::nullopt;
+  const int64_t begin = std::max(range.begin, start);
+  const int64_t end = std::min(range.end, SaturatingAdd(start, numel));
+  if (begin >= end) return std::nullopt;
+  return ElementRange{begin - start, end - start};
+}
+
+bool IsStepDType(DType dtype) {
+  return dtype == DType::kFloat32 || dtype == DType::kFloat64 || dtype == DType::kBFloat16 || dtype == DType::kFloat16;
+}
+
+}  // namespace
+
+void Optimizer::set_range(size_t group, ElementRange range) {
+  CheckGroup(group);
+  if (range.begin < 0 || range.end < range.begin) {
+    throw std::invalid_argument("param group " + std::to_string(group) + ": invalid element range [" +
+                                std::to_string(range.begin) + ", " + std::to_string(range.end) +
+                                "): it must satisfy 0 <= begin <= end");
+  }
+  if (ranges_.size() <= group) ranges_.resize(group + 1);
+  ranges_[group] = range;
+}
+
+ElementRange Optimizer::range(size_t group) const {
+  CheckGroup(group);
+  return group < ranges_.size() ? ranges_[group] : ElementRange{};
+}
+
+std::vector<std::optional<ElementRange>> Optimizer::OwnedElements(size_t group) const {
+  const ElementRange r = range(group);
+  std::vector<std::optional<ElementRange>> out;
+  int64_t start = 0;
+  for (const ParamView& p : params(group)) {
+    out.push_back(Inside(start, p.numel, r));
+    start = SaturatingAdd(start, std::max<int64_t>(p.numel, 0));
+  }
+  return out;
+}
+
+const Optimizer::GroupParams& Optimizer::Own(size_t group, std::span<const ParamView> params) {
+  GroupParams& o = owned_[group];
+  o.views.clear();
+  o.offsets.clear();
+  o.positions.clear();
+  const ElementRange r = range(group);
+  if (r.whole()) {
+    o.params = params;
+    return o;
+  }
+  int64_t start = 0;
+  int64_t position = 0;
+  for (const ParamView& p : params) {
+    ParamView v = p;
+    int64_t offset = 0;
+    // A parameter CheckParams refuses is left as it is, for CheckParams to name.
+    if (p.numel >= 0 && IsStepDType(p.dtype)) {
+      const std::optional<ElementRange> inside = Inside(start, p.numel, r);
+      if (!inside) {
+        v.grad = nullptr;
+      } else {
+        const auto at = [&](void* ptr) {
+          return ptr == nullptr ? nullptr : static_cast<void*>(static_cast<char*>(ptr) + inside->begin * static_cast<int64_t>(SizeOf(p.dtype)));
+        };
+        v.data = at(p.data);
+        v.grad = at(p.grad);
+        v.numel = inside->end - inside->begin;
+        offset = inside->begin;
+      }
+    }
+    o.views.push_back(v);
+    o.offsets.push_back(offset);
+    o.positions.push_back(p.grad != nullptr ? position++ : -1);
+    start = SaturatingAdd(start, std::max<int64_t>(p.numel, 0));
+  }
+  o.params = o.views;
+  return o;
 }
 
 Precision Optimizer::NextStepPrecision(size_t group) const {
@@ -354,9 +444,9 @@ uint32_t UsedBits(algorithms::ModeBits modes) {
 // algorithm whose state is set from the first gradient (kFreshState) tells the step which buffers are
 // new, and a failed step removes them again: no half-made state.
 template <class A>
-void StepAlgorithm(ParamGroup<typename A::Options>& group, std::vector<ParamState>& states,
-                   std::vector<StateRefs>& refs, const Precision& precision, const StepArgs& args) {
-  const typename A::Options& o = group.options;
+void StepAlgorithm(const typename A::Options& o, const Optimizer::GroupParams& group,
+                   std::vector<ParamState>& states, std::vector<StateRefs>& refs, const Precision& precision,
+                   const StepArgs& args) {
   const algorithms::ModeBits modes = A::ModesOf(o);
   const auto specs = SpecsOf<A>(o, modes);
   const uint32_t used = UsedBits<A>(modes);
@@ -393,6 +483,10 @@ void StepAlgorithm(ParamGroup<typename A::Options>& group, std::vector<ParamStat
       t.master = static_cast<float*>(r.data[kMasterSlot]);
       if constexpr (!A::kScalarState.empty()) t.scalar_state = &s.mu_product;
       t.fresh = fresh[j] != 0;
+      if (!group.offsets.empty()) {
+        t.offset = group.offsets[i];
+        t.position = group.positions[i];
+      }
     }
   });
   try {
@@ -418,9 +512,10 @@ void StepAlgorithm(ParamGroup<typename A::Options>& group, std::vector<ParamStat
 }  // namespace
 
 #define ADAMANT_DEFINE_STEP_GROUP(Class, name)                                                        \
-  void Class::StepGroup(ParamGroup<Class##Options>& group, std::vector<ParamState>& states,           \
-                        std::vector<StateRefs>& refs, const Precision& precision, const StepArgs& args) { \
-    StepAlgorithm<algorithms::Class>(group, states, refs, precision, args);                           \
+  void Class::StepGroup(const Class##Options& options, const GroupParams& params,                    \
+                        std::vector<ParamState>& states, std::vector<StateRefs>& refs,                \
+                        const Precision& precision, const StepArgs& args) {                           \
+    StepAlgorithm<algorithms::Class>(options, params, states, refs, precision, args);                 \
   }
 ADAMANT_OPTIMIZERS(ADAMANT_DEFINE_STEP_GROUP, ADAMANT_SKIP_VARIANT)
 #undef ADAMANT_DEFINE_STEP_GROUP
