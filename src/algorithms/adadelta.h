@@ -16,7 +16,7 @@ struct Adadelta : DescriptorDefaults {
   template <class T>
   using Scalars = rules::AdadeltaScalars<T>;
   static constexpr std::string_view kName = "adadelta";
-  static constexpr std::array<std::string_view, 2> kState = {"square_avg", "acc_delta"};
+  static constexpr std::array<StateSpec, 2> kState = {{{"square_avg", kNonNegative}, {"acc_delta", kNonNegative}}};
 
   enum Mode { kL2, kNumModes };
 

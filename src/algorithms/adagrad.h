@@ -16,7 +16,7 @@ struct Adagrad : DescriptorDefaults {
   template <class T>
   using Scalars = rules::AdagradScalars<T>;
   static constexpr std::string_view kName = "adagrad";
-  static constexpr std::array<std::string_view, 1> kState = {"sum"};
+  static constexpr std::array<StateSpec, 1> kState = {{{"sum", kNonNegative}}};
 
   enum Mode { kL2, kNumModes };
   static double Init(const Options& o, int) { return o.initial_accumulator_value; }

@@ -18,7 +18,10 @@ struct Adam : DescriptorDefaults {
   template <class T>
   using Scalars = rules::AdamScalars<T>;
   static constexpr std::string_view kName = "adam";
-  static constexpr std::array<std::string_view, 3> kState = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+  static constexpr std::array<StateSpec, 3> kState = {{
+      {"exp_avg", kSigned},
+      {"exp_avg_sq", kNonNegative},
+      {"max_exp_avg_sq", kNonNegative}}};
 
   enum Mode { kL2, kAmsgrad, kEpsHat, kNumModes };
   static constexpr bool Uses(ModeBits m, int buffer) { return buffer < 2 || m[kAmsgrad]; }

@@ -16,7 +16,7 @@ struct Adamax : DescriptorDefaults {
   template <class T>
   using Scalars = rules::AdamaxScalars<T>;
   static constexpr std::string_view kName = "adamax";
-  static constexpr std::array<std::string_view, 2> kState = {"exp_avg", "exp_inf"};
+  static constexpr std::array<StateSpec, 2> kState = {{{"exp_avg", kSigned}, {"exp_inf", kNonNegative}}};
 
   enum Mode { kL2, kEpsOutside, kNumModes };
 

@@ -5,7 +5,7 @@
 //     using Options = AdamOptions;                        // adamant/options/adam.h: fields, visitor, Validate
 //     template <class T> using Scalars = rules::AdamScalars<T>;
 //     static constexpr std::string_view kName = "adam";
-//     static constexpr std::array<std::string_view, 3> kState = {...};  // element buffers, PyTorch's names
+//     static constexpr std::array<StateSpec, 3> kState = {{{"exp_avg", kSigned}, ...}};  // PyTorch's names
 //     static constexpr bool kCountsSteps = true;           // keeps `step` (all but SGD)
 //     static constexpr std::string_view kScalarState = ""; // a per-tensor double kept beside (NAdam: mu_product)
 //     static constexpr bool kFreshState = false;           // state set from the first gradient (SGD's buffer)
@@ -47,6 +47,10 @@ struct ModeBits {
     return {on ? (bits | (1u << mode)) : (bits & ~(1u << mode))};
   }
 };
+
+// The values of a state buffer (StateSpec, adamant/algorithm_info.h), by their short names.
+inline constexpr StateValues kSigned = StateValues::kSigned;
+inline constexpr StateValues kNonNegative = StateValues::kNonNegative;
 
 // What the host knows of one tensor when it prepares the tensor's step.
 struct TensorStep {

@@ -16,7 +16,7 @@ struct Lion : DescriptorDefaults {
   template <class T>
   using Scalars = rules::LionScalars<T>;
   static constexpr std::string_view kName = "lion";
-  static constexpr std::array<std::string_view, 1> kState = {"exp_avg"};
+  static constexpr std::array<StateSpec, 1> kState = {{{"exp_avg", kSigned}}};
 
   enum Mode { kNumModes };
 

@@ -18,7 +18,7 @@ struct NAdam : DescriptorDefaults {
   template <class T>
   using Scalars = rules::NAdamScalars<T>;
   static constexpr std::string_view kName = "nadam";
-  static constexpr std::array<std::string_view, 2> kState = {"exp_avg", "exp_avg_sq"};
+  static constexpr std::array<StateSpec, 2> kState = {{{"exp_avg", kSigned}, {"exp_avg_sq", kNonNegative}}};
   // In a step: the product of mu_1 .. mu_{step-1} (1 before the first step); multiplied by mu_step once
   // the pass has run, even for an empty tensor, as in PyTorch. Kept in double (PyTorch keeps a float32
   // tensor). It differs between tensors that took different paths, so the scalars are not shared.

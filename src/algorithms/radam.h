@@ -18,7 +18,7 @@ struct RAdam : DescriptorDefaults {
   template <class T>
   using Scalars = rules::RAdamScalars<T>;
   static constexpr std::string_view kName = "radam";
-  static constexpr std::array<std::string_view, 2> kState = {"exp_avg", "exp_avg_sq"};
+  static constexpr std::array<StateSpec, 2> kState = {{{"exp_avg", kSigned}, {"exp_avg_sq", kNonNegative}}};
 
   enum Mode { kL2, kRectified, kNumModes };
 

@@ -16,7 +16,10 @@ struct RMSprop : DescriptorDefaults {
   template <class T>
   using Scalars = rules::RMSpropScalars<T>;
   static constexpr std::string_view kName = "rmsprop";
-  static constexpr std::array<std::string_view, 3> kState = {"square_avg", "momentum_buffer", "grad_avg"};
+  static constexpr std::array<StateSpec, 3> kState = {{
+      {"square_avg", kNonNegative},
+      {"momentum_buffer", kSigned},
+      {"grad_avg", kSigned}}};
 
   enum Mode { kL2, kCentered, kMomentum, kNumModes };
   static constexpr bool Uses(ModeBits m, int buffer) {

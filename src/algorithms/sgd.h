@@ -18,7 +18,7 @@ struct SGD : DescriptorDefaults {
   template <class T>
   using Scalars = rules::SGDScalars<T>;
   static constexpr std::string_view kName = "sgd";
-  static constexpr std::array<std::string_view, 1> kState = {"momentum_buffer"};
+  static constexpr std::array<StateSpec, 1> kState = {{{"momentum_buffer", kSigned}}};
   static constexpr bool kCountsSteps = false;
   static constexpr bool kFreshState = true;
 

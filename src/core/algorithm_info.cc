@@ -9,9 +9,17 @@
 namespace adamant {
 namespace {
 
+// The names of A's buffers, in their order.
+template <class A>
+constexpr std::array<std::string_view, A::kState.size()> kNames = [] {
+  std::array<std::string_view, A::kState.size()> names;
+  for (size_t k = 0; k < names.size(); ++k) names[k] = A::kState[k].name;
+  return names;
+}();
+
 template <class A>
 constexpr AlgorithmInfo InfoOf(std::string_view name) {
-  return {name, A::kState, A::kCountsSteps, A::kScalarState};
+  return {name, kNames<A>, A::kState, A::kCountsSteps, A::kScalarState};
 }
 
 #define ADAMANT_INFO(Class, name) InfoOf<algorithms::Class>(name),

@@ -27,6 +27,26 @@ std::string RangeText(const ElementRange& r) {
   return "[" + std::to_string(r.begin) + ", " + (r.end == ElementRange::kToTheEnd ? "the end" : std::to_string(r.end)) + ")";
 }
 
+double ElementOf(const Buffer& b, int64_t i) {
+  return b.dtype() == DType::kFloat64 ? b.as<double>()[static_cast<size_t>(i)]
+                                      : static_cast<double>(b.as<float>()[static_cast<size_t>(i)]);
+}
+
+// The first element below zero of a buffer the algorithm's spec says is never negative (NaN is not below
+// zero: a run under the propagate policy may hold one), or nullopt.
+std::optional<int64_t> FirstNegative(const AlgorithmInfo& algorithm, std::string_view name, const Buffer& b) {
+  const auto spec = std::find_if(algorithm.buffers.begin(), algorithm.buffers.end(),
+                                 [&](const StateSpec& s) { return s.name == name; });
+  if (spec == algorithm.buffers.end() || spec->values != StateValues::kNonNegative) return std::nullopt;
+  const auto first = [](auto values) -> std::optional<int64_t> {
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (values[i] < 0) return static_cast<int64_t>(i);
+    }
+    return std::nullopt;
+  };
+  return b.dtype() == DType::kFloat64 ? first(b.as<double>()) : first(b.as<float>());
+}
+
 // Reads the metadata of a parsed file, remembering which keys were read so that any other key is refused.
 class Metadata {
  public:
@@ -213,6 +233,11 @@ void Restore(Optimizer& opt, const ParsedFile& file) {
       expect(TypeOf(state_dtype), {static_cast<uint64_t>(state_numel)});
       Buffer buffer(state_dtype, state_numel);
       if (buffer.nbytes() != 0) std::memcpy(buffer.data(), entry.data.data(), buffer.nbytes());
+      // A second moment below zero has no square root: the step would make NaNs of it, silently.
+      if (const std::optional<int64_t> bad = FirstNegative(*algorithm, key, buffer)) {
+        Fail(where + "element " + std::to_string(*bad) + " is " + FormatNumber(ElementOf(buffer, *bad)) + ", but " +
+             std::string(key) + " is never negative");
+      }
       s.buffers.emplace(std::string(key), std::move(buffer));
     }
   }

@@ -207,7 +207,7 @@ void StepOf(std::span<const Tensor> tensors, const typename A::Options& o, const
     for (size_t i = begin; i < end; ++i) {
       const Tensor& t = tensors[i];
       StateArg state[kBuffers];
-      for (int k = 0; k < kBuffers; ++k) state[k] = {A::kState[k].data(), t.state[k], A::Uses(modes, k)};
+      for (int k = 0; k < kBuffers; ++k) state[k] = {A::kState[k].name.data(), t.state[k], A::Uses(modes, k)};
       CheckTensor(kName, i, t.param, t.master, state);
       if constexpr (A::kCountsSteps) CheckStep(kName, i, t.step);
       if (t.offset < 0) Fail(kName, i, "negative offset " + std::to_string(t.offset));

@@ -426,7 +426,7 @@ std::array<BufferSpec, A::kState.size()> SpecsOf(const typename A::Options& o, a
   std::array<BufferSpec, A::kState.size()> specs;
   for (size_t k = 0; k < specs.size(); ++k) {
     const int buffer = static_cast<int>(k);
-    specs[k] = {A::Uses(modes, buffer) ? A::kState[k].data() : nullptr, A::Init(o, buffer)};
+    specs[k] = {A::Uses(modes, buffer) ? A::kState[k].name.data() : nullptr, A::Init(o, buffer)};
   }
   return specs;
 }
