@@ -1,17 +1,20 @@
 #include "fuzz/checkpoint_harness.h"
 
-#include <cstring>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <limits>
 #include <stdexcept>
 #include <typeinfo>
+#include <utility>
+#include <vector>
 
 #include "adamant/algorithm_info.h"
 #include "adamant/algorithms.h"
 #include "adamant/checkpoint.h"
 #include "adamant/factory.h"
 #include "core/checkpoint_internal.h"
+#include "core/checkpoint_schema.h"
 #include "kernels/storage.h"
 
 namespace adamant::fuzz {
@@ -134,6 +137,38 @@ OptionList FullStateOptions(std::string_view name) {
   return {};
 }
 
+namespace {
+
+// The ranges of elements (Optimizer::set_range) the file's metadata gives each group of the small model,
+// where it gives valid ones: the optimizer is restricted alike, so that the loader is exercised past the
+// range check.
+std::vector<std::pair<size_t, ElementRange>> RangesOf(const checkpoint_internal::ParsedFile& parsed, size_t groups) {
+  std::vector<std::pair<size_t, ElementRange>> ranges;
+  for (size_t g = 0; g < groups; ++g) {
+    const auto begin = parsed.metadata.find("group." + std::to_string(g) + ".range.begin");
+    const auto end = parsed.metadata.find("group." + std::to_string(g) + ".range.end");
+    if (begin == parsed.metadata.end() || end == parsed.metadata.end()) continue;
+    uint64_t b = 0, e = 0;
+    const uint64_t limit = std::numeric_limits<int64_t>::max();
+    if (!checkpoint_internal::ParseDecimal(begin->second, limit, b) ||
+        !checkpoint_internal::ParseDecimal(end->second, limit, e) || b > e) {
+      continue;
+    }
+    ranges.emplace_back(g, ElementRange{static_cast<int64_t>(b), static_cast<int64_t>(e)});
+  }
+  return ranges;
+}
+
+}  // namespace
+
+void ApplyFileRanges(Optimizer& opt, std::string_view bytes) {
+  try {
+    const checkpoint_internal::ParsedFile parsed = checkpoint_internal::Parse(bytes, /*verify_checksum=*/false);
+    for (const auto& [g, range] : RangesOf(parsed, opt.num_param_groups())) opt.set_range(g, range);
+  } catch (const CheckpointError&) {
+  }
+}
+
 std::string CheckCheckpointInput(std::string_view bytes) {
   // The algorithm the file claims, if its layout parses: the loader is then exercised past the
   // algorithm check.
@@ -160,6 +195,8 @@ std::string CheckCheckpointInput(std::string_view bytes) {
     if (!verified && !parsed_ok) break;
     Model model = Model::Small();
     std::unique_ptr<Optimizer> opt = MakeOptimizer(algorithm, model, FullStateOptions(algorithm));
+    const auto ranges = parsed_ok ? RangesOf(parsed, opt->num_param_groups()) : decltype(RangesOf(parsed, 0)){};
+    for (const auto& [g, range] : ranges) opt->set_range(g, range);
     for (int step = 1; step <= 2; ++step) {  // some state of its own, for "unchanged" to mean something
       model.SetGrads(step);
       opt->Step();
@@ -187,6 +224,7 @@ std::string CheckCheckpointInput(std::string_view bytes) {
       const std::string saved = SerializeState(*opt);
       Model other = Model::Small();
       std::unique_ptr<Optimizer> again = MakeOptimizer(algorithm, other);
+      for (const auto& [g, range] : ranges) again->set_range(g, range);
       DeserializeState(*again, saved);
       if (SerializeState(*again) != saved) return "a loaded state does not save and reload to the same bytes";
       model.SetGrads(3);
@@ -240,6 +278,20 @@ std::vector<std::pair<std::string, std::string>> SeedCorpus() {
       }
     }
     corpus.emplace_back(std::string(name) + "_largest_step.safetensors", SerializeState(*opt));
+  }
+  for (std::string_view name : {"adam", "nadam"}) {
+    // Groups restricted to ranges of their elements (a shard): group 0 from inside its first parameter,
+    // group 1 to inside its second, with master weights for the bf16 and fp16 parameters in them.
+    Model model = Model::Small();
+    std::unique_ptr<Optimizer> opt = MakeOptimizer(name, model, FullStateOptions(name));
+    opt->set_precision({.master_weights = true});
+    opt->set_range(0, {5, ElementRange::kToTheEnd});
+    opt->set_range(1, {0, 5});
+    for (int step = 1; step <= 2; ++step) {
+      model.SetGrads(step);
+      opt->Step();
+    }
+    corpus.emplace_back(std::string(name) + "_range.safetensors", SerializeState(*opt));
   }
   // Damaged copies of a valid file, each refused at a different check.
   const std::string adam = corpus.front().second;

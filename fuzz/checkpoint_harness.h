@@ -55,6 +55,10 @@ std::unique_ptr<Optimizer> MakeOptimizer(std::string_view name, Model& model, co
 // centered, SGD's momentum).
 OptionList FullStateOptions(std::string_view name);
 
+// Restricts the optimizer's groups to the ranges of elements (Optimizer::set_range) that the file's
+// metadata gives them, where it parses and gives valid ones.
+void ApplyFileRanges(Optimizer& opt, std::string_view bytes);
+
 // Empty if every property holds for `bytes`, else what failed.
 std::string CheckCheckpointInput(std::string_view bytes);
 

@@ -296,6 +296,9 @@ PYBIND11_MODULE(_adamant, m) {
 #undef ADAMANT_BIND_VARIANT
   m.def("state_names", &StateNames, py::arg("algorithm"),
         "The names of an algorithm's state buffers, in the order of its step's tuples");
+  m.def("stream_seed", &adamant::StreamSeed, py::arg("seed"), py::arg("steps_taken"), py::arg("group"),
+        "The seed of a param group's stochastic rounding on the next step (adamant::StreamSeed)");
+  m.def("mix_seed", &adamant::MixSeed, py::arg("x"), "splitmix64's finalizer on a 64-bit integer (adamant::MixSeed)");
   m.def("first_overlap", &FirstOverlap, py::arg("regions"),
         "The (lower, higher) indices of two (address, nbytes) regions that share a byte, or None");
   m.def("first_nonfinite", &FirstNonFinite, py::arg("grads"), scale,

@@ -155,10 +155,9 @@ class Optimizer {
   // Checks the parameters of a group that have a gradient (size, dtype, pointers) and that their existing
   // state fits them, so that creating state and updating cannot fail halfway.
   void CheckParams(size_t group, std::span<const ParamView> params) const;
-  // The precision of param group `group` for the next step: the seed is mixed with the number of steps
-  // taken and the group's index, so stochastic rounding draws new bits every step (SGD keeps no step count
-  // of its own) and tensor i of one group does not share its bits with tensor i of another. The same
-  // stream as the Python drop-ins' (`stream_seed` in adamant/torch/_base.py).
+  // The precision of param group `group` for the next step: its seed is StreamSeed(seed, steps_taken(),
+  // group) (precision.h), so stochastic rounding draws new bits every step and tensor i of one group does
+  // not share its bits with tensor i of another.
   Precision NextStepPrecision(size_t group) const;
   // Counts a step that updated every group (NextStepPrecision then draws new bits).
   void CountStep() { ++steps_taken_; }

@@ -25,6 +25,16 @@ struct Precision {
   uint64_t seed = 0;
 };
 
+// The seed of param group `group`'s stochastic rounding on the step that follows `steps_taken` steps:
+// `seed` mixed with both, so that every step draws new bits (SGD keeps no step count of its own) and no
+// two groups share theirs. The optimizers use it, and the Python drop-ins call it through their
+// extension, so both front ends draw the same bits.
+uint64_t StreamSeed(uint64_t seed, uint64_t steps_taken, uint64_t group);
+
+// splitmix64's finalizer, a bijection whose outputs for nearby inputs look unrelated: for deriving further
+// seeds from one.
+uint64_t MixSeed(uint64_t x);
+
 }  // namespace adamant
 
 #endif  // ADAMANT_PRECISION_H_

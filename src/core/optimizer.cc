@@ -15,7 +15,6 @@
 
 #include "adamant/functional.h"
 #include "algorithms/all.h"
-#include "core/mix.h"
 #include "core/parallel.h"
 #include "core/scratch.h"
 #include "kernels/storage.h"
@@ -311,7 +310,7 @@ const Optimizer::GroupParams& Optimizer::Own(size_t group, std::span<const Param
 
 Precision Optimizer::NextStepPrecision(size_t group) const {
   Precision p = precision_;
-  p.seed = core::Mix(p.seed ^ core::Mix(steps_taken_ ^ core::Mix(group)));
+  p.seed = StreamSeed(p.seed, steps_taken_, group);
   return p;
 }
 

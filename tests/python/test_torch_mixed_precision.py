@@ -549,3 +549,21 @@ def test_extension_tuples():
     with pytest.raises(ValueError, match="master weights are for bfloat16 and float16 parameters, not float32"):
         _adamant.sgd({"lr": 1.0}, [(q.data_ptr(), q.data_ptr(), 4, "float32", 0, False, q.data_ptr())])
     assert torch.equal(q, torch.ones(4))
+
+
+def test_stream_seed_is_the_cpp_optimizers_formula():
+    """The drop-ins' stochastic-rounding seed is the C++ optimizers' (adamant::StreamSeed): splitmix64's
+    finalizer of seed ^ mix(steps ^ mix(group)), so a seeded run draws the same bits in either front end
+    and in every version."""
+    from adamant.torch._base import stream_seed
+
+    mask = (1 << 64) - 1
+
+    def mix(x):
+        x = (x + 0x9E3779B97F4A7C15) & mask
+        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & mask
+        return x ^ (x >> 31)
+
+    for seed, steps, group in [(0, 0, 0), (1234, 7, 2), (mask, 1 << 40, 5), (-1, 3, 1)]:
+        assert stream_seed(seed, steps, group) == mix((seed & mask) ^ mix(steps ^ mix(group)))

@@ -253,18 +253,11 @@ def step_of(state, where):
     return st, int(value)
 
 
-def _mix(x):
-    """splitmix64's finalizer on a 64-bit integer."""
-    x = (x + 0x9E3779B97F4A7C15) & _MASK64
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
-    return x ^ (x >> 31)
-
-
 def stream_seed(seed, step_count, group_index):
     """The seed passed to the C++ for a group's stochastic rounding: the group's seed mixed with the
-    optimizer's step count and the group's index (see the module docstring)."""
-    return _mix((int(seed) & _MASK64) ^ _mix(step_count ^ _mix(group_index)))
+    optimizer's step count and the group's index (see the module docstring), by the C++ optimizers' own
+    function (adamant::StreamSeed), so that both front ends draw the same bits."""
+    return _adamant.stream_seed(int(seed) & _MASK64, step_count & _MASK64, group_index)
 
 
 def _signature_defaults(init):
@@ -573,7 +566,7 @@ class Optimizer(torch.optim.Optimizer):
         if group.get("stochastic_rounding"):
             group = dict(group)
             seed = stream_seed(group.get("seed", 0), count, gi)
-            group["seed"] = seed if k == 0 else _mix(seed ^ k)
+            group["seed"] = seed if k == 0 else _adamant.mix_seed(seed ^ k)
         result = self._kernel(group, items, scale)
         for st, value in steps:
             st.fill_(value)
