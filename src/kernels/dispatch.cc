@@ -30,8 +30,15 @@ namespace {
 #define ADAMANT_STEP_ENTRY_avx2(Class, name) ADAMANT_STEP_ENTRY(avx2, Class)
 #define ADAMANT_STEP_ENTRY_baseline(Class, name) ADAMANT_STEP_ENTRY(baseline, Class)
 
-// Best first.
-const KernelTable kTables[] = {ADAMANT_TABLE(avx512), ADAMANT_TABLE(avx2), ADAMANT_TABLE(baseline)};
+// Best first: the targets this build compiled (CMake's ADAMANT_KERNEL_TARGETS; the baseline always).
+const KernelTable kTables[] = {
+#ifdef ADAMANT_HAS_TARGET_avx512
+    ADAMANT_TABLE(avx512),
+#endif
+#ifdef ADAMANT_HAS_TARGET_avx2
+    ADAMANT_TABLE(avx2),
+#endif
+    ADAMANT_TABLE(baseline)};
 #undef ADAMANT_TABLE
 
 // F16C is CPUID leaf 1, ECX bit 29. Read directly because clang 14's __builtin_cpu_supports does not
