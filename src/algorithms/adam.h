@@ -35,17 +35,12 @@ struct Adam : DescriptorDefaults {
 
   template <class T>
   static Scalars<T> Prepare(const Options& o, ModeBits& m, const TensorStep& t) {
-    const bool decoupled = o.decoupled_weight_decay && o.weight_decay != 0;
     const double bc1 = BiasCorrection(o.betas[0], t.step, o.bias_correction);
     const double bc2 = BiasCorrection(o.betas[1], t.step, o.bias_correction);
     const double bc2_sqrt = std::sqrt(bc2);
     const double step_size = m[kEpsHat] ? o.lr * bc2_sqrt / bc1 : o.lr / bc1;
-    return {.grad_sign = GradSign<T>(o.maximize),
-            .weight_decay = static_cast<T>(o.weight_decay),
-            .decay = static_cast<T>(decoupled ? 1.0 - o.lr * o.weight_decay : 1.0),
-            .lerp1 = rules::MakeLerp<T>(1.0 - o.betas[0]),
-            .beta2 = static_cast<T>(o.betas[1]),
-            .one_minus_beta2 = static_cast<T>(1.0 - o.betas[1]),
+    return {.moments = rules::MakeAdamMoments<T>(o.lr, o.betas[0], o.betas[1], o.weight_decay,
+                                                 o.decoupled_weight_decay, o.maximize),
             .bc2_sqrt = rules::MakeDivisor<T>(bc2_sqrt),
             .neg_step_size = static_cast<T>(-step_size),
             .eps = static_cast<T>(o.eps)};

@@ -39,7 +39,6 @@ struct NAdam : DescriptorDefaults {
 
   template <class T>
   static Scalars<T> Prepare(const Options& o, ModeBits& m, const TensorStep& t) {
-    const bool decoupled = o.decoupled_weight_decay && o.weight_decay != 0;
     const double step = static_cast<double>(t.step);
     const double mu = MuAt(o, step);
     const double mu_next = MuAt(o, step + 1.0);
@@ -55,12 +54,8 @@ struct NAdam : DescriptorDefaults {
       grad_coeff *= std::sqrt(bc2);
       avg_coeff *= std::sqrt(bc2);
     }
-    return {.grad_sign = GradSign<T>(o.maximize),
-            .weight_decay = static_cast<T>(o.weight_decay),
-            .decay = static_cast<T>(decoupled ? 1.0 - o.lr * o.weight_decay : 1.0),
-            .lerp1 = rules::MakeLerp<T>(1.0 - o.betas[0]),
-            .beta2 = static_cast<T>(o.betas[1]),
-            .one_minus_beta2 = static_cast<T>(1.0 - o.betas[1]),
+    return {.moments = rules::MakeAdamMoments<T>(o.lr, o.betas[0], o.betas[1], o.weight_decay,
+                                                 o.decoupled_weight_decay, o.maximize),
             .bc2 = rules::MakeStepDivisor<T>(bc2),
             .eps = static_cast<T>(o.eps),
             .grad_coeff = static_cast<T>(grad_coeff),

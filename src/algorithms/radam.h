@@ -28,7 +28,6 @@ struct RAdam : DescriptorDefaults {
 
   template <class T>
   static Scalars<T> Prepare(const Options& o, ModeBits& m, const TensorStep& t) {
-    const bool decoupled = o.decoupled_weight_decay && o.weight_decay != 0;
     const double step = static_cast<double>(t.step);
     const double beta2 = o.betas[1];
     const double bc2 = 1.0 - std::pow(beta2, step);
@@ -42,12 +41,8 @@ struct RAdam : DescriptorDefaults {
                       : 0.0;
     const double bc1 = BiasCorrection(o.betas[0], t.step, o.bias_correction);
     const double bc2_sqrt = o.bias_correction ? std::sqrt(bc2) : 1.0;
-    return {.grad_sign = GradSign<T>(o.maximize),
-            .weight_decay = static_cast<T>(o.weight_decay),
-            .decay = static_cast<T>(decoupled ? 1.0 - o.lr * o.weight_decay : 1.0),
-            .lerp1 = rules::MakeLerp<T>(1.0 - o.betas[0]),
-            .beta2 = static_cast<T>(beta2),
-            .one_minus_beta2 = static_cast<T>(1.0 - beta2),
+    return {.moments = rules::MakeAdamMoments<T>(o.lr, o.betas[0], o.betas[1], o.weight_decay,
+                                                 o.decoupled_weight_decay, o.maximize),
             .bc1 = rules::MakeStepDivisor<T>(bc1),
             .lr = static_cast<T>(o.lr),
             .bc2_sqrt = static_cast<T>(bc2_sqrt),

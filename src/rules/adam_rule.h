@@ -14,6 +14,7 @@
 
 #include <cmath>
 
+#include "rules/adam_moments.h"
 #include "rules/common.h"
 
 namespace adamant::rules {
@@ -21,12 +22,7 @@ namespace adamant::rules {
 // Everything that depends on the step but not on the element, computed in double and rounded once.
 template <typename T>
 struct AdamScalars {
-  T grad_sign;         // -1 with maximize, else +1
-  T weight_decay;      // L2 coefficient
-  T decay;             // 1 - lr * weight_decay when decoupled, else 1
-  LerpScalars<T> lerp1;
-  T beta2;
-  T one_minus_beta2;
+  AdamMoments<T> moments;
   Divisor<T> bc2_sqrt;  // sqrt(1 - beta2^t); kPyTorch only
   T neg_step_size;     // -lr / bc1, or -lr * sqrt(bc2) / bc1 with kTensorFlow
   T eps;
@@ -34,11 +30,7 @@ struct AdamScalars {
 
 template <class Ops, bool kL2, bool kAmsgrad, bool kEpsHat, typename T>
 ADAMANT_RULE_INLINE void AdamUpdate(const AdamScalars<T>& s, T& p, T g, T& m, T& v, T& v_max) {
-  g = g * s.grad_sign;
-  p = p * s.decay;
-  if constexpr (kL2) g = AddScaled(g, s.weight_decay, p);
-  m = Lerp(m, g, s.lerp1);
-  v = DecaySquare(v, s.beta2, s.one_minus_beta2, g);
+  UpdateAdamMoments<kL2>(s.moments, p, g, m, v);
   T v_used = v;
   if constexpr (kAmsgrad) {
     v_max = Maximum(v_max, v);

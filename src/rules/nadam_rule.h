@@ -14,18 +14,14 @@
 
 #include <cmath>
 
+#include "rules/adam_moments.h"
 #include "rules/common.h"
 
 namespace adamant::rules {
 
 template <typename T>
 struct NAdamScalars {
-  T grad_sign;
-  T weight_decay;
-  T decay;        // 1 - lr * weight_decay when decoupled, else 1
-  LerpScalars<T> lerp1;
-  T beta2;
-  T one_minus_beta2;
+  AdamMoments<T> moments;
   StepDivisor<T> bc2;  // kPyTorch only
   T eps;
   T grad_coeff;   // -lr * (1 - mu_t) / (1 - mu_product)
@@ -34,11 +30,7 @@ struct NAdamScalars {
 
 template <class Ops, bool kL2, bool kEpsHat, typename T>
 ADAMANT_RULE_INLINE void NAdamUpdate(const NAdamScalars<T>& s, T& p, T g, T& m, T& v) {
-  g = g * s.grad_sign;
-  p = p * s.decay;
-  if constexpr (kL2) g = AddScaled(g, s.weight_decay, p);
-  m = Lerp(m, g, s.lerp1);
-  v = DecaySquare(v, s.beta2, s.one_minus_beta2, g);
+  UpdateAdamMoments<kL2>(s.moments, p, g, m, v);
   T denom;
   if constexpr (kEpsHat) {
     denom = std::sqrt(v) + s.eps;

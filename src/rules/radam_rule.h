@@ -15,18 +15,14 @@
 
 #include <cmath>
 
+#include "rules/adam_moments.h"
 #include "rules/common.h"
 
 namespace adamant::rules {
 
 template <typename T>
 struct RAdamScalars {
-  T grad_sign;
-  T weight_decay;
-  T decay;  // 1 - lr * weight_decay when decoupled, else 1
-  LerpScalars<T> lerp1;
-  T beta2;
-  T one_minus_beta2;
+  AdamMoments<T> moments;
   StepDivisor<T> bc1;
   T lr;
   T bc2_sqrt;
@@ -36,11 +32,7 @@ struct RAdamScalars {
 
 template <class Ops, bool kL2, bool kRectified, typename T>
 ADAMANT_RULE_INLINE void RAdamUpdate(const RAdamScalars<T>& s, T& p, T g, T& m, T& v) {
-  g = g * s.grad_sign;
-  p = p * s.decay;
-  if constexpr (kL2) g = AddScaled(g, s.weight_decay, p);
-  m = Lerp(m, g, s.lerp1);
-  v = DecaySquare(v, s.beta2, s.one_minus_beta2, g);
+  UpdateAdamMoments<kL2>(s.moments, p, g, m, v);
   const T corrected = Ops::Divide(m, s.bc1);
   if constexpr (kRectified) {
     // torch evaluates (scalar / tensor) as tensor.reciprocal() * scalar: two roundings.

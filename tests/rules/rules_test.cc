@@ -343,10 +343,10 @@ TEST(RuleOracle, Adam) {
           // p * decay when decoupled decay is off (decay is exactly 1): neither adds a rounding.
           Bound bp = Exact(p0), bg = Exact(g0);
           if (maximize()) bg = Neg(bg);
-          if (wd() == WeightDecay::kDecoupled) bp = Mul(bp, Scalar(1 - h.lr * h.wd, sf.decay));
-          if (wd() == WeightDecay::kL2) bg = Add(bg, Mul(Scalar(h.wd, sf.weight_decay), bp));
-          const Bound bm = LerpBound(Exact(m0), bg, 1 - h.b1, sf.lerp1);
-          const Bound bv = DecaySquareBound(Exact(v0), Scalar(h.b2, sf.beta2), Scalar(1 - h.b2, sf.one_minus_beta2), bg);
+          if (wd() == WeightDecay::kDecoupled) bp = Mul(bp, Scalar(1 - h.lr * h.wd, sf.moments.decay));
+          if (wd() == WeightDecay::kL2) bg = Add(bg, Mul(Scalar(h.wd, sf.moments.weight_decay), bp));
+          const Bound bm = LerpBound(Exact(m0), bg, 1 - h.b1, sf.moments.lerp1);
+          const Bound bv = DecaySquareBound(Exact(v0), Scalar(h.b2, sf.moments.beta2), Scalar(1 - h.b2, sf.moments.one_minus_beta2), bg);
           Bound bused = bv, bx = Exact(x0);
           if (amsgrad()) bused = bx = Max(Exact(x0), bv);
           const Bound eps = Scalar(h.eps, sf.eps);
@@ -455,10 +455,10 @@ TEST(RuleOracle, NAdam) {
           NAdamUpdate<DivisionOps, IsL2(wd_mode()), eps_hat()>(sd, pd, static_cast<double>(g0), md, vd);
           Bound bp = Exact(p0), bg = Exact(g0);
           if (maximize()) bg = Neg(bg);
-          if (wd_mode() == WeightDecay::kDecoupled) bp = Mul(bp, Scalar(1 - lr * wd, sf.decay));
-          if (wd_mode() == WeightDecay::kL2) bg = Add(bg, Mul(Scalar(wd, sf.weight_decay), bp));
-          const Bound bm = LerpBound(Exact(m0), bg, 1 - b1, sf.lerp1);
-          const Bound bv = DecaySquareBound(Exact(v0), Scalar(b2, sf.beta2), Scalar(1 - b2, sf.one_minus_beta2), bg);
+          if (wd_mode() == WeightDecay::kDecoupled) bp = Mul(bp, Scalar(1 - lr * wd, sf.moments.decay));
+          if (wd_mode() == WeightDecay::kL2) bg = Add(bg, Mul(Scalar(wd, sf.moments.weight_decay), bp));
+          const Bound bm = LerpBound(Exact(m0), bg, 1 - b1, sf.moments.lerp1);
+          const Bound bv = DecaySquareBound(Exact(v0), Scalar(b2, sf.moments.beta2), Scalar(1 - b2, sf.moments.one_minus_beta2), bg);
           const Bound beps = Scalar(eps, sf.eps);
           const Bound denom = eps_hat() ? Add(Sqrt(bv), beps) : Add(Sqrt(Div(bv, Scalar(bc2, sf.bc2.value))), beps);
           bp = Add(bp, Div(Mul(Scalar(gc, sf.grad_coeff), bg), denom));
@@ -512,10 +512,10 @@ TEST(RuleOracle, RAdam) {
           RAdamUpdate<DivisionOps, IsL2(wd_mode()), rectified()>(sd, pd, static_cast<double>(g0), md, vd);
           Bound bp = Exact(p0), bg = Exact(g0);
           if (maximize()) bg = Neg(bg);
-          if (wd_mode() == WeightDecay::kDecoupled) bp = Mul(bp, Scalar(1 - lr * wd, sf.decay));
-          if (wd_mode() == WeightDecay::kL2) bg = Add(bg, Mul(Scalar(wd, sf.weight_decay), bp));
-          const Bound bm = LerpBound(Exact(m0), bg, 1 - b1, sf.lerp1);
-          const Bound bv = DecaySquareBound(Exact(v0), Scalar(b2, sf.beta2), Scalar(1 - b2, sf.one_minus_beta2), bg);
+          if (wd_mode() == WeightDecay::kDecoupled) bp = Mul(bp, Scalar(1 - lr * wd, sf.moments.decay));
+          if (wd_mode() == WeightDecay::kL2) bg = Add(bg, Mul(Scalar(wd, sf.moments.weight_decay), bp));
+          const Bound bm = LerpBound(Exact(m0), bg, 1 - b1, sf.moments.lerp1);
+          const Bound bv = DecaySquareBound(Exact(v0), Scalar(b2, sf.moments.beta2), Scalar(1 - b2, sf.moments.one_minus_beta2), bg);
           const Bound corrected = Div(bm, Scalar(bc1, sf.bc1.value));
           const Bound blr = Scalar(lr, sf.lr);
           if (rectified()) {
