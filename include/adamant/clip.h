@@ -33,7 +33,8 @@ namespace adamant {
 // PyTorch's own float rounding.
 double ClipGradNorm(std::span<const ParamView> params, double max_norm, double norm_type = 2.0,
                     bool error_if_nonfinite = false);
-// Every gradient of every parameter group of `optimizer`.
+// Every gradient of every parameter group of `optimizer`, whole, whatever range its groups are restricted
+// to (Optimizer::set_range): a sharded caller combines the norm of its ranges across its processes.
 double ClipGradNorm(const Optimizer& optimizer, double max_norm, double norm_type = 2.0,
                     bool error_if_nonfinite = false);
 
