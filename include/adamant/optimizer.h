@@ -110,6 +110,10 @@ class Optimizer {
   // element count hold none.
   std::vector<std::optional<ElementRange>> OwnedElements(size_t group) const;
 
+  // The bytes of every state buffer held (the algorithm's and the master copies), over all groups: 8 per
+  // float32 parameter for Adam, and for a group restricted to a range, those of its elements inside.
+  size_t state_nbytes() const;
+
   // How bf16/fp16 parameters are updated (precision.h). Set it before the first step: switching master
   // weights on later creates the master copies from the parameters as they are then.
   void set_precision(const Precision& precision) { precision_ = precision; }

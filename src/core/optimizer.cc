@@ -269,6 +269,16 @@ std::vector<std::optional<ElementRange>> Optimizer::OwnedElements(size_t group) 
   return out;
 }
 
+size_t Optimizer::state_nbytes() const {
+  size_t bytes = 0;
+  for (const std::vector<ParamState>& group : states_) {
+    for (const ParamState& state : group) {
+      for (const auto& entry : state.buffers) bytes += entry.second.nbytes();
+    }
+  }
+  return bytes;
+}
+
 const Optimizer::GroupParams& Optimizer::Own(size_t group, std::span<const ParamView> params) {
   GroupParams& o = owned_[group];
   o.views.clear();

@@ -141,6 +141,11 @@ TYPED_TEST(Ranges, APartitionStepsLikeOneOptimizer) {
       for (auto& shard : shards) shard->Step();
     }
     EXPECT_EQ(shared_model.data(), whole_model.data());
+    // The shards hold the whole optimizer's state between them, and no byte more.
+    size_t shard_bytes = 0;
+    for (auto& shard : shards) shard_bytes += shard->state_nbytes();
+    EXPECT_EQ(shard_bytes, whole->state_nbytes());
+    EXPECT_GT(whole->state_nbytes(), 0u);
     // Each parameter's state is the concatenation of its slices' in the shards that hold part of it.
     for (size_t g = 0; g < 2; ++g) {
       for (size_t i = 0; i < whole->params(g).size(); ++i) {
@@ -190,6 +195,7 @@ TEST(Ranges, OnlyTheRangesElementsAreReadAndWritten) {
   for (int k = 0; k < 6; ++k) EXPECT_EQ(b[k] != 1.0f, k < 2) << k;
   EXPECT_EQ(opt.state(0, 0).at("exp_avg").numel(), 2);
   EXPECT_EQ(opt.state(0, 1).at("exp_avg").numel(), 2);
+  EXPECT_EQ(opt.state_nbytes(), 4 * 2 * sizeof(float));  // exp_avg and exp_avg_sq of 4 elements
   gb[1] = std::nanf("");  // inside
   EXPECT_THROW(opt.Step(), NonFiniteGradientError);
 }
