@@ -200,6 +200,18 @@ TEST(Ranges, OnlyTheRangesElementsAreReadAndWritten) {
   EXPECT_THROW(opt.Step(), NonFiniteGradientError);
 }
 
+TEST(Ranges, LossScalingUnscalesTheRangesGradientsOnly) {
+  std::vector<float> a(8, 1.0f), ga(8, 0.5f);
+  Adam opt({MakeParam(a.data(), ga.data(), 8)});
+  opt.set_range(0, {2, 5});
+  opt.Step(StepArgs{.grad_scale = 2.0});
+  for (int k = 0; k < 8; ++k) {
+    const bool inside = k >= 2 && k < 5;
+    EXPECT_EQ(ga[k], inside ? 0.25f : 0.5f) << k;  // written back unscaled inside, untouched outside
+    EXPECT_EQ(a[k] != 1.0f, inside) << k;
+  }
+}
+
 TEST(Ranges, ParametersOutsideGetNoState) {
   std::vector<float> a(4, 1.0f), ga(4, 0.5f), b(4, 1.0f), gb(4, 0.5f);
   Adam opt({MakeParam(a.data(), ga.data(), 4), ParamView{nullptr, nullptr, 0, DType::kFloat32},
