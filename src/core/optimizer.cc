@@ -289,14 +289,15 @@ const Optimizer::GroupParams& Optimizer::Own(size_t group, std::span<const Param
     o.params = params;
     return o;
   }
-  int64_t start = 0;
+  const std::vector<std::optional<ElementRange>> owned = OwnedElements(group);
   int64_t position = 0;
-  for (const ParamView& p : params) {
+  for (size_t i = 0; i < params.size(); ++i) {
+    const ParamView& p = params[i];
     ParamView v = p;
     int64_t offset = 0;
     // A parameter CheckParams refuses is left as it is, for CheckParams to name.
     if (p.numel >= 0 && IsStepDType(p.dtype)) {
-      const std::optional<ElementRange> inside = Inside(start, p.numel, r);
+      const std::optional<ElementRange>& inside = owned[i];
       if (!inside) {
         v.grad = nullptr;
       } else {
@@ -312,7 +313,6 @@ const Optimizer::GroupParams& Optimizer::Own(size_t group, std::span<const Param
     o.views.push_back(v);
     o.offsets.push_back(offset);
     o.positions.push_back(p.grad != nullptr ? position++ : -1);
-    start = SaturatingAdd(start, std::max<int64_t>(p.numel, 0));
   }
   o.params = o.views;
   return o;
@@ -337,10 +337,7 @@ void Optimizer::CheckParams(size_t group, std::span<const ParamView> params) con
       const ParamView& p = params[i];
       if (p.grad == nullptr) continue;
       if (p.numel < 0) fail(i, "negative element count " + std::to_string(p.numel));
-      if (p.dtype != DType::kFloat32 && p.dtype != DType::kFloat64 && p.dtype != DType::kBFloat16 &&
-          p.dtype != DType::kFloat16) {
-        fail(i, "unsupported dtype (supported: float32, float64, bfloat16, float16)");
-      }
+      if (!IsStepDType(p.dtype)) fail(i, "unsupported dtype (supported: float32, float64, bfloat16, float16)");
       if (p.numel > 0 && p.data == nullptr) fail(i, "param data is null");
       // Past this no buffer of the state could be allocated, and the byte counts below would overflow.
       if (static_cast<uint64_t>(p.numel) > std::numeric_limits<uintptr_t>::max() / 16) {
