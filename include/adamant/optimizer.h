@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -153,6 +154,21 @@ class Optimizer {
   };
   // True if `refs` still describes `state` for the parameter `p` (StateRefs::key aside).
   static bool Holds(const StateRefs& refs, const ParamState& state, const ParamView& p);
+  // A group's last step as the kernels saw it (its kind is internal: core/step_plan.h), so that the next
+  // step over the same tensors and state reuses it. A copy of an optimizer starts without one.
+  class StepPlan {
+   public:
+    virtual ~StepPlan();
+  };
+  class KeptPlan {
+   public:
+    KeptPlan() = default;
+    KeptPlan(const KeptPlan&) {}
+    KeptPlan& operator=(const KeptPlan&) { return plan.reset(), *this; }
+    KeptPlan(KeptPlan&&) noexcept = default;
+    KeptPlan& operator=(KeptPlan&&) noexcept = default;
+    std::unique_ptr<StepPlan> plan;
+  };
 
  protected:
   void CheckGroup(size_t group) const;
@@ -175,6 +191,7 @@ class Optimizer {
 
   // The noted state of every parameter, parallel to states_; grown by the steps.
   std::vector<std::vector<StateRefs>> refs_;
+  std::vector<KeptPlan> plans_;       // parallel to the groups; grown by the steps
   std::vector<ElementRange> ranges_;  // parallel to the groups, or shorter (the rest are whole)
   std::vector<GroupParams> owned_;    // filled by each step: Own
 
@@ -216,6 +233,7 @@ class OptimizerBase : public Optimizer {
   void Step(const StepArgs& args) override {
     if (refs_.size() < groups_.size()) refs_.resize(groups_.size());
     if (owned_.size() < groups_.size()) owned_.resize(groups_.size());
+    if (plans_.size() < groups_.size()) plans_.resize(groups_.size());
     for (size_t g = 0; g < groups_.size(); ++g) {
       // Parameters appended to a group since the last step start with empty state.
       if (states_[g].size() < groups_[g].params.size()) states_[g].resize(groups_[g].params.size());
@@ -226,7 +244,7 @@ class OptimizerBase : public Optimizer {
     ValidateStepArgs(args);
     if (SkipStep(args)) return;
     for (size_t g = 0; g < groups_.size(); ++g) {
-      StepGroup(groups_[g].options, owned_[g], states_[g], refs_[g], NextStepPrecision(g), args);
+      StepGroup(groups_[g].options, owned_[g], states_[g], refs_[g], plans_[g].plan, NextStepPrecision(g), args);
     }
     CountStep();
     set_last_step_skipped(false);
@@ -309,9 +327,11 @@ class OptimizerBase : public Optimizer {
   }
 
   // Updates the parameters of one group that have a gradient (as its range restricts them), creating their
-  // state on first use; `refs` notes where each parameter's state is, for the next step.
+  // state on first use; `refs` notes where each parameter's state is, and `plan` keeps the step, for the
+  // next step.
   virtual void StepGroup(const Options& options, const GroupParams& params, std::vector<ParamState>& states,
-                         std::vector<StateRefs>& refs, const Precision& precision, const StepArgs& args) = 0;
+                         std::vector<StateRefs>& refs, std::unique_ptr<StepPlan>& plan,
+                         const Precision& precision, const StepArgs& args) = 0;
 
  private:
   Options defaults_;
@@ -331,7 +351,8 @@ class OptimizerBase : public Optimizer {
    protected:                                                                             \
     void StepGroup(const OptionsT& options, const GroupParams& params,                   \
                    std::vector<ParamState>& states, std::vector<StateRefs>& refs,         \
-                   const Precision& precision, const StepArgs& args) override;            \
+                   std::unique_ptr<StepPlan>& plan, const Precision& precision,           \
+                   const StepArgs& args) override;                                        \
   }
 
 // adamant::Adam, adamant::Adamax, ...: one class per algorithm of the list (adamant/algorithms.h).

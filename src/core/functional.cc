@@ -3,6 +3,7 @@
 // fused pass over all of them. One generic step (StepOf) serves every algorithm of the list.
 #include "adamant/functional.h"
 
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -19,6 +20,7 @@
 #include "core/mix.h"
 #include "core/parallel.h"
 #include "core/scratch.h"
+#include "core/step_plan.h"
 #include "core/storage_of.h"
 #include "kernels/kernels.h"
 #include "algorithms/all.h"
@@ -112,6 +114,18 @@ void CheckStep(std::string_view algorithm, size_t index, int64_t step) {
 }
 
 
+// A slot's rounding: its stochastic-rounding stream is keyed by (seed, step, position).
+void SetRounding(kernels::Slot& slot, size_t position, uint64_t step, const Precision& precision) {
+  // With a master copy the parameter is its nearest rounding; stochastic rounding applies without one.
+  if (precision.rounding == Rounding::kStochastic) {
+    slot.rounding = kernels::Rounding::kStochastic;
+    slot.random_stream = core::Mix(precision.seed ^ core::Mix(step ^ core::Mix(position)));
+  } else {
+    slot.rounding = kernels::Rounding::kNearestEven;
+    slot.random_stream = 0;
+  }
+}
+
 // A slot's pointers, storage and rounding.
 void FillSlot(kernels::Slot& slot, const Tensor& t, size_t position, uint64_t step, const Precision& precision) {
   slot.param = t.param.data;
@@ -119,17 +133,12 @@ void FillSlot(kernels::Slot& slot, const Tensor& t, size_t position, uint64_t st
   slot.master = t.master;
   slot.numel = t.param.numel;
   slot.storage = core::StorageOf(t.param.dtype);
-  slot.rounding = precision.rounding == Rounding::kStochastic ? kernels::Rounding::kStochastic
-                                                               : kernels::Rounding::kNearestEven;
-  // With a master copy the parameter is its nearest rounding; stochastic rounding applies without one.
-  if (precision.rounding == Rounding::kStochastic) {
-    slot.random_stream = core::Mix(precision.seed ^ core::Mix(step ^ core::Mix(position)));
-  }
+  SetRounding(slot, position, step, precision);
 }
 
-// Per-tensor scalars (and modes), computed once per distinct (step, fresh, compute type) in a row: a call
-// over thousands of tensors at the same step computes them once. A deque, so the pointers in the slots
-// stay valid as it grows.
+// Per-tensor scalars (and modes), computed once per distinct (step, scalar state, fresh) in a row for
+// each compute type: Prepare depends on nothing else, so a call over thousands of tensors at the same step
+// computes them once. A deque, so the pointers in the slots stay valid as it grows.
 template <class A>
 class ScalarTable {
  public:
@@ -139,19 +148,17 @@ class ScalarTable {
     algorithms::ModeBits modes;
   };
 
-  // The scalars and modes of a tensor's step in compute type T. They depend on the step and freshness
-  // only when `cacheable` (no scalar state of the tensor's own).
+  // The scalars and modes of a tensor's step in compute type T.
   template <class T>
-  const Entry<T>& Get(const typename A::Options& o, algorithms::ModeBits modes, const algorithms::TensorStep& t,
-                      bool cacheable) {
+  const Entry<T>& Get(const typename A::Options& o, algorithms::ModeBits modes, const algorithms::TensorStep& t) {
     auto& entries = Entries<T>();
     std::optional<Key>& last = Last<T>();
-    const Key key{t.step, t.fresh};
-    if (cacheable && !entries.empty() && last == key) return entries.back();
+    const Key key{t.step, std::bit_cast<uint64_t>(t.scalar_state), t.fresh};
+    if (!entries.empty() && last == key) return entries.back();
     algorithms::ModeBits m = modes;
     const auto scalars = A::template Prepare<T>(o, m, t);
     entries.push_back(Entry<T>{scalars, m});
-    last = cacheable ? std::optional<Key>(key) : std::nullopt;
+    last = key;
     return entries.back();
   }
 
@@ -164,9 +171,11 @@ class ScalarTable {
       return f_;
     }
   }
-  // A pair, not an arithmetic combination: a step read from a checkpoint may be any positive int64.
+  // Fields, not an arithmetic combination: a step read from a checkpoint may be any positive int64. The
+  // scalar state by its bits, so that a NaN matches itself.
   struct Key {
     int64_t step;
+    uint64_t scalar_state;
     bool fresh;
     bool operator==(const Key&) const = default;
   };
@@ -180,15 +189,39 @@ class ScalarTable {
   std::optional<Key> last_d_;
 };
 
+// Advances the scalar state of tensors in a row by A::Finish, computed once per distinct (step, scalar
+// state) in a row, as ScalarTable does for Prepare.
+template <class A>
+class Finisher {
+ public:
+  void Finish(const typename A::Options& o, const algorithms::TensorStep& t, double& scalar_state) {
+    const uint64_t in = std::bit_cast<uint64_t>(scalar_state);
+    if (!last_ || last_step_ != t.step || last_in_ != in || last_fresh_ != t.fresh) {
+      double out = scalar_state;
+      A::Finish(o, t, out);
+      last_ = true, last_step_ = t.step, last_in_ = in, last_fresh_ = t.fresh, last_out_ = out;
+    }
+    scalar_state = last_out_;
+  }
+
+ private:
+  bool last_ = false;
+  int64_t last_step_ = 0;
+  uint64_t last_in_ = 0;
+  bool last_fresh_ = false;
+  double last_out_ = 0.0;
+};
+
 // One fused pass of algorithm A: each tensor is checked (throwing before anything changes) and described
 // as a kernel slot (pointers, storage, rounding, its modes and scalars), the kernel runs over all of
 // them, and the algorithm's scalar state (NAdam's mu_product) is advanced for each tensor. The per-tensor
 // work is spread over the threads in runs (core::ParallelRuns), each with a scalar table of its own; the
 // tables outlive the pass, so the slots' pointers into them stay valid. Nothing the caller can see changes
 // before every tensor is checked.
+// With `keep`, the slots and their positions are kept there (StepKeeping).
 template <class A>
 void StepOf(std::span<const Tensor> tensors, const typename A::Options& o, const Precision& precision,
-            const StepArgs& args) {
+            const StepArgs& args, core::StepPlanOf<A>* keep = nullptr) {
   Validate(o);
   ValidateStepArgs(args);
   constexpr std::string_view kName = A::kName;
@@ -199,6 +232,7 @@ void StepOf(std::span<const Tensor> tensors, const typename A::Options& o, const
   struct SlotsTag;
   std::vector<Slot>& slots = core::ScratchOfSize<Slot, SlotsTag>(tensors.size());
   std::vector<ScalarTable<A>> tables(static_cast<size_t>(core::RunsFor(tensors.size())));
+  if (keep != nullptr) keep->positions.resize(tensors.size());
   core::ParallelRuns(tensors.size(), [&](size_t begin, size_t end, int run) {
     ScalarTable<A>& scalars = tables[static_cast<size_t>(run)];
     // Checked and described in one loop (one pass over the tensors' descriptions, which for thousands of
@@ -219,8 +253,9 @@ void StepOf(std::span<const Tensor> tensors, const typename A::Options& o, const
       if (args.found_inf) continue;
       Slot& slot = slots[i];
       slot = Slot{};
-      FillSlot(slot, t, t.position >= 0 ? static_cast<size_t>(t.position) : i,
-               A::kCountsSteps ? static_cast<uint64_t>(t.step) : 0, precision);
+      const size_t position = t.position >= 0 ? static_cast<size_t>(t.position) : i;
+      if (keep != nullptr) keep->positions[i] = position;
+      FillSlot(slot, t, position, A::kCountsSteps ? static_cast<uint64_t>(t.step) : 0, precision);
       slot.element_offset = t.offset;
       slot.grad_scale = args.grad_scale;
       for (int k = 0; k < kBuffers; ++k) slot.state[k] = A::Uses(modes, k) ? t.state[k] : nullptr;
@@ -228,11 +263,11 @@ void StepOf(std::span<const Tensor> tensors, const typename A::Options& o, const
                                         .scalar_state = kScalarState ? *t.scalar_state : 1.0,
                                         .fresh = t.fresh};
       if (t.param.dtype == DType::kFloat64) {
-        const auto& e = scalars.template Get<double>(o, modes, step, !kScalarState);
+        const auto& e = scalars.template Get<double>(o, modes, step);
         slot.scalars64 = &e.scalars;
         slot.modes = e.modes;
       } else {
-        const auto& e = scalars.template Get<float>(o, modes, step, !kScalarState);
+        const auto& e = scalars.template Get<float>(o, modes, step);
         slot.scalars32 = &e.scalars;
         slot.modes = e.modes;
       }
@@ -241,18 +276,86 @@ void StepOf(std::span<const Tensor> tensors, const typename A::Options& o, const
   if (args.found_inf) return;
   const kernels::StepFn<A> fn = kernels::Active().Step<A>();
   core::ForEachPiece(std::span<const Slot>(slots), fn);
+  if (keep != nullptr) keep->slots.assign(slots.begin(), slots.end());
   if constexpr (kScalarState) {
     core::ParallelRuns(tensors.size(), [&](size_t begin, size_t end, int) {
+      Finisher<A> finisher;
       for (size_t i = begin; i < end; ++i) {
         const Tensor& t = tensors[i];
-        A::Finish(o, algorithms::TensorStep{.step = t.step, .scalar_state = *t.scalar_state, .fresh = t.fresh},
-                  *t.scalar_state);
+        finisher.Finish(o, algorithms::TensorStep{.step = t.step, .scalar_state = *t.scalar_state, .fresh = t.fresh},
+                        *t.scalar_state);
+      }
+    });
+  }
+}
+
+// StepAgain (core/step_plan.h): the per-tensor part of StepOf without its checks, on the kept slots.
+template <class A>
+void StepAgainOf(core::StepPlanOf<A>& plan, const typename A::Options& o, const Precision& precision,
+                 const StepArgs& args, std::span<const int64_t> steps, std::span<double* const> scalar_states) {
+  constexpr bool kScalarState = !A::kScalarState.empty();
+  const algorithms::ModeBits modes = A::ModesOf(o);
+  std::vector<kernels::StepSlot<A>>& slots = plan.slots;
+  std::vector<ScalarTable<A>> tables(static_cast<size_t>(core::RunsFor(slots.size())));
+  core::ParallelRuns(slots.size(), [&](size_t begin, size_t end, int run) {
+    ScalarTable<A>& scalars = tables[static_cast<size_t>(run)];
+    for (size_t j = begin; j < end; ++j) {
+      kernels::StepSlot<A>& slot = slots[j];
+      const int64_t step_count = A::kCountsSteps ? steps[j] : 0;
+      SetRounding(slot, plan.positions[j], static_cast<uint64_t>(step_count), precision);
+      slot.grad_scale = args.grad_scale;
+      const algorithms::TensorStep step{.step = step_count,
+                                        .scalar_state = kScalarState ? *scalar_states[j] : 1.0};
+      if (slot.storage == kernels::Storage::kFloat64) {
+        const auto& e = scalars.template Get<double>(o, modes, step);
+        slot.scalars64 = &e.scalars;
+        slot.modes = e.modes;
+      } else {
+        const auto& e = scalars.template Get<float>(o, modes, step);
+        slot.scalars32 = &e.scalars;
+        slot.modes = e.modes;
+      }
+    }
+  });
+  const kernels::StepFn<A> fn = kernels::Active().Step<A>();
+  core::ForEachPiece(std::span<const kernels::StepSlot<A>>(slots), fn);
+  if constexpr (kScalarState) {
+    core::ParallelRuns(slots.size(), [&](size_t begin, size_t end, int) {
+      Finisher<A> finisher;
+      for (size_t j = begin; j < end; ++j) {
+        finisher.Finish(o, algorithms::TensorStep{.step = steps[j], .scalar_state = *scalar_states[j]},
+                        *scalar_states[j]);
       }
     });
   }
 }
 
 }  // namespace
+
+namespace internal {
+
+template <class A>
+void StepKeeping(std::span<const Tensor> tensors, const typename A::Options& options, const Precision& precision,
+                 const StepArgs& args, core::StepPlanOf<A>& plan) {
+  StepOf<A>(tensors, options, precision, args, &plan);
+}
+
+template <class A>
+void StepAgain(core::StepPlanOf<A>& plan, const typename A::Options& options, const Precision& precision,
+               const StepArgs& args, std::span<const int64_t> steps, std::span<double* const> scalar_states) {
+  StepAgainOf<A>(plan, options, precision, args, steps, scalar_states);
+}
+
+#define ADAMANT_INSTANTIATE_PLANNED(Class, name)                                                              \
+  template void StepKeeping<algorithms::Class>(std::span<const Tensor>, const Class##Options&, const Precision&, \
+                                               const StepArgs&, core::StepPlanOf<algorithms::Class>&);        \
+  template void StepAgain<algorithms::Class>(core::StepPlanOf<algorithms::Class>&, const Class##Options&,      \
+                                             const Precision&, const StepArgs&, std::span<const int64_t>,      \
+                                             std::span<double* const>);
+ADAMANT_OPTIMIZERS(ADAMANT_INSTANTIATE_PLANNED, ADAMANT_SKIP_VARIANT)
+#undef ADAMANT_INSTANTIATE_PLANNED
+
+}  // namespace internal
 
 #define ADAMANT_DEFINE_STEP(Class, name)                                                                  \
   void Step(std::span<const Tensor> tensors, const Class##Options& options, const Precision& precision, \

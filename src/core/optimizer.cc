@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -17,6 +18,7 @@
 #include "algorithms/all.h"
 #include "core/parallel.h"
 #include "core/scratch.h"
+#include "core/step_plan.h"
 #include "kernels/storage.h"
 
 namespace adamant {
@@ -166,6 +168,16 @@ const std::vector<size_t>& WithGrads(std::span<const ParamView> params) {
     if (params[i].grad != nullptr) with.push_back(i);
   }
   return with;
+}
+
+}  // namespace
+
+Optimizer::StepPlan::~StepPlan() = default;
+
+namespace {
+
+bool SameView(const ParamView& a, const ParamView& b) {
+  return a.data == b.data && a.grad == b.grad && a.numel == b.numel && a.dtype == b.dtype;
 }
 
 }  // namespace
@@ -331,6 +343,8 @@ void Optimizer::CheckParams(size_t group, std::span<const ParamView> params) con
   };
   const std::vector<ParamState>& states = states_[group];
   const std::vector<StateRefs>* refs = group < refs_.size() ? &refs_[group] : nullptr;
+  // The views the group's last step updated, each checked then against the state it left.
+  const auto* plan = group < plans_.size() ? static_cast<const core::PlanBase*>(plans_[group].plan.get()) : nullptr;
   // Spread over the threads; the first failing parameter in order is the one reported, as in a loop.
   core::ParallelRuns(params.size(), [&](size_t begin, size_t end, int) {
     for (size_t i = begin; i < end; ++i) {
@@ -361,8 +375,10 @@ void Optimizer::CheckParams(size_t group, std::span<const ParamView> params) con
                     std::to_string(std::numeric_limits<int64_t>::max() - 1) + "]");
       }
       // State noted by an earlier step and unchanged since was checked then (and what that step added fits);
-      // the gradient, which may move between steps, is checked against it on every step.
+      // the gradient, which may move between steps, is checked against it on every step, unless the last
+      // step updated this very view with this state.
       const bool noted = refs != nullptr && i < refs->size() && Holds((*refs)[i], states[i], p);
+      if (noted && plan != nullptr && i < plan->views.size() && SameView(plan->views[i], p)) continue;
       if (noted && p.numel > 0) {
         const uintptr_t state_bytes = static_cast<uintptr_t>(p.numel) * SizeOf(StateDType(p.dtype));
         bool overlaps = false;
@@ -445,19 +461,74 @@ uint32_t UsedBits(algorithms::ModeBits modes) {
   return bits;
 }
 
+// Whether the group's last step, `plan`, can be taken again: the same parameters have a gradient, each
+// with the view, offset and stochastic-rounding position it had, and its state is as noted then, for the
+// same options' `key`. Fills steps[j] (the step now taken) and scalar_states[j] on the way.
+template <class A>
+bool Reusable(const core::StepPlanOf<A>& plan, const Optimizer::GroupParams& group, std::span<const size_t> with,
+              std::vector<ParamState>& states, std::vector<StateRefs>& refs, uint32_t key,
+              std::vector<int64_t>& steps, std::vector<double*>& scalar_states) {
+  if (plan.key != key || plan.views.size() != group.params.size() || plan.with.size() != with.size() ||
+      plan.offsets != group.offsets) {
+    return false;
+  }
+  steps.resize(with.size());
+  scalar_states.resize(A::kScalarState.empty() ? 0 : with.size());
+  const uint64_t changes = Buffer::changes();
+  std::atomic<bool> reusable{true};
+  core::ParallelRuns(with.size(), [&](size_t begin, size_t end, int) {
+    for (size_t j = begin; j < end && reusable.load(std::memory_order_relaxed); ++j) {
+      const size_t i = with[j];
+      const ParamView& p = group.params[i];
+      StateRefs& r = refs[i];
+      const size_t position = group.positions.empty() ? j : static_cast<size_t>(group.positions[i]);
+      if (plan.with[j] != i || !SameView(plan.views[i], p) || plan.positions[j] != position || r.key != key ||
+          !Optimizer::Holds(r, states[i], p)) {
+        reusable.store(false, std::memory_order_relaxed);
+        return;
+      }
+      r.buffer_changes = changes;  // the buffers were found as noted: the next step need not read them
+      steps[j] = states[i].step + 1;
+      if constexpr (!A::kScalarState.empty()) scalar_states[j] = &states[i].mu_product;
+    }
+  });
+  return reusable.load();
+}
+
 // One group's step of algorithm A: finds (creating on first use) the state of the parameters that have a
 // gradient, runs the functional step over them, and counts their steps only once it has succeeded. An
 // algorithm whose state is set from the first gradient (kFreshState) tells the step which buffers are
-// new, and a failed step removes them again: no half-made state.
+// new, and a failed step removes them again: no half-made state. The step is kept in `kept`: while the
+// next one updates the same tensors with the same state (Reusable), it only runs the kept step again.
 template <class A>
 void StepAlgorithm(const typename A::Options& o, const Optimizer::GroupParams& group,
-                   std::vector<ParamState>& states, std::vector<StateRefs>& refs, const Precision& precision,
-                   const StepArgs& args) {
+                   std::vector<ParamState>& states, std::vector<StateRefs>& refs,
+                   std::unique_ptr<Optimizer::StepPlan>& kept, const Precision& precision, const StepArgs& args) {
   const algorithms::ModeBits modes = A::ModesOf(o);
   const auto specs = SpecsOf<A>(o, modes);
   const uint32_t used = UsedBits<A>(modes);
   const uint32_t key = Key(precision, used);
   const std::vector<size_t>& with = WithGrads(group.params);
+  auto* plan = dynamic_cast<core::StepPlanOf<A>*>(kept.get());
+  if (plan != nullptr && !args.found_inf) {
+    struct StepsTag;
+    struct ScalarStatesTag;
+    std::vector<int64_t>& steps = core::Scratch<int64_t, StepsTag>();
+    std::vector<double*>& scalar_states = core::Scratch<double*, ScalarStatesTag>();
+    if (Reusable(*plan, group, with, states, refs, key, steps, scalar_states)) {
+      functional::internal::StepAgain<A>(*plan, o, precision, args, steps, scalar_states);
+      if constexpr (A::kCountsSteps) {
+        core::ParallelRuns(with.size(), [&](size_t begin, size_t end, int) {
+          for (size_t j = begin; j < end; ++j) states[with[j]].step = steps[j];
+        });
+      }
+      return;
+    }
+  }
+  // Made again below; none is kept if the step fails.
+  std::unique_ptr<core::StepPlanOf<A>> next(plan != nullptr ? static_cast<core::StepPlanOf<A>*>(kept.release())
+                                                            : new core::StepPlanOf<A>());
+  kept.reset();
   struct TensorsTag;
   struct StaleTag;
   struct FreshTag;
@@ -496,7 +567,7 @@ void StepAlgorithm(const typename A::Options& o, const Optimizer::GroupParams& g
     }
   });
   try {
-    functional::Step(tensors, o, precision, args);
+    functional::internal::StepKeeping<A>(tensors, o, precision, args, *next);
   } catch (...) {
     if constexpr (A::kFreshState) {
       for (size_t j = 0; j < with.size(); ++j) {
@@ -513,6 +584,12 @@ void StepAlgorithm(const typename A::Options& o, const Optimizer::GroupParams& g
       for (size_t j = begin; j < end; ++j) ++states[with[j]].step;
     });
   }
+  if (args.found_inf) return;  // nothing ran: no slots to keep
+  next->views.assign(group.params.begin(), group.params.end());
+  next->offsets = group.offsets;
+  next->with.assign(with.begin(), with.end());
+  next->key = key;
+  kept = std::move(next);
 }
 
 }  // namespace
@@ -520,8 +597,9 @@ void StepAlgorithm(const typename A::Options& o, const Optimizer::GroupParams& g
 #define ADAMANT_DEFINE_STEP_GROUP(Class, name)                                                        \
   void Class::StepGroup(const Class##Options& options, const GroupParams& params,                    \
                         std::vector<ParamState>& states, std::vector<StateRefs>& refs,                \
-                        const Precision& precision, const StepArgs& args) {                           \
-    StepAlgorithm<algorithms::Class>(options, params, states, refs, precision, args);                 \
+                        std::unique_ptr<StepPlan>& plan, const Precision& precision,                  \
+                        const StepArgs& args) {                                                       \
+    StepAlgorithm<algorithms::Class>(options, params, states, refs, plan, precision, args);           \
   }
 ADAMANT_OPTIMIZERS(ADAMANT_DEFINE_STEP_GROUP, ADAMANT_SKIP_VARIANT)
 #undef ADAMANT_DEFINE_STEP_GROUP

@@ -47,14 +47,15 @@ struct Model {
 // Steps `opt` (over `model`) and, for comparison, a new optimizer made by `make` over a copy of the model
 // with a copy of every state; both must give the same parameters and state, bit for bit.
 template <class Opt, class Make>
-void StepAndCompare(Opt& opt, Model& model, Make make) {
+void StepAndCompare(Opt& opt, Model& model, Make make, const StepArgs& args = {}) {
   Model copy = model;
   std::unique_ptr<Opt> fresh = make(copy.views());
   fresh->set_precision(opt.precision());
+  fresh->set_steps_taken(opt.steps_taken());
   fresh->param_group(0).options = opt.param_group(0).options;
   for (size_t i = 0; i < copy.data.size(); ++i) fresh->state(0, i) = std::as_const(opt).state(0, i);
-  opt.Step();
-  fresh->Step();
+  opt.Step(args);
+  fresh->Step(args);
   for (size_t i = 0; i < model.data.size(); ++i) {
     EXPECT_EQ(0, std::memcmp(model.data[i].data(), copy.data[i].data(), kNumel * sizeof(float))) << "param " << i;
     const ParamState& a = std::as_const(opt).state(0, i);
@@ -159,6 +160,130 @@ TEST(StateRefs, MasterWeightsSwitchedOnLaterAreMade) {
   opt.set_precision({.master_weights = true});
   opt.Step();
   EXPECT_TRUE(std::as_const(opt).state(0, 0).has("master_param"));
+}
+
+// A step over the same tensors and state as the last one reruns the last step's kernel slots
+// (core/step_plan.h); each of these changes between two steps must be seen all the same.
+TEST(KeptStep, AGradientMovedBetweenStepsIsRead) {
+  Model model;
+  Adam opt(model.views());
+  opt.Step();
+  opt.Step();
+  model.grad[0] = Random(7);  // new memory
+  opt.params(0)[0].grad = model.grad[0].data();
+  StepAndCompare(opt, model, MakeAdam);
+}
+
+TEST(KeptStep, AParameterMovedBetweenStepsIsUpdated) {
+  Model model;
+  Adam opt(model.views());
+  opt.Step();
+  opt.Step();
+  std::vector<float> moved = model.data[1];
+  model.data[1] = std::move(moved);
+  opt.params(0)[1].data = model.data[1].data();
+  StepAndCompare(opt, model, MakeAdam);
+}
+
+TEST(KeptStep, AGradientMovedOntoStateIsRefused) {
+  Model model;
+  Adam opt(model.views());
+  opt.Step();
+  opt.Step();
+  opt.params(0)[0].grad = opt.state(0, 0).at("exp_avg").data();
+  EXPECT_THROW(opt.Step(), std::invalid_argument);
+}
+
+TEST(KeptStep, AGradientTakenAwayAndGivenBack) {
+  Model model;
+  Adam opt(model.views());
+  opt.Step();
+  opt.Step();
+  opt.params(0)[0].grad = nullptr;
+  const std::vector<float> before = model.data[0];
+  opt.Step();
+  EXPECT_EQ(model.data[0], before);
+  EXPECT_EQ(std::as_const(opt).state(0, 0).step, 2);
+  EXPECT_EQ(std::as_const(opt).state(0, 1).step, 3);
+  opt.params(0)[0].grad = model.grad[0].data();
+  StepAndCompare(opt, model, MakeAdam);
+  EXPECT_EQ(std::as_const(opt).state(0, 0).step, 3);
+  EXPECT_EQ(std::as_const(opt).state(0, 1).step, 4);
+}
+
+TEST(KeptStep, AStepCountSetByHandIsUsed) {
+  Model model;
+  Adam opt(model.views());
+  opt.Step();
+  opt.Step();
+  opt.state(0, 0).step = 1000;
+  StepAndCompare(opt, model, MakeAdam);
+  EXPECT_EQ(std::as_const(opt).state(0, 0).step, 1001);
+}
+
+TEST(KeptStep, NAdamMuProductSetByHandIsUsed) {
+  Model model;
+  const auto make = [](std::vector<ParamView> v) { return std::make_unique<NAdam>(std::move(v)); };
+  std::unique_ptr<NAdam> opt = make(model.views());
+  opt->Step();
+  opt->Step();
+  opt->state(0, 1).mu_product = 0.5;
+  StepAndCompare(*opt, model, make);
+  StepAndCompare(*opt, model, make);
+}
+
+TEST(KeptStep, OptionsAndLossScaleChangedBetweenSteps) {
+  Model model;
+  Adam opt(model.views());
+  opt.Step();
+  opt.Step();
+  opt.set_lr(0, 0.5);
+  opt.param_group(0).options.weight_decay = 0.1;
+  StepAndCompare(opt, model, MakeAdam);
+  StepAndCompare(opt, model, MakeAdam, StepArgs{.grad_scale = 4.0});
+  StepAndCompare(opt, model, MakeAdam);
+}
+
+TEST(KeptStep, StochasticRoundingSwitchedOnBetweenSteps) {
+  // bf16 parameters: 0x3f80 is 1.0; gradients of varied sizes.
+  std::vector<uint16_t> data(kNumel, 0x3f80), grad(kNumel);
+  for (int64_t k = 0; k < kNumel; ++k) grad[k] = static_cast<uint16_t>(0x3a00 + 37 * k);
+  std::vector<uint16_t> data2 = data;
+  Adam opt({ParamView{data.data(), grad.data(), kNumel, DType::kBFloat16}});
+  opt.Step();
+  opt.Step();
+  opt.set_precision({.rounding = Rounding::kStochastic, .seed = 5});
+  Adam fresh({ParamView{data2.data(), grad.data(), kNumel, DType::kBFloat16}});
+  data2 = data;
+  fresh.state(0, 0) = std::as_const(opt).state(0, 0);
+  fresh.set_precision(opt.precision());
+  fresh.set_steps_taken(opt.steps_taken());
+  opt.Step();
+  fresh.Step();
+  EXPECT_EQ(data, data2);
+}
+
+TEST(KeptStep, ARangeSetAfterStateExistsIsStillRefused) {
+  Model model;
+  Adam opt(model.views());
+  opt.Step();
+  opt.Step();
+  opt.set_range(0, {5, kNumel + 3});
+  EXPECT_THROW(opt.Step(), std::invalid_argument);
+}
+
+TEST(KeptStep, ACopiedOptimizerStepsItsOwnState) {
+  Model model;
+  Adam opt(model.views());
+  opt.Step();
+  opt.Step();
+  Adam copy = opt;
+  copy.Step();  // on the same parameters: the copy's state, not the original's, advances
+  EXPECT_EQ(std::as_const(copy).state(0, 0).step, 3);
+  EXPECT_EQ(std::as_const(opt).state(0, 0).step, 2);
+  EXPECT_NE(0, std::memcmp(std::as_const(copy).state(0, 0).at("exp_avg").data(),
+                           std::as_const(opt).state(0, 0).at("exp_avg").data(), kNumel * sizeof(float)));
+  StepAndCompare(opt, model, MakeAdam);
 }
 
 // A step creates the buffers of one name for all its parameters before those of the next name, so that

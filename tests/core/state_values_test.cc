@@ -75,7 +75,9 @@ TEST(StateValues, BuffersThatAreNeverNegativeStaySo) {
       }
       const bool any_signed = std::any_of(info.buffers.begin(), info.buffers.end(),
                                           [](const StateSpec& s) { return s.values == StateValues::kSigned; });
-      if (any_signed) EXPECT_GT(negatives, 0);
+      if (any_signed) {
+        EXPECT_GT(negatives, 0);
+      }
     }
   }
 }
