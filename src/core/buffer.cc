@@ -46,22 +46,51 @@ constexpr DType DTypeOf<double>() {
 
 }  // namespace
 
-void Buffer::Free::operator()(void* p) const { std::free(p); }
-
-Buffer::Buffer(DType dtype, int64_t numel) : dtype_(dtype), numel_(numel) {
+size_t Buffer::AlignedBytes(DType dtype, int64_t numel) {
   if (numel < 0) throw std::invalid_argument("Buffer: negative element count " + std::to_string(numel));
   if (SizeOf(dtype) == 0) throw std::invalid_argument("Buffer: unsupported dtype");
   // The byte count, rounded up to the alignment, must not wrap around.
   if (static_cast<uint64_t>(numel) > (std::numeric_limits<size_t>::max() - kAlignment) / SizeOf(dtype)) {
     throw std::invalid_argument("Buffer: element count " + std::to_string(numel) + " is too large");
   }
-  const size_t bytes = nbytes();
-  if (bytes == 0) return;
-  const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-  void* p = Allocate(rounded);  // advised before the first touch, which is when pages are chosen
+  const size_t bytes = static_cast<size_t>(numel) * SizeOf(dtype);
+  return (bytes + kAlignment - 1) / kAlignment * kAlignment;
+}
+
+std::shared_ptr<void> Buffer::ZeroedBlock(size_t bytes) {
+  if (bytes == 0) return nullptr;
+  void* p = Allocate(bytes);  // advised before the first touch, which is when pages are chosen
   if (p == nullptr) throw std::bad_alloc();
-  std::memset(p, 0, rounded);
-  data_.reset(p);
+  std::memset(p, 0, bytes);
+  return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+}
+
+Buffer::Buffer(DType dtype, int64_t numel) : dtype_(dtype), numel_(numel) {
+  block_ = ZeroedBlock(AlignedBytes(dtype, numel));
+  data_ = block_.get();
+}
+
+std::vector<Buffer> Buffer::Contiguous(DType dtype, std::span<const int64_t> numels) {
+  size_t total = 0;
+  for (int64_t n : numels) {
+    const size_t bytes = AlignedBytes(dtype, n);
+    if (bytes > std::numeric_limits<size_t>::max() - total) throw std::bad_alloc();
+    total += bytes;
+  }
+  const std::shared_ptr<void> block = ZeroedBlock(total);
+  std::vector<Buffer> out(numels.size());
+  size_t at = 0;
+  for (size_t k = 0; k < numels.size(); ++k) {
+    Buffer& b = out[k];
+    b.dtype_ = dtype;
+    b.numel_ = numels[k];
+    if (b.nbytes() != 0) {
+      b.block_ = block;
+      b.data_ = static_cast<char*>(block.get()) + at;
+    }
+    at += AlignedBytes(dtype, numels[k]);
+  }
+  return out;
 }
 
 Buffer::Buffer(const Buffer& other) : Buffer(other.dtype_, other.numel_) {
@@ -74,14 +103,18 @@ Buffer& Buffer::operator=(const Buffer& other) {
 }
 
 Buffer::Buffer(Buffer&& other) noexcept
-    : dtype_(other.dtype_), numel_(other.numel_), data_(std::move(other.data_)) {
+    : dtype_(other.dtype_), numel_(other.numel_), block_(std::move(other.block_)), data_(other.data_) {
+  other.data_ = nullptr;
   Changed();  // `other` lost its array
 }
 
 Buffer& Buffer::operator=(Buffer&& other) noexcept {
+  if (this == &other) return *this;
   dtype_ = other.dtype_;
   numel_ = other.numel_;
-  data_ = std::move(other.data_);
+  block_ = std::move(other.block_);
+  data_ = other.data_;
+  other.data_ = nullptr;
   Changed();
   return *this;
 }

@@ -47,15 +47,13 @@ bool UsesMaster(const ParamView& p, const Precision& precision) {
   return (p.dtype == DType::kBFloat16 || p.dtype == DType::kFloat16) && precision.master_weights;
 }
 
+void Widen(const ParamView& p, float* out);
+
 // The float32 master copy of a bf16/fp16 parameter (UsesMaster), made from the parameter on first use.
 Buffer& MasterWeights(ParamState& state, const ParamView& p) {
   if (!state.has("master_param") && p.numel > 0 && p.data != nullptr) {
     Buffer b(DType::kFloat32, p.numel);
-    const auto* bits = static_cast<const uint16_t*>(p.data);
-    float* out = b.as<float>().data();
-    for (int64_t i = 0; i < p.numel; ++i) {
-      out[i] = p.dtype == DType::kBFloat16 ? kernels::BFloat16ToFloat(bits[i]) : kernels::Float16ToFloat(bits[i]);
-    }
+    Widen(p, b.as<float>().data());
     state.buffers.emplace("master_param", std::move(b));
   }
   return StateBuffer(state, "master_param", p);
@@ -120,44 +118,58 @@ bool Stale(const StateRefs& r, const ParamState& state, const ParamView& p, uint
   return r.key != key || !Optimizer::Holds(r, state, p);
 }
 
-// Creates the buffers that the stale parameters with[j], j in [begin, end), lack, one name at a time (every
-// exp_avg, then every exp_avg_sq ...), and then their master copies. Why: the buffers of one name then lie
-// one after another in memory, as one array would, and a step streams each name through memory in
-// parameter order. Created parameter by parameter, exp_avg and exp_avg_sq alternate page by page, and many
-// small tensors step slower (docs/performance.md, "Measurements behind the code").
-void CreateByName(std::span<const size_t> with, size_t begin, size_t end, std::span<const char> stale,
-                  std::span<const ParamView> params, std::vector<ParamState>& states, const Precision& precision,
-                  std::span<const BufferSpec> specs) {
-  for (const BufferSpec& spec : specs) {
-    if (spec.name == nullptr) continue;
-    for (size_t j = begin; j < end; ++j) {
-      if (stale[j]) StateBuffer(states[with[j]], spec.name, params[with[j]], spec.init);
-    }
-  }
-  for (size_t j = begin; j < end; ++j) {
-    if (stale[j] && UsesMaster(params[with[j]], precision)) MasterWeights(states[with[j]], params[with[j]]);
+// Widens a bf16/fp16 parameter into `out` (p.numel floats).
+void Widen(const ParamView& p, float* out) {
+  const auto* bits = static_cast<const uint16_t*>(p.data);
+  for (int64_t i = 0; i < p.numel; ++i) {
+    out[i] = p.dtype == DType::kBFloat16 ? kernels::BFloat16ToFloat(bits[i]) : kernels::Float16ToFloat(bits[i]);
   }
 }
 
-// Marks in stale[j] the parameters with[j], j in [begin, end), whose note no longer holds (Stale), calls
-// seen(j) for each j once its mark is set and before anything is created, and then creates the buffers the
-// stale ones lack (CreateByName). Returns `changes`: Buffer::changes() as read before the notes were
-// checked, what Refs records for the notes that held.
-template <class Seen>
-uint64_t MarkStaleAndCreate(std::span<const size_t> with, size_t begin, size_t end, std::vector<char>& stale,
-                            const std::vector<StateRefs>& refs, std::span<const ParamView> params,
-                            std::vector<ParamState>& states, const Precision& precision,
-                            std::span<const BufferSpec> specs, uint32_t key, Seen seen) {
-  const uint64_t changes = Buffer::changes();
-  bool any = false;
-  for (size_t j = begin; j < end; ++j) {
-    const size_t i = with[j];
-    stale[j] = Stale(refs[i], states[i], params[i], key);
-    any = any || stale[j];
-    seen(j);
+// Creates the buffers that the stale parameters with[j] lack: for each name the options ask for (and then
+// the master copies), those of every such parameter with the same state dtype in one arena
+// (Buffer::Contiguous), in parameter order. Why: a step streams each name through memory in parameter
+// order, and a group's buffers of one name then lie one after another as one array would; created one
+// at a time, a name's buffers alternate page by page with the others', and many small tensors step
+// slower (docs/performance.md, "Many small tensors"). Whatever is not made here (an empty master copy)
+// is made one at a time by NoteState.
+void CreateByName(std::span<const size_t> with, std::span<const char> stale, std::span<const ParamView> params,
+                  std::vector<ParamState>& states, const Precision& precision, std::span<const BufferSpec> specs) {
+  struct MissingTag;
+  struct NumelsTag;
+  std::vector<size_t>& missing = core::Scratch<size_t, MissingTag>();
+  std::vector<int64_t>& numels = core::Scratch<int64_t, NumelsTag>();
+  const auto create = [&](const char* name, DType dtype, auto needs, auto fill) {
+    missing.clear();
+    numels.clear();
+    for (size_t j = 0; j < with.size(); ++j) {
+      const size_t i = with[j];
+      if (stale[j] && needs(params[i]) && !states[i].has(name)) {
+        missing.push_back(i);
+        numels.push_back(params[i].numel);
+      }
+    }
+    if (missing.empty()) return;
+    std::vector<Buffer> buffers = Buffer::Contiguous(dtype, numels);
+    for (size_t k = 0; k < missing.size(); ++k) {
+      fill(buffers[k], params[missing[k]]);
+      states[missing[k]].buffers.emplace(name, std::move(buffers[k]));
+    }
+  };
+  for (const BufferSpec& spec : specs) {
+    if (spec.name == nullptr) continue;
+    for (const DType dtype : {DType::kFloat32, DType::kFloat64}) {
+      create(
+          spec.name, dtype, [&](const ParamView& p) { return StateDType(p.dtype) == dtype; },
+          [&](Buffer& b, const ParamView&) {
+            if (spec.init != 0.0) b.Fill(spec.init);
+          });
+    }
   }
-  if (any) CreateByName(with, begin, end, stale, params, states, precision, specs);
-  return changes;
+  create(
+      "master_param", DType::kFloat32,
+      [&](const ParamView& p) { return UsesMaster(p, precision) && p.numel > 0 && p.data != nullptr; },
+      [](Buffer& b, const ParamView& p) { Widen(p, static_cast<float*>(b.data())); });
 }
 
 // The positions of the parameters that have a gradient: those a step updates.
@@ -535,19 +547,28 @@ void StepAlgorithm(const typename A::Options& o, const Optimizer::GroupParams& g
   std::vector<functional::Tensor>& tensors = core::ScratchOfSize<functional::Tensor, TensorsTag>(with.size());
   std::vector<char>& stale = core::ScratchOfSize<char, StaleTag>(with.size());
   std::vector<char>& fresh = core::ScratchOfSize<char, FreshTag>(with.size());
+  const uint64_t changes = Buffer::changes();  // before the notes are checked: what Refs records for those that hold
+  std::atomic<bool> any_stale{false};
   core::ParallelRuns(with.size(), [&](size_t begin, size_t end, int) {
-    const uint64_t changes = MarkStaleAndCreate(with, begin, end, stale, refs, group.params, states, precision,
-                                                specs, key, [&](size_t j) {
+    bool any = false;
+    for (size_t j = begin; j < end; ++j) {
+      const size_t i = with[j];
+      stale[j] = Stale(refs[i], states[i], group.params[i], key);
+      any = any || stale[j];
       if constexpr (A::kFreshState) {
         // A noted buffer was there after a step that succeeded: that step set it. Otherwise it is new
         // unless the state already has one.
         bool existed = !stale[j];
-        for (const BufferSpec& spec : specs) existed = existed || (spec.name != nullptr && states[with[j]].has(spec.name));
+        for (const BufferSpec& spec : specs) existed = existed || (spec.name != nullptr && states[i].has(spec.name));
         fresh[j] = used != 0 && !existed;
       } else {
         fresh[j] = 0;
       }
-    });
+    }
+    if (any) any_stale.store(true, std::memory_order_relaxed);
+  });
+  if (any_stale.load()) CreateByName(with, stale, group.params, states, precision, specs);
+  core::ParallelRuns(with.size(), [&](size_t begin, size_t end, int) {
     for (size_t j = begin; j < end; ++j) {
       const size_t i = with[j];
       ParamState& s = states[i];

@@ -313,5 +313,86 @@ TEST(StateLayout, BuffersOfOneNameAreCreatedOneAfterAnother) {
   EXPECT_GE(nearer, kTensors * 9 / 10) << "of " << kTensors - 1;
 }
 
+// Buffer::Contiguous: one allocation, each buffer on the next 64-byte boundary, zero-filled; a copy has
+// an array of its own, and the allocation outlives any one of its buffers.
+TEST(StateLayout, ContiguousBuffersFollowEachOther) {
+  const std::vector<int64_t> numels = {3, 0, 16, 17, 1};
+  std::vector<Buffer> buffers = Buffer::Contiguous(DType::kFloat32, numels);
+  ASSERT_EQ(buffers.size(), numels.size());
+  const auto at = [&](size_t k) { return reinterpret_cast<uintptr_t>(buffers[k].data()); };
+  EXPECT_EQ(at(0) % 64, 0u);
+  EXPECT_EQ(buffers[1].data(), nullptr);
+  EXPECT_EQ(at(2), at(0) + 64);
+  EXPECT_EQ(at(3), at(2) + 64);
+  EXPECT_EQ(at(4), at(3) + 128);
+  for (size_t k = 0; k < buffers.size(); ++k) {
+    EXPECT_EQ(buffers[k].numel(), numels[k]);
+    for (float x : buffers[k].as<float>()) EXPECT_EQ(x, 0.0f);
+  }
+  buffers[2].Fill(2.0);
+  Buffer copy = buffers[2];
+  EXPECT_NE(copy.data(), buffers[2].data());
+  EXPECT_EQ(copy.as<float>()[15], 2.0f);
+  buffers[4].Fill(4.0);
+  Buffer last = std::move(buffers[4]);
+  buffers.clear();  // every other buffer of the allocation is gone
+  EXPECT_EQ(last.as<float>()[0], 4.0f);
+  EXPECT_EQ(copy.as<float>()[0], 2.0f);
+}
+
+// A step makes the buffers of one name of a group's parameters in one arena, per state dtype: each
+// parameter's exp_avg starts where the one before it ends (rounded up to 64 bytes), float64 parameters'
+// among themselves; a parameter without a gradient gets none.
+TEST(StateLayout, AGroupsBuffersOfOneNameAreOneArena) {
+  constexpr int kTensors = 40;
+  std::vector<std::vector<float>> data, grad;
+  std::vector<std::vector<double>> data64, grad64;
+  std::vector<ParamView> views;
+  std::vector<int64_t> numels;
+  for (int t = 0; t < kTensors; ++t) {
+    const int64_t n = 100 + 37 * t;
+    numels.push_back(n);
+    if (t % 5 == 3) {
+      data64.emplace_back(static_cast<size_t>(n), 0.5);
+      grad64.emplace_back(static_cast<size_t>(n), 0.25);
+      views.push_back(MakeParam(data64.back().data(), grad64.back().data(), n));
+    } else {
+      data.push_back(Random(static_cast<uint32_t>(t), n));
+      grad.push_back(Random(static_cast<uint32_t>(500 + t), n));
+      views.push_back(MakeParam(data.back().data(), t == 7 ? nullptr : grad.back().data(), n));
+    }
+  }
+  // (The outer vectors may grow: moving an inner vector keeps its element array, which the views point into.)
+  Adam opt(views);
+  opt.Step();
+  for (const char* name : {"exp_avg", "exp_avg_sq"}) {
+    for (const DType dtype : {DType::kFloat32, DType::kFloat64}) {
+      uintptr_t expected = 0;
+      for (int t = 0; t < kTensors; ++t) {
+        const ParamView& p = views[static_cast<size_t>(t)];
+        if (p.dtype != dtype) continue;
+        const ParamState& state = std::as_const(opt).state(0, static_cast<size_t>(t));
+        if (p.grad == nullptr) {
+          EXPECT_FALSE(state.has(name));
+          continue;
+        }
+        const auto at = reinterpret_cast<uintptr_t>(state.at(name).data());
+        if (expected != 0) EXPECT_EQ(at, expected) << name << " of parameter " << t;
+        expected = at + (static_cast<uintptr_t>(p.numel) * SizeOf(dtype) + 63) / 64 * 64;
+      }
+    }
+  }
+  // Erasing all but one buffer of an arena leaves that one whole, and the erased ones are made again.
+  Model model;
+  Adam small(model.views());
+  small.Step();
+  const std::vector<float> kept(std::as_const(small).state(0, 1).at("exp_avg").as<float>().begin(),
+                                std::as_const(small).state(0, 1).at("exp_avg").as<float>().end());
+  small.state(0, 0).buffers.erase("exp_avg");
+  const auto survivor = std::as_const(small).state(0, 1).at("exp_avg").as<float>();
+  EXPECT_EQ(std::vector<float>(survivor.begin(), survivor.end()), kept);
+  StepAndCompare(small, model, MakeAdam);
+}
+
 }  // namespace
 }  // namespace adamant
