@@ -17,6 +17,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/layout.h"
 #include "core/mix.h"
 #include "core/parallel.h"
 #include "core/scratch.h"
@@ -73,6 +74,9 @@ void CheckNoOverlap(std::string_view algorithm, size_t index, std::span<const Re
 void CheckTensor(std::string_view algorithm, size_t index, const ParamView& p, const float* master,
                  std::span<const StateArg> state) {
   if (p.numel < 0) Fail(algorithm, index, "negative element count " + std::to_string(p.numel));
+  if (p.layout != nullptr) {
+    if (const std::string error = core::LayoutError(p); !error.empty()) Fail(algorithm, index, error);
+  }
   switch (p.dtype) {
     case DType::kFloat32:
     case DType::kFloat64:
@@ -100,7 +104,7 @@ void CheckTensor(std::string_view algorithm, size_t index, const ParamView& p, c
   const auto at = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr); };
   Region regions[8];
   size_t count = 0;
-  regions[count++] = {"param data", at(p.data), n * SizeOf(p.dtype)};
+  regions[count++] = {"param data", at(p.data), static_cast<uintptr_t>(core::DataSpan(p)) * SizeOf(p.dtype)};
   regions[count++] = {"grad", at(p.grad), n * SizeOf(p.dtype)};
   for (const StateArg& s : state) {
     if (s.used && count < std::size(regions)) regions[count++] = {s.name, at(s.ptr), n * SizeOf(StateDType(p.dtype))};
@@ -289,6 +293,81 @@ void StepOf(std::span<const Tensor> tensors, const typename A::Options& o, const
   }
 }
 
+bool HasLayouts(std::span<const Tensor> tensors) {
+  for (const Tensor& t : tensors) {
+    if (t.param.layout != nullptr) return true;
+  }
+  return false;
+}
+
+// StepOf for tensors of which some have a layout (adamant/param.h): each is checked whole, and a strided
+// one is then stepped as its contiguous runs, each a slice of the tensor (its elements' row-major indices
+// as the offset, the tensor's position), so that stochastic rounding draws as for the tensor laid out
+// contiguously. A scalar state (NAdam's mu_product) is advanced once per tensor.
+template <class A>
+void StepWithLayouts(std::span<const Tensor> tensors, const typename A::Options& o, const Precision& precision,
+                     const StepArgs& args) {
+  Validate(o);
+  ValidateStepArgs(args);
+  constexpr std::string_view kName = A::kName;
+  constexpr int kBuffers = static_cast<int>(A::kState.size());
+  constexpr bool kScalarState = !A::kScalarState.empty();
+  const algorithms::ModeBits modes = A::ModesOf(o);
+  std::vector<Tensor> runs;
+  std::vector<size_t> first_run(tensors.size());
+  std::deque<double> scalar_states;  // a copy per run: pointers into a deque stay valid as it grows
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const Tensor& t = tensors[i];
+    StateArg state[kBuffers];
+    for (int k = 0; k < kBuffers; ++k) state[k] = {A::kState[k].name.data(), t.state[k], A::Uses(modes, k)};
+    CheckTensor(kName, i, t.param, t.master, state);
+    if constexpr (A::kCountsSteps) CheckStep(kName, i, t.step);
+    if (t.offset < 0) Fail(kName, i, "negative offset " + std::to_string(t.offset));
+    if (t.position < -1) Fail(kName, i, "position " + std::to_string(t.position) + " is not -1 or an index");
+    if constexpr (kScalarState) {
+      if (t.scalar_state == nullptr) Fail(kName, i, std::string(A::kScalarState) + " is null");
+    }
+    first_run[i] = runs.size();
+    Tensor whole = t;
+    whole.param.layout = nullptr;
+    if (whole.position < 0) whole.position = static_cast<int64_t>(i);
+    if (!core::IsStrided(t.param) || t.param.numel == 0) {
+      if constexpr (kScalarState) whole.scalar_state = &scalar_states.emplace_back(*t.scalar_state);
+      runs.push_back(whole);
+      continue;
+    }
+    const size_t size = SizeOf(t.param.dtype);
+    const size_t state_size = SizeOf(StateDType(t.param.dtype));
+    double* scalar = nullptr;
+    if constexpr (kScalarState) scalar = &scalar_states.emplace_back(*t.scalar_state);
+    core::ForEachRun(*t.param.layout, [&](int64_t data_offset, int64_t index, int64_t length) {
+      Tensor r = whole;
+      r.param.data = static_cast<char*>(t.param.data) + data_offset * static_cast<int64_t>(size);
+      r.param.grad = static_cast<char*>(t.param.grad) + index * static_cast<int64_t>(size);
+      r.param.numel = length;
+      for (int k = 0; k < kBuffers; ++k) {
+        if (r.state[k] != nullptr) r.state[k] = static_cast<char*>(r.state[k]) + index * static_cast<int64_t>(state_size);
+      }
+      if (r.master != nullptr) r.master += index;
+      r.offset = t.offset + index;
+      // Each run prepares its scalars from the tensor's scalar state; only the first run's is advanced.
+      r.scalar_state = scalar;
+      runs.push_back(r);
+    });
+  }
+  if constexpr (kScalarState) {
+    // Runs after a tensor's first read the value before the step: give each a copy of its own.
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      const size_t end = i + 1 < tensors.size() ? first_run[i + 1] : runs.size();
+      for (size_t r = first_run[i] + 1; r < end; ++r) runs[r].scalar_state = &scalar_states.emplace_back(*tensors[i].scalar_state);
+    }
+  }
+  StepOf<A>(runs, o, precision, args);
+  if constexpr (kScalarState) {
+    for (size_t i = 0; i < tensors.size(); ++i) *tensors[i].scalar_state = *runs[first_run[i]].scalar_state;
+  }
+}
+
 // StepAgain (core/step_plan.h): the per-tensor part of StepOf without its checks, on the kept slots.
 template <class A>
 void StepAgainOf(core::StepPlanOf<A>& plan, const typename A::Options& o, const Precision& precision,
@@ -335,9 +414,14 @@ void StepAgainOf(core::StepPlanOf<A>& plan, const typename A::Options& o, const 
 namespace internal {
 
 template <class A>
-void StepKeeping(std::span<const Tensor> tensors, const typename A::Options& options, const Precision& precision,
+bool StepKeeping(std::span<const Tensor> tensors, const typename A::Options& options, const Precision& precision,
                  const StepArgs& args, core::StepPlanOf<A>& plan) {
+  if (HasLayouts(tensors)) {
+    StepWithLayouts<A>(tensors, options, precision, args);
+    return false;
+  }
   StepOf<A>(tensors, options, precision, args, &plan);
+  return true;
 }
 
 template <class A>
@@ -347,7 +431,7 @@ void StepAgain(core::StepPlanOf<A>& plan, const typename A::Options& options, co
 }
 
 #define ADAMANT_INSTANTIATE_PLANNED(Class, name)                                                              \
-  template void StepKeeping<algorithms::Class>(std::span<const Tensor>, const Class##Options&, const Precision&, \
+  template bool StepKeeping<algorithms::Class>(std::span<const Tensor>, const Class##Options&, const Precision&, \
                                                const StepArgs&, core::StepPlanOf<algorithms::Class>&);        \
   template void StepAgain<algorithms::Class>(core::StepPlanOf<algorithms::Class>&, const Class##Options&,      \
                                              const Precision&, const StepArgs&, std::span<const int64_t>,      \
@@ -360,6 +444,7 @@ ADAMANT_OPTIMIZERS(ADAMANT_INSTANTIATE_PLANNED, ADAMANT_SKIP_VARIANT)
 #define ADAMANT_DEFINE_STEP(Class, name)                                                                  \
   void Step(std::span<const Tensor> tensors, const Class##Options& options, const Precision& precision, \
             const StepArgs& args) {                                                                       \
+    if (HasLayouts(tensors)) return StepWithLayouts<algorithms::Class>(tensors, options, precision, args); \
     StepOf<algorithms::Class>(tensors, options, precision, args);                                         \
   }
 ADAMANT_OPTIMIZERS(ADAMANT_DEFINE_STEP, ADAMANT_SKIP_VARIANT)

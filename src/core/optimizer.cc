@@ -16,6 +16,7 @@
 
 #include "adamant/functional.h"
 #include "algorithms/all.h"
+#include "core/layout.h"
 #include "core/parallel.h"
 #include "core/scratch.h"
 #include "core/step_plan.h"
@@ -118,11 +119,19 @@ bool Stale(const StateRefs& r, const ParamState& state, const ParamView& p, uint
   return r.key != key || !Optimizer::Holds(r, state, p);
 }
 
-// Widens a bf16/fp16 parameter into `out` (p.numel floats).
+// Widens a bf16/fp16 parameter into `out` (p.numel floats, in row-major order of its layout).
 void Widen(const ParamView& p, float* out) {
   const auto* bits = static_cast<const uint16_t*>(p.data);
-  for (int64_t i = 0; i < p.numel; ++i) {
-    out[i] = p.dtype == DType::kBFloat16 ? kernels::BFloat16ToFloat(bits[i]) : kernels::Float16ToFloat(bits[i]);
+  const auto widen = [&](int64_t from, int64_t to, int64_t length) {
+    for (int64_t i = 0; i < length; ++i) {
+      out[to + i] = p.dtype == DType::kBFloat16 ? kernels::BFloat16ToFloat(bits[from + i])
+                                                : kernels::Float16ToFloat(bits[from + i]);
+    }
+  };
+  if (core::IsStrided(p) && p.numel > 0) {
+    core::ForEachRun(*p.layout, widen);
+  } else {
+    widen(0, 0, p.numel);
   }
 }
 
@@ -189,7 +198,7 @@ Optimizer::StepPlan::~StepPlan() = default;
 namespace {
 
 bool SameView(const ParamView& a, const ParamView& b) {
-  return a.data == b.data && a.grad == b.grad && a.numel == b.numel && a.dtype == b.dtype;
+  return a.data == b.data && a.grad == b.grad && a.numel == b.numel && a.dtype == b.dtype && a.layout == b.layout;
 }
 
 }  // namespace
@@ -369,11 +378,19 @@ void Optimizer::CheckParams(size_t group, std::span<const ParamView> params) con
       if (static_cast<uint64_t>(p.numel) > std::numeric_limits<uintptr_t>::max() / 16) {
         fail(i, "element count " + std::to_string(p.numel) + " is too large");
       }
+      if (p.layout != nullptr) {
+        if (const std::string error = core::LayoutError(p); !error.empty()) fail(i, error);
+      }
       // The kernels read the gradient and write the parameter in one pass through restrict pointers: a
-      // gradient sharing memory with its parameter would be read after it was overwritten.
+      // gradient sharing memory with its parameter would be read after it was overwritten. (The memory a
+      // strided parameter spans counts whole, gaps included.)
       const auto address = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr); };
+      const uintptr_t data_bytes = static_cast<uintptr_t>(p.numel > 0 ? core::DataSpan(p) : 0) * SizeOf(p.dtype);
       const uintptr_t bytes = static_cast<uintptr_t>(p.numel) * SizeOf(p.dtype);
-      if (p.numel > 0 && address(p.grad) < address(p.data) + bytes && address(p.data) < address(p.grad) + bytes) {
+      if (p.numel > 0 && data_bytes > std::numeric_limits<uintptr_t>::max() - address(p.data)) {
+        fail(i, "param data runs past the end of the address space");
+      }
+      if (p.numel > 0 && address(p.grad) < address(p.data) + data_bytes && address(p.data) < address(p.grad) + bytes) {
         fail(i, std::string("grad and param data overlap in memory") +
                     (p.grad == p.data ? " (the same pointer)" : "") + ": the gradient must be a buffer of its own");
       }
@@ -588,7 +605,7 @@ void StepAlgorithm(const typename A::Options& o, const Optimizer::GroupParams& g
     }
   });
   try {
-    functional::internal::StepKeeping<A>(tensors, o, precision, args, *next);
+    if (!functional::internal::StepKeeping<A>(tensors, o, precision, args, *next)) next.reset();
   } catch (...) {
     if constexpr (A::kFreshState) {
       for (size_t j = 0; j < with.size(); ++j) {
@@ -605,7 +622,7 @@ void StepAlgorithm(const typename A::Options& o, const Optimizer::GroupParams& g
       for (size_t j = begin; j < end; ++j) ++states[with[j]].step;
     });
   }
-  if (args.found_inf) return;  // nothing ran: no slots to keep
+  if (args.found_inf || next == nullptr) return;  // nothing ran, or a layout: no slots to keep
   next->views.assign(group.params.begin(), group.params.end());
   next->offsets = group.offsets;
   next->with.assign(with.begin(), with.end());

@@ -40,9 +40,10 @@ struct StepPlanOf : PlanBase {
 
 namespace adamant::functional::internal {
 
-// functional::Step that also keeps the step's slots in `plan` (slots and positions), for StepAgain.
+// functional::Step that also keeps the step's slots in `plan` (slots and positions), for StepAgain; false
+// if it kept none (a tensor has a layout: adamant/param.h).
 template <class A>
-void StepKeeping(std::span<const Tensor> tensors, const typename A::Options& options, const Precision& precision,
+bool StepKeeping(std::span<const Tensor> tensors, const typename A::Options& options, const Precision& precision,
                  const StepArgs& args, core::StepPlanOf<A>& plan);
 
 // The step of the same tensors with the same state pointers again, as StepKeeping kept it, now at step

@@ -377,7 +377,9 @@ TEST(StateLayout, AGroupsBuffersOfOneNameAreOneArena) {
           continue;
         }
         const auto at = reinterpret_cast<uintptr_t>(state.at(name).data());
-        if (expected != 0) EXPECT_EQ(at, expected) << name << " of parameter " << t;
+        if (expected != 0) {
+          EXPECT_EQ(at, expected) << name << " of parameter " << t;
+        }
         expected = at + (static_cast<uintptr_t>(p.numel) * SizeOf(dtype) + 63) / 64 * 64;
       }
     }

@@ -4,6 +4,7 @@
 #include <torch/csrc/autograd/variable.h>
 #include <torch/torch.h>
 
+#include <list>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -38,19 +39,33 @@ DType DTypeOf(const at::Tensor& t, const std::string& where) {
   return DType::kFloat32;
 }
 
-// A view of parameter `p` for adamant's step. Its gradient, if not contiguous, is read through a copy kept
-// alive in `keep` (a copy is fine for reading; parameters are never copied: they are updated in place).
-// Without `keep` the gradient is left out (the view only describes the parameter).
-ParamView View(const at::Tensor& p, size_t group, size_t index, std::vector<at::Tensor>* keep) {
+// A view of parameter `p` for adamant's step. A contiguous parameter, or one dense in memory in another
+// order (channels_last, a transpose), is stepped as its memory is laid out, with its gradient and state in
+// the same order; one with gaps (a strided view of a larger tensor) through its strides (a Layout kept in
+// `layouts`), with its gradient and state in row-major order. A gradient laid out otherwise is read through
+// a copy kept alive in `keep` (a copy is fine for reading; parameters are never copied: they are updated
+// in place). Without `keep` the gradient is left out (the view only describes the parameter).
+ParamView View(const at::Tensor& p, size_t group, size_t index, std::vector<at::Tensor>* keep,
+               std::list<Layout>& layouts) {
   const std::string where = Where(group, index);
   TORCH_CHECK(p.defined(), "adamant: ", where, " is an undefined tensor");
   TORCH_CHECK(p.device().is_cpu(), "adamant: ", where, " is on ", p.device(), "; adamant updates CPU tensors");
   TORCH_CHECK(p.layout() == at::kStrided, "adamant: ", where, " is not a dense (strided) tensor");
   ParamView view;
   view.dtype = DTypeOf(p, where);
-  TORCH_CHECK(p.is_contiguous(), "adamant: ", where,
-              " is not contiguous; adamant updates parameters in place, so make the parameter contiguous before "
-              "creating the optimizer");
+  const bool dense = p.is_non_overlapping_and_dense();
+  if (!dense) {
+    TORCH_CHECK(p.dim() <= Layout::kMaxDims, "adamant: ", where, " has ", p.dim(), " dimensions; a strided ",
+                "parameter may have at most ", Layout::kMaxDims);
+    Layout& layout = layouts.emplace_back();
+    layout.dim = static_cast<int>(p.dim());
+    for (int d = 0; d < layout.dim; ++d) {
+      layout.sizes[d] = p.size(d);
+      layout.strides[d] = p.stride(d);
+    }
+    layout.strided = true;
+    view.layout = &layout;
+  }
   view.data = p.data_ptr();
   view.numel = p.numel();
   const at::Tensor& grad = p.grad();
@@ -61,8 +76,14 @@ ParamView View(const at::Tensor& p, size_t group, size_t index, std::vector<at::
               grad.scalar_type(), " but the parameter has ", p.scalar_type());
   TORCH_CHECK(grad.sizes() == p.sizes(), "adamant: the gradient of ", where, " has shape ", grad.sizes(),
               " but the parameter has ", p.sizes());
-  if (grad.is_contiguous()) {
+  // Read in the order the parameter is stepped: its memory order when dense, else row-major.
+  const bool fits = dense ? (p.is_contiguous() ? grad.is_contiguous() : grad.strides() == p.strides())
+                          : grad.is_contiguous();
+  if (fits) {
     view.grad = grad.data_ptr();
+  } else if (dense && !p.is_contiguous()) {
+    keep->push_back(at::empty_strided(p.sizes(), p.strides(), grad.options()).copy_(grad));
+    view.grad = keep->back().data_ptr();
   } else {
     keep->push_back(grad.contiguous());
     view.grad = keep->back().data_ptr();
@@ -99,6 +120,20 @@ Optimizer<Core>::Optimizer(std::vector<::torch::optim::OptimizerParamGroup> grou
 
 template <class Core>
 void Optimizer<Core>::Sync(std::vector<::torch::Tensor>* contiguous_grads) const {
+  // The layouts of this mirror. Those of the last one stay until every view is replaced: a check that fails
+  // halfway leaves views of both (and both lists are kept).
+  std::list<Layout> layouts;
+  try {
+    Mirror(contiguous_grads, layouts);
+  } catch (...) {
+    layouts_.splice(layouts_.end(), layouts);
+    throw;
+  }
+  layouts_.swap(layouts);
+}
+
+template <class Core>
+void Optimizer<Core>::Mirror(std::vector<::torch::Tensor>* contiguous_grads, std::list<Layout>& layouts) const {
   for (size_t g = 0; g < param_groups_.size(); ++g) {
     const ::torch::optim::OptimizerParamGroup& group = param_groups_[g];
     const auto* options = dynamic_cast<const GroupOptions*>(&group.options());
@@ -112,7 +147,7 @@ void Optimizer<Core>::Sync(std::vector<::torch::Tensor>* contiguous_grads) const
     mirror.options = core_options;
     mirror.params.resize(group.params().size());
     for (size_t i = 0; i < group.params().size(); ++i) {
-      mirror.params[i] = View(group.params()[i], g, i, contiguous_grads);
+      mirror.params[i] = View(group.params()[i], g, i, contiguous_grads, layouts);
     }
   }
 }

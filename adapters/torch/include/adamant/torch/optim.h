@@ -19,9 +19,10 @@
 // state or option is refused by `load` (c10::Error "adamant: checkpoint: ...") and nothing changes, though
 // libtorch does not check its archives' CRCs. Damage to the zip structure itself is left to libtorch.
 //
-// Parameters must be dense, contiguous CPU tensors of float32, float64, bfloat16 or float16 (adamant
-// updates them in place, never a copy); gradients of the same dtype and shape (a non-contiguous gradient is
-// read through a contiguous copy). Errors are thrown as c10::Error (libtorch's TORCH_CHECK) for tensors, and
+// Parameters must be CPU tensors of float32, float64, bfloat16 or float16, updated in place, never through a
+// copy: contiguous, dense in another order (channels_last, a transpose), or strided with gaps (a view of a
+// larger tensor, stepped through its strides: adamant/param.h's Layout); gradients of the same dtype and
+// shape (one laid out otherwise is read through a copy). Errors are thrown as c10::Error (libtorch's TORCH_CHECK) for tensors, and
 // std::invalid_argument for options, with the messages of adamant's C++ API.
 #ifndef ADAMANT_TORCH_OPTIM_H_
 #define ADAMANT_TORCH_OPTIM_H_
@@ -29,6 +30,7 @@
 #include <torch/optim/optimizer.h>
 #include <torch/serialize/archive.h>
 
+#include <list>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -119,9 +121,13 @@ class Optimizer : public TorchOptimizer {
   // Mirrors libtorch's groups (tensors, options) into adamant's optimizer; gradients are read through
   // `contiguous_grads` where they are not contiguous.
   void Sync(std::vector<::torch::Tensor>* contiguous_grads) const;
+  // Sync's work, the layouts of strided parameters made in `layouts`.
+  void Mirror(std::vector<::torch::Tensor>* contiguous_grads, std::list<Layout>& layouts) const;
 
   // A mirror of the groups, refreshed by each step and by save (which is const to libtorch).
   mutable Core core_;
+  // The layouts of the mirror's strided parameters, which its views point at.
+  mutable std::list<Layout> layouts_;
 };
 
 // adamant::optim::Adam, AdamW, ...: one drop-in per optimizer of the list (adamant/algorithms.h).
