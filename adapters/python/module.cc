@@ -3,7 +3,8 @@
 // The drop-ins in adamant/torch pass each param group's dict (options by PyTorch's names; other keys such
 // as 'params' or 'foreach' are ignored) and, per tensor, a tuple of raw data pointers (tensor.data_ptr()),
 // the element count, the dtype, the state pointers, the step and, last, the float32 master copy's pointer
-// (0 = none; bfloat16/float16 parameters only). The extension does not link libtorch: it sees only memory.
+// (0 = none; bfloat16/float16 parameters only); a parameter strided with gaps also has its sizes and
+// strides in the step's `layouts` (ReadLayouts). The extension does not link libtorch: it sees only memory.
 // Invalid options raise ValueError with PyTorch's message (std::invalid_argument); the GIL is released
 // while the elements are updated.
 //
@@ -150,9 +151,40 @@ struct Tuples {
 // `defaults`, fixed by `fix` (a variant's fixed options). Returns the new scalar state of each tensor for
 // the algorithms that keep one (NAdam's mu_product), else None. With `check_only`, the call checks
 // everything and changes nothing (as a step with found_inf does).
+// The layouts of a step's tensors (adamant/param.h): `layouts` is None, or a list parallel to the tensors of
+// None (contiguous in memory, or dense in the order the other pointers follow) or (sizes, strides): a
+// parameter strided with gaps, its gradient and state in row-major order.
+std::vector<std::optional<adamant::Layout>> ReadLayouts(const py::object& layouts, size_t count) {
+  std::vector<std::optional<adamant::Layout>> out(count);
+  if (layouts.is_none()) return out;
+  const auto list = py::cast<py::list>(layouts);
+  if (list.size() != count) {
+    throw py::value_error("layouts has " + std::to_string(list.size()) + " entries for " + std::to_string(count) +
+                          " tensors");
+  }
+  for (size_t i = 0; i < count; ++i) {
+    if (list[i].is_none()) continue;
+    const auto pair = AsTuple(list[i], 2, "(sizes, strides)");
+    const auto sizes = py::cast<std::vector<int64_t>>(pair[0]);
+    const auto strides = py::cast<std::vector<int64_t>>(pair[1]);
+    if (sizes.size() != strides.size() || sizes.size() > static_cast<size_t>(adamant::Layout::kMaxDims)) {
+      throw py::value_error("tensor " + std::to_string(i) + ": a layout has as many sizes as strides, at most " +
+                            std::to_string(adamant::Layout::kMaxDims));
+    }
+    adamant::Layout& l = out[i].emplace();
+    l.dim = static_cast<int>(sizes.size());
+    for (int d = 0; d < l.dim; ++d) {
+      l.sizes[d] = sizes[static_cast<size_t>(d)];
+      l.strides[d] = strides[static_cast<size_t>(d)];
+    }
+    l.strided = true;
+  }
+  return out;
+}
+
 template <class Options, class Fix>
 py::object StepOf(const Tuples& tuples, Options defaults, Fix fix, const py::dict& group, const py::list& items,
-                  double grad_scale, bool check_only) {
+                  double grad_scale, bool check_only, const py::object& layout_list) {
   const AlgorithmInfo& info = tuples.info;
   Options o = ReadOptions(group, defaults);
   fix(o);
@@ -179,6 +211,10 @@ py::object StepOf(const Tuples& tuples, Options defaults, Fix fix, const py::dic
   }
   if (scalar) {
     for (size_t i = 0; i < tensors.size(); ++i) tensors[i].scalar_state = &scalars[i];
+  }
+  const std::vector<std::optional<adamant::Layout>> layouts = ReadLayouts(layout_list, tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    if (layouts[i]) tensors[i].param.layout = &*layouts[i];
   }
   const Precision precision = ReadPrecision(group);
   {
@@ -279,14 +315,16 @@ PYBIND11_MODULE(_adamant, m) {
   // check_only: every check of the call, and no change (adamant.torch checks every group before any runs).
   const auto scale = py::arg("grad_scale") = 1.0;
   const auto check_only = py::arg("check_only") = false;
+  // layouts: None, or per tensor None or (sizes, strides) of a parameter strided with gaps (ReadLayouts).
+  const auto layouts = py::arg("layouts") = py::none();
   // One step function per optimizer, by its name: adamant._adamant.adam(group, tensors, ...).
-#define ADAMANT_BIND_STEP(name, defaults, fix)                                          \
-  m.def(                                                                                \
-      name,                                                                             \
-      [tuples = Tuples(name)](const py::dict& g, const py::list& t, double s, bool c) { \
-        return StepOf(tuples, defaults, fix, g, t, s, c);                               \
-      },                                                                                \
-      py::arg("group"), py::arg("tensors"), scale, check_only);
+#define ADAMANT_BIND_STEP(name, defaults, fix)                                                              \
+  m.def(                                                                                                    \
+      name,                                                                                                 \
+      [tuples = Tuples(name)](const py::dict& g, const py::list& t, double s, bool c, const py::object& l) { \
+        return StepOf(tuples, defaults, fix, g, t, s, c, l);                                                \
+      },                                                                                                    \
+      py::arg("group"), py::arg("tensors"), scale, check_only, layouts);
 #define ADAMANT_BIND(Class, name) ADAMANT_BIND_STEP(name, Class##Options{}, [](auto&) {})
 #define ADAMANT_BIND_VARIANT(Class, name, Base) \
   ADAMANT_BIND_STEP(name, Base##Options(Class##Options{}), [](Base##Options& o) { Class##Fixed::Fix(o); })

@@ -267,6 +267,55 @@ def test_dense_non_contiguous_params_are_updated_in_place(algorithm, layout):
             assert value.stride() == stride, key
 
 
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("view", ["every-other-column", "last-index", "transposed-gaps"])
+def test_strided_params_with_gaps_are_updated_in_place(algorithm, view):
+    """A view with gaps is stepped through its strides: as the reference steps the same view, with
+    contiguous state; the elements between are never written."""
+    gen = torch.Generator().manual_seed(7)
+    base = torch.randn(10, 6, 2, generator=gen)
+    views = {"every-other-column": lambda b: b[:, ::2, 0], "last-index": lambda b: b[..., 0],
+             "transposed-gaps": lambda b: b[:, ::3, 1].t()}
+    base_a, base_r = base.clone(), base.clone()
+    pa, pr = [views[view](base_a).requires_grad_()], [views[view](base_r).requires_grad_()]
+    options = {"momentum": 0.9} if algorithm in ("SGD", "RMSprop") else {}
+    opt = getattr(at, algorithm)(pa, lr=1e-2, **options)
+    ref = make_reference(default_reference(algorithm), pr, lr=1e-2, **options)
+    mask = torch.ones_like(base, dtype=torch.bool)
+    views[view](mask).fill_(False)
+    for step in range(4):
+        g = torch.randn(pa[0].shape, generator=gen)
+        set_grads(pa, [g.clone()])
+        set_grads(pr, [g.clone()])
+        opt.step()
+        ref.step()
+        assert_same_state(opt, ref, pa, pr, f"{algorithm} {view} step {step + 1}")
+    assert torch.equal(base_a[mask], base[mask])  # the gaps
+    assert not torch.equal(base_a[~mask], base[~mask])
+    for key, value in opt.state[pa[0]].items():
+        if isinstance(value, torch.Tensor) and value.dim():
+            assert value.is_contiguous(), key
+
+
+@pytest.mark.parametrize("precision", [{"master_weights": True}, {"stochastic_rounding": True, "seed": 3}])
+def test_strided_bfloat16_params_step_as_their_contiguous_copies(precision):
+    """Master copies and stochastic rounding of a strided view with gaps follow its elements in row-major
+    order: bitwise as a contiguous copy of it."""
+    gen = torch.Generator().manual_seed(8)
+    base = torch.randn(10, 6, 2, generator=gen).bfloat16()
+    p = base[:, ::3, 1].t().requires_grad_()
+    c = p.detach().contiguous().requires_grad_()
+    a, b = at.Adam([p], lr=1e-2, **precision), at.Adam([c], lr=1e-2, **precision)
+    for _ in range(3):
+        g = torch.randn(p.shape, generator=gen).bfloat16()
+        p.grad, c.grad = g.clone(), g.clone()
+        a.step()
+        b.step()
+    assert torch.equal(p, c)
+    for key, value in b.state[c].items():
+        assert torch.equal(a.state[p][key], value), key
+
+
 def test_state_of_another_layout_or_dtype_is_converted_once():
     """State tensors that do not match the parameter (e.g. edited by hand) are converted and stored back."""
     p = torch.randn(5, 8).t().requires_grad_()

@@ -7,8 +7,9 @@ The classes subclass ``torch.optim.Optimizer`` and take current PyTorch's constr
 defaults (plus adamant's keyword-only ``bias_correction`` and ``eps_mode`` where they apply). Param
 groups, ``add_param_group``, ``zero_grad``, ``step(closure)``, ``state_dict`` and ``load_state_dict`` work
 as in torch.optim, with torch's state names and layout: state dicts load both ways between these classes
-and torch.optim's. Parameters must be float32, float64, bfloat16 or float16 CPU tensors whose memory is one
-dense block (contiguous, or e.g. channels_last or transposed); each step updates them in place.
+and torch.optim's. Parameters must be float32, float64, bfloat16 or float16 CPU tensors: contiguous, dense
+in another order (channels_last, transposed) or strided with gaps (``w[:, ::2]``); each step updates them
+in place. A tensor whose elements share memory (expanded) is refused.
 
 Mixed precision: bfloat16 and float16 parameters keep float32 state (torch.optim keeps their state in their
 own dtype) and are updated in float32, then rounded to nearest even. Every optimizer takes the keyword-only

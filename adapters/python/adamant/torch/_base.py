@@ -8,10 +8,13 @@ exactly like the parameter:
 
 * a contiguous parameter is passed as is; so is a non-contiguous one whose memory is still dense and
   non-overlapping (channels_last, a transpose) when its gradient and state share its strides;
+* a parameter strided with gaps (``w[:, ::2]``, ``torch.randn(10, 5, 2)[..., 0]``) is updated in place
+  through its strides, which are passed beside the tuples (the step's ``layouts``); its gradient and state
+  are contiguous (a gradient that is not is read through a contiguous copy);
 * a gradient laid out differently is read through a copy laid out like the parameter (reading a copy is
   fine); a state tensor of another layout, dtype or device is converted once and stored back;
-* a parameter with gaps or overlaps (``w[:, ::2]``, an expanded tensor) is refused: it could only be
-  updated through a copy, which would not change the parameter.
+* a parameter whose elements share memory (an expanded tensor) is refused: it could only be updated
+  through a copy, which would not change the parameter.
 
 State lives in ``self.state[p]`` under torch.optim's names, so ``state_dict()`` and ``load_state_dict()``
 are torch's own. ``step`` is a float32 0-dim tensor, as in current PyTorch; a Python int or float (torch
@@ -72,6 +75,7 @@ _HALF = frozenset((torch.bfloat16, torch.float16))
 _FLOAT32 = torch.float32
 _STRIDED = torch.strided
 _PRESERVE = torch.preserve_format
+_CONTIGUOUS = torch.contiguous_format
 _STEP_DTYPE = torch.float32
 _MASK64 = (1 << 64) - 1
 STEP_COUNT_KEY = "adamant_step_count"  # the state dict's entry for the optimizer's count of steps
@@ -143,9 +147,16 @@ def state_dtype(p):
     return _STATE_DTYPES.get(p.dtype, p.dtype)
 
 
+def state_format(p):
+    """The memory format of p's state: p's own strides when p is dense, else contiguous (row-major), the
+    order in which the C++ step reads the state of a parameter strided with gaps (torch's preserve_format
+    would keep the order of p's strides: column-major for a transposed view)."""
+    return _PRESERVE if p.is_contiguous() or _is_dense(p) else _CONTIGUOUS
+
+
 def zeros(p):
     """A state tensor for `p`: zeros of its state dtype, laid out like it."""
-    return torch.zeros_like(p, dtype=_STATE_DTYPES.get(p.dtype, p.dtype), memory_format=_PRESERVE)
+    return torch.zeros_like(p, dtype=_STATE_DTYPES.get(p.dtype, p.dtype), memory_format=state_format(p))
 
 
 def new_step():
@@ -164,12 +175,55 @@ def _is_dense(t):
     return True
 
 
+class _StridedFlag:
+    """The layout flag of a parameter strided with gaps: false like a contiguous parameter's (its state is
+    contiguous), and told apart from it by identity (``flag is STRIDED``)."""
+
+    __slots__ = ()
+
+    def __bool__(self):
+        return False
+
+    def __repr__(self):
+        return "STRIDED"
+
+
+STRIDED = _StridedFlag()
+_MAX_DIMS = 8  # adamant::Layout::kMaxDims
+
+
+def _span(t):
+    """The bytes from the first element of `t` to its last, inclusive (its gaps counted): numel() elements
+    for a dense tensor. Strides are >= 0, so data_ptr() is the lowest address."""
+    if t.numel() == 0:
+        return 0
+    return (1 + sum((size - 1) * stride for size, stride in zip(t.shape, t.stride()))) * t.element_size()
+
+
+def _shares_elements(p):
+    """True if two elements of `p` share memory (an expanded tensor): by increasing stride, each dimension
+    of size > 1 must step past everything the ones before it span."""
+    extent = 1
+    for stride, size in sorted((st, sz) for sz, st in zip(p.shape, p.stride()) if sz != 1):
+        if stride < extent:
+            return True
+        extent += (size - 1) * stride
+    return False
+
+
 def _overlaps(p, g):
-    """True if dense tensors `p` and `g` share any byte of memory (each spans numel() elements from its
-    data_ptr(), the lowest address of a dense tensor)."""
-    n, m = p.numel() * p.element_size(), g.numel() * g.element_size()
+    """True if `p` (dense, or strided: its whole span counts) and dense `g` share any byte of memory."""
+    n, m = _span(p), g.numel() * g.element_size()
     a, b = p.data_ptr(), g.data_ptr()
     return n > 0 and m > 0 and a < b + m and b < a + n
+
+
+def _layouts(grads):
+    """The step's ``layouts`` for (index, p, g, dtype, flag, original) entries: None if no parameter is
+    strided, else (sizes, strides) for each strided one and None for the others."""
+    if not any(flag is STRIDED for _, _, _, _, flag, _ in grads):
+        return None
+    return [(tuple(p.shape), p.stride()) if flag is STRIDED else None for _, p, _, _, flag, _ in grads]
 
 
 def _same_layout(a, p):
@@ -197,7 +251,7 @@ def _converted(s, p, what, dtype=None):
         raise RuntimeError(f"{what} has shape {tuple(s.shape)}, but the parameter has shape {tuple(p.shape)}")
     if s.layout is not _STRIDED:
         s = s.to_dense()
-    out = torch.empty_like(p, dtype=dtype, memory_format=_PRESERVE)
+    out = torch.empty_like(p, dtype=dtype, memory_format=state_format(p))
     out.copy_(s)
     return out
 
@@ -222,7 +276,7 @@ def master_ptr(state, p, dense, enabled, journal):
     if enabled and p.dtype in _HALF:
         m = state.get("master_param")
         if m is None:
-            m = torch.empty_like(p, dtype=_FLOAT32, memory_format=_PRESERVE)
+            m = torch.empty_like(p, dtype=_FLOAT32, memory_format=state_format(p))
             m.copy_(p)
             journal.put(state, "master_param", m)
             return m.data_ptr()
@@ -537,12 +591,12 @@ class Optimizer(torch.optim.Optimizer):
             raise
         count = self._adamant_step_count
         ran = False
-        for gi, group, prepared in first:
-            ran = self._run(group, gi, 0, prepared, count, scale) or ran
+        for (gi, group, prepared), (_, _, group_passes) in zip(first, passes):
+            ran = self._run(group, gi, 0, prepared, count, scale, _layouts(group_passes[0])) or ran
         for (gi, group, group_passes), (_, _, first_prepared) in zip(passes, first):
             for k in range(1, len(group_passes)):
                 prepared = self._prepare_again(group, gi, group_passes[k], first_prepared)
-                ran = self._run(group, gi, k, prepared, count, scale) or ran
+                ran = self._run(group, gi, k, prepared, count, scale, _layouts(group_passes[k])) or ran
         if not ran:
             self._last_step_skipped = False
             return loss
@@ -558,7 +612,7 @@ class Optimizer(torch.optim.Optimizer):
         self._last_step_skipped = False
         return loss
 
-    def _run(self, group, gi, k, prepared, count, scale):
+    def _run(self, group, gi, k, prepared, count, scale, layouts):
         """Runs one prepared pass of a group in C++ and stores what it returns; False if it had no tensor."""
         items, steps, extra = prepared
         if not items:
@@ -567,7 +621,7 @@ class Optimizer(torch.optim.Optimizer):
             group = dict(group)
             seed = stream_seed(group.get("seed", 0), count, gi)
             group["seed"] = seed if k == 0 else _adamant.mix_seed(seed ^ k)
-        result = self._kernel(group, items, scale)
+        result = self._kernel(group, items, scale, False, layouts)
         for st, value in steps:
             st.fill_(value)
         if extra is not None:
@@ -578,7 +632,7 @@ class Optimizer(torch.optim.Optimizer):
         """The C++ step's own checks of a prepared pass (options, pointers, aliasing, steps), run without
         changing anything; its "tensor N" is named as the parameter it is."""
         try:
-            self._kernel(group, items, scale, True)
+            self._kernel(group, items, scale, True, _layouts(grads))
         except ValueError as e:
             match = _TENSOR_ERROR.match(str(e))
             if match is None:
@@ -590,7 +644,7 @@ class Optimizer(torch.optim.Optimizer):
         """RuntimeError if two distinct parameters share memory (views of one storage): each is updated in
         place by one pass that may run on several threads."""
         where = [(gi, i, p) for gi, grads in groups for i, p, _, _, _, _ in grads]
-        pair = _adamant.first_overlap([(p.data_ptr(), p.numel() * p.element_size()) for _, _, p in where])
+        pair = _adamant.first_overlap([(p.data_ptr(), _span(p)) for _, _, p in where])
         if pair is None:
             return
         (ga, ia, a), (gb, ib, b) = where[pair[0]], where[pair[1]]
@@ -692,8 +746,9 @@ class Optimizer(torch.optim.Optimizer):
         _prepare returned) has run."""
         return self._prepare(group, gi, grads, _Journal())
 
-    # Checks one parameter and its gradient; returns (dtype name, gradient to read, dense flag), the
-    # flag true when the parameter is dense but not contiguous (state must then share its strides).
+    # Checks one parameter and its gradient; returns (dtype name, gradient to read, layout flag), the flag
+    # true when the parameter is dense but not contiguous (state must then share its strides), STRIDED when
+    # it is strided with gaps (state and gradient contiguous), else False.
     def _checked(self, p, g, gi, i):
         if g.layout is not _STRIDED:
             raise RuntimeError(self._sparse_message(g, gi, i))
@@ -725,11 +780,18 @@ class Optimizer(torch.optim.Optimizer):
                 g = g.contiguous()
             return dtype, g, False
         if not _is_dense(p):
-            raise RuntimeError(
-                f"adamant.torch.{self._name}: {_where(p, gi, i)} is not contiguous (strides "
-                f"{p.stride()}): its elements do not fill one dense block of memory, so adamant cannot update "
-                f"it in place, and updating a copy would leave the parameter unchanged. Optimize a contiguous "
-                f"tensor instead (e.g. nn.Parameter(w.contiguous()) rather than a strided view of w).")
+            if _shares_elements(p):
+                raise RuntimeError(
+                    f"adamant.torch.{self._name}: {_where(p, gi, i)} has elements that share memory (strides "
+                    f"{p.stride()}, e.g. an expanded tensor), so adamant cannot update it in place, and updating "
+                    f"a copy would leave the parameter unchanged. Optimize a tensor of its own instead (e.g. "
+                    f"nn.Parameter(w.clone())).")
+            if p.dim() > _MAX_DIMS:
+                raise RuntimeError(f"adamant.torch.{self._name}: {_where(p, gi, i)} is strided with gaps and has "
+                                   f"{p.dim()} dimensions; adamant updates such parameters of up to {_MAX_DIMS}")
+            if not g.is_contiguous():
+                g = g.contiguous()
+            return dtype, g, STRIDED
         if not _same_layout(g, p):
             g = _converted(g, p, "the gradient")
         return dtype, g, True

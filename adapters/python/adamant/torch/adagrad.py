@@ -5,13 +5,13 @@ from typing import Optional
 import torch
 
 from adamant.torch import _base
-from adamant.torch._base import new_step, state_dtype
+from adamant.torch._base import new_step, state_dtype, state_format
 
 
 def _init_state(state, p, group):
     state["step"] = new_step()
     init = group["initial_accumulator_value"]
-    state["sum"] = torch.full_like(p, float(init), dtype=state_dtype(p), memory_format=torch.preserve_format)
+    state["sum"] = torch.full_like(p, float(init), dtype=state_dtype(p), memory_format=state_format(p))
 
 
 @_base.drop_in("adagrad")

@@ -55,7 +55,7 @@ class SGD(_base.Optimizer):
                 # torch 1.13 stores None without momentum. A parameter listed again whose buffer this
                 # step made is stepped as torch.optim steps it, from the buffers as they were before the
                 # step: set to the gradient again. The step sets the buffer to the gradient.
-                buf = torch.empty_like(p, dtype=state_dtype(p), memory_format=torch.preserve_format)
+                buf = torch.empty_like(p, dtype=state_dtype(p), memory_format=_base.state_format(p))
                 fresh.append((state, buf))
                 items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype, buf.data_ptr(), False, master))
             else:
