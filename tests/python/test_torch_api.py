@@ -8,7 +8,7 @@ import torch
 
 import adamant.torch as at
 from conftest import (ALGORITHMS, assert_close, assert_same_state, clone_params, default_reference, make_reference,
-                      set_grads)
+                      in_torch, set_grads)
 
 P, K = inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY
 ADAM_EXTRAS = [("bias_correction", True, K), ("eps_mode", "pytorch", K)]
@@ -314,6 +314,61 @@ def test_strided_bfloat16_params_step_as_their_contiguous_copies(precision):
     assert torch.equal(p, c)
     for key, value in b.state[c].items():
         assert torch.equal(a.state[p][key], value), key
+
+
+@pytest.mark.parametrize("algorithm", [a for a in ALGORITHMS if a != "Lion"])
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
+def test_complex_params_step_as_their_real_view(algorithm, dtype):
+    """A complex parameter is stepped as its real and imaginary parts (torch.view_as_real), as current
+    torch.optim does: bitwise as the real view stepped by the same optimizer, with complex state (torch's
+    layout), also when strided with gaps; state dicts load into torch.optim."""
+    gen = torch.Generator().manual_seed(9)
+    base = torch.randn(6, 4, dtype=dtype, generator=gen)
+    pc = [base[:, :3].clone().requires_grad_(), base[::2, 1]]  # the second strided with gaps
+    pc[1].requires_grad_()
+    pr = [torch.view_as_real(p.detach()).clone().requires_grad_() for p in pc]
+    options = {"momentum": 0.9} if algorithm in ("SGD", "RMSprop") else {}
+    opt = getattr(at, algorithm)(pc, lr=1e-2, weight_decay=0.1, **options)
+    ref = getattr(at, algorithm)(pr, lr=1e-2, weight_decay=0.1, **options)
+    # torch 1.13 steps complex parameters too (NAdam and RAdam by its own, older rules: not compared).
+    torch_params = [p.detach().clone().requires_grad_() for p in pc]
+    in_113 = in_torch(algorithm) and algorithm not in ("NAdam", "RAdam")
+    theirs = getattr(torch.optim, algorithm)(torch_params, lr=1e-2, weight_decay=0.1, **options) if in_113 else None
+    for _ in range(3):
+        for p, r, t in zip(pc, pr, torch_params):
+            g = torch.randn(p.shape, dtype=dtype, generator=gen)
+            p.grad, r.grad, t.grad = g.clone(), torch.view_as_real(g).clone(), g.clone()
+        opt.step()
+        ref.step()
+        if theirs is not None:
+            theirs.step()
+    if theirs is not None:  # SGD: torch in complex arithmetic, adamant with PyTorch's fused real add
+        for p, t in zip(pc, torch_params):
+            torch.testing.assert_close(p.detach(), t.detach(), rtol=1e-5 if dtype == torch.complex64 else 1e-12,
+                                       atol=0)
+    for p, r in zip(pc, pr):
+        assert torch.equal(torch.view_as_real(p.detach()), r.detach())
+        for key, value in opt.state[p].items():
+            if key in ("step", "mu_product"):
+                assert float(value) == float(ref.state[r][key]), key
+            else:
+                assert value.dtype == dtype, key
+                assert torch.equal(torch.view_as_real(value), ref.state[r][key]), key
+    assert torch.equal(base[::2, 1], pc[1].detach())  # updated in place
+    if in_torch(algorithm):
+        theirs = getattr(torch.optim, algorithm)([p.detach().clone().requires_grad_() for p in pc], lr=1e-2,
+                                                 weight_decay=0.1, **options)
+        theirs.load_state_dict(opt.state_dict())
+        assert theirs.state_dict()["state"][0].keys() >= {k for k in opt.state[pc[0]] if k != "mu_product"}
+
+
+def test_lion_refuses_complex_params():
+    p = torch.zeros(3, dtype=torch.complex64, requires_grad=True)
+    p.grad = torch.ones(3, dtype=torch.complex64)
+    with pytest.raises(TypeError, match=r"^adamant\.torch\.Lion: parameter 0 of param group 0 \(shape \(3,\)\) is "
+                                         r"complex \(torch\.complex64\); Lion takes the sign"):
+        at.Lion([p]).step()
+    assert torch.equal(p.detach(), torch.zeros(3, dtype=torch.complex64))
 
 
 def test_state_of_another_layout_or_dtype_is_converted_once():

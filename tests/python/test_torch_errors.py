@@ -113,14 +113,15 @@ def test_sparse_gradient(algorithm):
     assert not opt.state.get(p) or algorithm == "Adagrad"
 
 
-@pytest.mark.parametrize("dtype", [torch.complex64, torch.int32])  # float16/bfloat16: test_torch_mixed_precision
+@pytest.mark.parametrize("dtype", [torch.int32, torch.uint8])  # float16/bfloat16: test_torch_mixed_precision
 @pytest.mark.parametrize("algorithm", ["Adam", "SGD"])
 def test_unsupported_dtype(algorithm, dtype):
     p = torch.zeros(3, dtype=dtype, requires_grad=dtype.is_floating_point or dtype.is_complex)
     opt = getattr(at, algorithm)([p])
     p.grad = torch.ones(3, dtype=dtype)
     message = (f"adamant.torch.{algorithm}: parameter 0 of param group 0 (shape (3,)) has dtype {dtype}, which is "
-               f"not supported (supported: torch.float32, torch.float64, torch.bfloat16, torch.float16)")
+               f"not supported (supported: torch.float32, torch.float64, torch.bfloat16, torch.float16, "
+               f"torch.complex64, torch.complex128)")
     with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
         opt.step()
     assert torch.equal(p.detach(), torch.zeros(3, dtype=dtype))

@@ -7,9 +7,12 @@ The classes subclass ``torch.optim.Optimizer`` and take current PyTorch's constr
 defaults (plus adamant's keyword-only ``bias_correction`` and ``eps_mode`` where they apply). Param
 groups, ``add_param_group``, ``zero_grad``, ``step(closure)``, ``state_dict`` and ``load_state_dict`` work
 as in torch.optim, with torch's state names and layout: state dicts load both ways between these classes
-and torch.optim's. Parameters must be float32, float64, bfloat16 or float16 CPU tensors: contiguous, dense
-in another order (channels_last, transposed) or strided with gaps (``w[:, ::2]``); each step updates them
-in place. A tensor whose elements share memory (expanded) is refused.
+and torch.optim's. Parameters must be float32, float64, bfloat16, float16, complex64 or complex128 CPU
+tensors: contiguous, dense in another order (channels_last, transposed) or strided with gaps
+(``w[:, ::2]``); each step updates them in place. A tensor whose elements share memory (expanded) is
+refused. A complex parameter is stepped as its real and imaginary parts (``torch.view_as_real``), as current
+torch.optim does, with complex state as torch keeps it (Lion refuses complex parameters: its sign has no
+componentwise complex meaning).
 
 Mixed precision: bfloat16 and float16 parameters keep float32 state (torch.optim keeps their state in their
 own dtype) and are updated in float32, then rounded to nearest even. Every optimizer takes the keyword-only

@@ -14,7 +14,9 @@ exactly like the parameter:
 * a gradient laid out differently is read through a copy laid out like the parameter (reading a copy is
   fine); a state tensor of another layout, dtype or device is converted once and stored back;
 * a parameter whose elements share memory (an expanded tensor) is refused: it could only be updated
-  through a copy, which would not change the parameter.
+  through a copy, which would not change the parameter;
+* a complex parameter (and its gradient and state) is passed as its real view: 2 * numel() elements of
+  the real dtype, strides doubled (``torch.view_as_real``).
 
 State lives in ``self.state[p]`` under torch.optim's names, so ``state_dict()`` and ``load_state_dict()``
 are torch's own. ``step`` is a float32 0-dim tensor, as in current PyTorch; a Python int or float (torch
@@ -66,11 +68,16 @@ from adamant import _adamant
 
 __all__ = ["Optimizer"]
 
+# The element type the C++ step sees for each parameter dtype: a complex parameter is stepped as its real
+# and imaginary parts (torch.view_as_real), as current torch.optim does.
 _DTYPE_NAMES = {torch.float32: "float32", torch.float64: "float64", torch.bfloat16: "bfloat16",
-                torch.float16: "float16"}
-# The dtype of a parameter's state tensors: float32 for bfloat16 and float16 parameters.
+                torch.float16: "float16", torch.complex64: "float32", torch.complex128: "float64"}
+_SUPPORTED = "torch.float32, torch.float64, torch.bfloat16, torch.float16, torch.complex64, torch.complex128"
+# The dtype of a parameter's state tensors: float32 for bfloat16 and float16 parameters; complex state for
+# complex parameters, as torch.optim keeps it.
 _STATE_DTYPES = {torch.float32: torch.float32, torch.float64: torch.float64, torch.bfloat16: torch.float32,
-                 torch.float16: torch.float32}
+                 torch.float16: torch.float32, torch.complex64: torch.complex64,
+                 torch.complex128: torch.complex128}
 _HALF = frozenset((torch.bfloat16, torch.float16))
 _FLOAT32 = torch.float32
 _STRIDED = torch.strided
@@ -218,12 +225,24 @@ def _overlaps(p, g):
     return n > 0 and m > 0 and a < b + m and b < a + n
 
 
+def numel(t):
+    """The number of real elements of `t` the C++ step sees: two per element of a complex tensor."""
+    return t.numel() * 2 if t.is_complex() else t.numel()
+
+
+def _layout(p):
+    """(sizes, strides) of a strided parameter as the C++ step sees it: a complex one as its real view."""
+    if p.is_complex():
+        return tuple(p.shape) + (2,), tuple(2 * st for st in p.stride()) + (1,)
+    return tuple(p.shape), p.stride()
+
+
 def _layouts(grads):
     """The step's ``layouts`` for (index, p, g, dtype, flag, original) entries: None if no parameter is
     strided, else (sizes, strides) for each strided one and None for the others."""
     if not any(flag is STRIDED for _, _, _, _, flag, _ in grads):
         return None
-    return [(tuple(p.shape), p.stride()) if flag is STRIDED else None for _, p, _, _, flag, _ in grads]
+    return [_layout(p) if flag is STRIDED else None for _, p, _, _, flag, _ in grads]
 
 
 def _same_layout(a, p):
@@ -238,6 +257,7 @@ def _fits(s, p, dense):
     not a negative view, same shape and the same layout (contiguous, or p's strides)."""
     try:
         return (s.dtype is _STATE_DTYPES[p.dtype] and s.is_cpu and s.layout is _STRIDED and not s.is_neg()
+                and not s.is_conj()
                 and (_same_layout(s, p) if dense else s.is_contiguous()) and s.shape == p.shape)
     except AttributeError:  # not a tensor
         return False
@@ -439,6 +459,9 @@ class Optimizer(torch.optim.Optimizer):
     _option_defaults = {}
     _required_keys = ()
     _torch_handles_sparse = False  # torch.optim's version accepts sparse gradients (Adagrad, SGD)
+    # Complex parameters are stepped as their real and imaginary parts (torch.view_as_real), as current
+    # torch.optim does; an algorithm whose rule has no componentwise complex meaning says why not here.
+    _complex_refusal = None
     # As torch's fused optimizers: step() unscales and skips by itself, so current PyTorch's GradScaler
     # hands it `grad_scale` and `found_inf` (as attributes) instead of unscaling the gradients in a pass.
     _step_supports_amp_scaling = True
@@ -658,7 +681,7 @@ class Optimizer(torch.optim.Optimizer):
         under "raise", RuntimeError naming the first such parameter instead."""
         where = [(gi, i, p) for gi, _, grads in checked for i, p, _, _, _, _ in grads]
         bad = _adamant.first_nonfinite(
-            [(g.data_ptr(), g.numel(), dtype) for _, _, grads in checked for _, _, g, dtype, _, _ in grads], scale)
+            [(g.data_ptr(), numel(g), dtype) for _, _, grads in checked for _, _, g, dtype, _, _ in grads], scale)
         if bad is None:
             return False
         if policy == "raise":
@@ -735,7 +758,7 @@ class Optimizer(torch.optim.Optimizer):
             st, step = step_of(state, lambda: f"adamant.torch.{self._name}: {_where(p, gi, i)}")
             tail = self._after_step(state, extras)
             step += 1
-            items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype,
+            items.append((p.data_ptr(), g.data_ptr(), numel(p), dtype,
                           *[0 if name is None else state_ptr(state, name, p, dense) for name in names], step,
                           *tail, master_ptr(state, p, dense, masters, journal)))
             steps.append((st, step))
@@ -755,8 +778,7 @@ class Optimizer(torch.optim.Optimizer):
         dtype = _DTYPE_NAMES.get(p.dtype)
         if dtype is None:
             raise TypeError(f"adamant.torch.{self._name}: {_where(p, gi, i)} has dtype {p.dtype}, which "
-                            f"is not supported (supported: torch.float32, torch.float64, torch.bfloat16, "
-                            f"torch.float16)")
+                            f"is not supported (supported: {_SUPPORTED})")
         if not p.is_cpu:
             raise RuntimeError(f"adamant.torch.{self._name} updates CPU tensors only, but "
                                f"{_where(p, gi, i)} is on device '{p.device}'; use torch.optim."
@@ -770,9 +792,14 @@ class Optimizer(torch.optim.Optimizer):
         if g.shape != p.shape:
             raise RuntimeError(f"adamant.torch.{self._name}: the gradient of {_where(p, gi, i)} has shape "
                                f"{tuple(g.shape)}, but the parameter has shape {tuple(p.shape)}")
-        if p.layout is not _STRIDED or p.is_neg():
+        if p.is_complex() and self._complex_refusal is not None:
+            raise TypeError(f"adamant.torch.{self._name}: {_where(p, gi, i)} is complex ({p.dtype}); "
+                            f"{self._complex_refusal}")
+        if p.layout is not _STRIDED or p.is_neg() or p.is_conj():
             raise RuntimeError(f"adamant.torch.{self._name}: {_where(p, gi, i)} is not a plain strided "
                                f"tensor (layout {p.layout}); it cannot be updated in place")
+        if g.is_conj():
+            g = g.resolve_conj()
         if g.is_neg():
             g = g.resolve_neg()
         if p.is_contiguous():

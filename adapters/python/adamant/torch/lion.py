@@ -19,6 +19,10 @@ class Lion(_base.Optimizer):
     (see ``adamant.torch``).
     """
 
+    _complex_refusal = ("Lion takes the sign of its update, which has no componentwise meaning for complex "
+                        "numbers (lion-pytorch refuses them too); optimize torch.view_as_real(p) to mean the "
+                        "sign of each real and imaginary part")
+
     def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, *, maximize: bool = False,
                  foreach: Optional[bool] = None, differentiable: bool = False, master_weights: bool = False,
                  stochastic_rounding: bool = False, seed: int = 0, nonfinite: str = "propagate"):

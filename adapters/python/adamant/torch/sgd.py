@@ -49,7 +49,7 @@ class SGD(_base.Optimizer):
                 state = state_of[p]
             master = 0 if state is None else master_ptr(state, p, dense, masters, journal)
             if not momentum:
-                items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype, 0, False, master))
+                items.append((p.data_ptr(), g.data_ptr(), _base.numel(p), dtype, 0, False, master))
                 continue
             if state.get("momentum_buffer") is None or id(state) in fresh_states:
                 # torch 1.13 stores None without momentum. A parameter listed again whose buffer this
@@ -57,9 +57,9 @@ class SGD(_base.Optimizer):
                 # step: set to the gradient again. The step sets the buffer to the gradient.
                 buf = torch.empty_like(p, dtype=state_dtype(p), memory_format=_base.state_format(p))
                 fresh.append((state, buf))
-                items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype, buf.data_ptr(), False, master))
+                items.append((p.data_ptr(), g.data_ptr(), _base.numel(p), dtype, buf.data_ptr(), False, master))
             else:
-                items.append((p.data_ptr(), g.data_ptr(), p.numel(), dtype,
+                items.append((p.data_ptr(), g.data_ptr(), _base.numel(p), dtype,
                               state_ptr(state, "momentum_buffer", p, dense), True, master))
         return items, (), fresh
 
