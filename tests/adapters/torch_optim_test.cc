@@ -464,6 +464,35 @@ TEST(TorchOptim, StridedAndTransposedParametersAreUpdatedInPlace) {
   EXPECT_FALSE(torch::equal(base.index({Slice(), Slice(None, None, 2)}), initial.index({Slice(), Slice(None, None, 2)})));
 }
 
+// A complex parameter is stepped as its real view, bitwise, also strided; Lion refuses it.
+TEST(TorchOptim, ComplexParametersStepAsTheirRealView) {
+  using torch::indexing::None;
+  using torch::indexing::Slice;
+  torch::manual_seed(20);
+  torch::Tensor base = torch::randn({6, 4}, torch::kComplexFloat);
+  std::vector<torch::Tensor> params = {torch::randn({5}, torch::kComplexDouble).requires_grad_(),
+                                       base.index({Slice(None, None, 2), 1}).requires_grad_()};
+  std::vector<torch::Tensor> real;
+  for (const auto& p : params) real.push_back(torch::view_as_real(p.detach()).clone().requires_grad_());
+  RMSprop ours(params, {.lr = 1e-2, .momentum = 0.9, .centered = true});
+  RMSprop reference(real, {.lr = 1e-2, .momentum = 0.9, .centered = true});
+  for (int t = 1; t <= 4; ++t) {
+    for (size_t i = 0; i < params.size(); ++i) {
+      torch::manual_seed(100 * t + i);
+      const torch::Tensor g = torch::randn(params[i].sizes(), params[i].options().requires_grad(false));
+      params[i].mutable_grad() = g;
+      real[i].mutable_grad() = torch::view_as_real(g).clone();
+    }
+    ours.step();
+    reference.step();
+  }
+  for (size_t i = 0; i < params.size(); ++i) EXPECT_TRUE(torch::equal(torch::view_as_real(params[i].detach()), real[i]));
+  EXPECT_TRUE(torch::equal(base.index({Slice(None, None, 2), 1}), params[1].detach()));
+  torch::Tensor z = torch::zeros({3}, torch::kComplexFloat).requires_grad_();
+  EXPECT_NE(ErrorOf([&] { Lion(std::vector<torch::Tensor>{z}); }).find("is complex; Lion takes the sign"),
+            std::string::npos);
+}
+
 TEST(TorchOptim, CoreOfFindsAdamantsOptimizer) {
   auto params = MakeParams(18);
   auto ours = Create("radam", params);

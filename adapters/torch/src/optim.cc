@@ -34,10 +34,14 @@ DType DTypeOf(const at::Tensor& t, const std::string& where) {
     case at::kHalf: return DType::kFloat16;
     default:
       TORCH_CHECK(false, "adamant: ", where, " has dtype ", t.scalar_type(),
-                  "; supported: float32, float64, bfloat16, float16");
+                  "; supported: float32, float64, bfloat16, float16, complex64, complex128");
   }
   return DType::kFloat32;
 }
+
+// A complex tensor as its real and imaginary parts (view_as_real, sharing its memory), as current
+// torch.optim steps complex parameters; any other tensor as it is.
+at::Tensor RealView(const at::Tensor& t) { return t.is_complex() && !t.is_conj() ? at::view_as_real(t) : t; }
 
 // A view of parameter `p` for adamant's step. A contiguous parameter, or one dense in memory in another
 // order (channels_last, a transpose), is stepped as its memory is laid out, with its gradient and state in
@@ -45,12 +49,15 @@ DType DTypeOf(const at::Tensor& t, const std::string& where) {
 // `layouts`), with its gradient and state in row-major order. A gradient laid out otherwise is read through
 // a copy kept alive in `keep` (a copy is fine for reading; parameters are never copied: they are updated
 // in place). Without `keep` the gradient is left out (the view only describes the parameter).
-ParamView View(const at::Tensor& p, size_t group, size_t index, std::vector<at::Tensor>* keep,
+ParamView View(const at::Tensor& param, size_t group, size_t index, std::vector<at::Tensor>* keep,
                std::list<Layout>& layouts) {
   const std::string where = Where(group, index);
-  TORCH_CHECK(p.defined(), "adamant: ", where, " is an undefined tensor");
-  TORCH_CHECK(p.device().is_cpu(), "adamant: ", where, " is on ", p.device(), "; adamant updates CPU tensors");
-  TORCH_CHECK(p.layout() == at::kStrided, "adamant: ", where, " is not a dense (strided) tensor");
+  TORCH_CHECK(param.defined(), "adamant: ", where, " is an undefined tensor");
+  TORCH_CHECK(param.device().is_cpu(), "adamant: ", where, " is on ", param.device(), "; adamant updates CPU tensors");
+  TORCH_CHECK(param.layout() == at::kStrided, "adamant: ", where, " is not a dense (strided) tensor");
+  TORCH_CHECK(!param.is_conj() && !param.is_neg(), "adamant: ", where, " is a conjugate or negative view; it ",
+              "cannot be updated in place");
+  const at::Tensor p = RealView(param);
   ParamView view;
   view.dtype = DTypeOf(p, where);
   const bool dense = p.is_non_overlapping_and_dense();
@@ -68,14 +75,15 @@ ParamView View(const at::Tensor& p, size_t group, size_t index, std::vector<at::
   }
   view.data = p.data_ptr();
   view.numel = p.numel();
-  const at::Tensor& grad = p.grad();
-  if (keep == nullptr || !grad.defined()) return view;
-  TORCH_CHECK(!grad.is_sparse(), "adamant: ", where, " has a sparse gradient; adamant supports dense gradients");
-  TORCH_CHECK(grad.device().is_cpu(), "adamant: the gradient of ", where, " is on ", grad.device());
-  TORCH_CHECK(grad.scalar_type() == p.scalar_type(), "adamant: the gradient of ", where, " has dtype ",
-              grad.scalar_type(), " but the parameter has ", p.scalar_type());
-  TORCH_CHECK(grad.sizes() == p.sizes(), "adamant: the gradient of ", where, " has shape ", grad.sizes(),
-              " but the parameter has ", p.sizes());
+  const at::Tensor& param_grad = param.grad();
+  if (keep == nullptr || !param_grad.defined()) return view;
+  TORCH_CHECK(!param_grad.is_sparse(), "adamant: ", where, " has a sparse gradient; adamant supports dense gradients");
+  TORCH_CHECK(param_grad.device().is_cpu(), "adamant: the gradient of ", where, " is on ", param_grad.device());
+  TORCH_CHECK(param_grad.scalar_type() == param.scalar_type(), "adamant: the gradient of ", where, " has dtype ",
+              param_grad.scalar_type(), " but the parameter has ", param.scalar_type());
+  TORCH_CHECK(param_grad.sizes() == param.sizes(), "adamant: the gradient of ", where, " has shape ",
+              param_grad.sizes(), " but the parameter has ", param.sizes());
+  const at::Tensor grad = RealView(param_grad.is_conj() ? param_grad.resolve_conj() : param_grad);
   // Read in the order the parameter is stepped: its memory order when dense, else row-major.
   const bool fits = dense ? (p.is_contiguous() ? grad.is_contiguous() : grad.strides() == p.strides())
                           : grad.is_contiguous();
@@ -139,6 +147,13 @@ void Optimizer<Core>::Mirror(std::vector<::torch::Tensor>* contiguous_grads, std
     const auto* options = dynamic_cast<const GroupOptions*>(&group.options());
     TORCH_CHECK(options != nullptr, "adamant: param group ", g, " has options of another optimizer; give it ",
                 "adamant::optim options (or none, for the defaults)");
+    if constexpr (std::is_same_v<Core, adamant::Lion>) {
+      for (size_t i = 0; i < group.params().size(); ++i) {
+        TORCH_CHECK(!group.params()[i].is_complex(), "adamant: ", Where(g, i), " is complex; Lion takes the sign of ",
+                    "its update, which has no componentwise meaning for complex numbers (optimize ",
+                    "torch::view_as_real(p) to mean the sign of each real and imaginary part)");
+      }
+    }
     CoreOptions core_options = options->core();
     if constexpr (std::is_same_v<Core, adamant::AdamW>) AdamWFixed::Fix(core_options);
     Validate(core_options);

@@ -19,8 +19,9 @@
 // state or option is refused by `load` (c10::Error "adamant: checkpoint: ...") and nothing changes, though
 // libtorch does not check its archives' CRCs. Damage to the zip structure itself is left to libtorch.
 //
-// Parameters must be CPU tensors of float32, float64, bfloat16 or float16, updated in place, never through a
-// copy: contiguous, dense in another order (channels_last, a transpose), or strided with gaps (a view of a
+// Parameters must be CPU tensors of float32, float64, bfloat16, float16, complex64 or complex128 (a complex
+// one stepped as its real and imaginary parts, torch::view_as_real, as current torch.optim does; not by
+// Lion), updated in place, never through a copy: contiguous, dense in another order (channels_last, a transpose), or strided with gaps (a view of a
 // larger tensor, stepped through its strides: adamant/param.h's Layout); gradients of the same dtype and
 // shape (one laid out otherwise is read through a copy). Errors are thrown as c10::Error (libtorch's TORCH_CHECK) for tensors, and
 // std::invalid_argument for options, with the messages of adamant's C++ API.
