@@ -118,6 +118,22 @@ void CheckStep(std::string_view algorithm, size_t index, int64_t step) {
 }
 
 
+// Every check of tensor i of a step of algorithm A in `modes`; throws naming it.
+template <class A>
+void CheckTensorOf(size_t i, const Tensor& t, algorithms::ModeBits modes) {
+  constexpr std::string_view kName = A::kName;
+  constexpr int kBuffers = static_cast<int>(A::kState.size());
+  StateArg state[kBuffers];
+  for (int k = 0; k < kBuffers; ++k) state[k] = {A::kState[k].name.data(), t.state[k], A::Uses(modes, k)};
+  CheckTensor(kName, i, t.param, t.master, state);
+  if constexpr (A::kCountsSteps) CheckStep(kName, i, t.step);
+  if (t.offset < 0) Fail(kName, i, "negative offset " + std::to_string(t.offset));
+  if (t.position < -1) Fail(kName, i, "position " + std::to_string(t.position) + " is not -1 or an index");
+  if constexpr (!A::kScalarState.empty()) {
+    if (t.scalar_state == nullptr) Fail(kName, i, std::string(A::kScalarState) + " is null");
+  }
+}
+
 // A slot's rounding: its stochastic-rounding stream is keyed by (seed, step, position).
 void SetRounding(kernels::Slot& slot, size_t position, uint64_t step, const Precision& precision) {
   // With a master copy the parameter is its nearest rounding; stochastic rounding applies without one.
@@ -228,7 +244,6 @@ void StepOf(std::span<const Tensor> tensors, const typename A::Options& o, const
             const StepArgs& args, core::StepPlanOf<A>* keep = nullptr) {
   Validate(o);
   ValidateStepArgs(args);
-  constexpr std::string_view kName = A::kName;
   constexpr int kBuffers = static_cast<int>(A::kState.size());
   constexpr bool kScalarState = !A::kScalarState.empty();
   const algorithms::ModeBits modes = A::ModesOf(o);
@@ -244,15 +259,7 @@ void StepOf(std::span<const Tensor> tensors, const typename A::Options& o, const
     // that fails after some were filled leaves nothing changed.
     for (size_t i = begin; i < end; ++i) {
       const Tensor& t = tensors[i];
-      StateArg state[kBuffers];
-      for (int k = 0; k < kBuffers; ++k) state[k] = {A::kState[k].name.data(), t.state[k], A::Uses(modes, k)};
-      CheckTensor(kName, i, t.param, t.master, state);
-      if constexpr (A::kCountsSteps) CheckStep(kName, i, t.step);
-      if (t.offset < 0) Fail(kName, i, "negative offset " + std::to_string(t.offset));
-      if (t.position < -1) Fail(kName, i, "position " + std::to_string(t.position) + " is not -1 or an index");
-      if constexpr (kScalarState) {
-        if (t.scalar_state == nullptr) Fail(kName, i, std::string(A::kScalarState) + " is null");
-      }
+      CheckTensorOf<A>(i, t, modes);
       // The loss scaler found an inf or NaN: nothing changes once the input is checked, not even mu_product.
       if (args.found_inf) continue;
       Slot& slot = slots[i];
@@ -309,7 +316,6 @@ void StepWithLayouts(std::span<const Tensor> tensors, const typename A::Options&
                      const StepArgs& args) {
   Validate(o);
   ValidateStepArgs(args);
-  constexpr std::string_view kName = A::kName;
   constexpr int kBuffers = static_cast<int>(A::kState.size());
   constexpr bool kScalarState = !A::kScalarState.empty();
   const algorithms::ModeBits modes = A::ModesOf(o);
@@ -318,15 +324,7 @@ void StepWithLayouts(std::span<const Tensor> tensors, const typename A::Options&
   std::deque<double> scalar_states;  // a copy per run: pointers into a deque stay valid as it grows
   for (size_t i = 0; i < tensors.size(); ++i) {
     const Tensor& t = tensors[i];
-    StateArg state[kBuffers];
-    for (int k = 0; k < kBuffers; ++k) state[k] = {A::kState[k].name.data(), t.state[k], A::Uses(modes, k)};
-    CheckTensor(kName, i, t.param, t.master, state);
-    if constexpr (A::kCountsSteps) CheckStep(kName, i, t.step);
-    if (t.offset < 0) Fail(kName, i, "negative offset " + std::to_string(t.offset));
-    if (t.position < -1) Fail(kName, i, "position " + std::to_string(t.position) + " is not -1 or an index");
-    if constexpr (kScalarState) {
-      if (t.scalar_state == nullptr) Fail(kName, i, std::string(A::kScalarState) + " is null");
-    }
+    CheckTensorOf<A>(i, t, modes);
     first_run[i] = runs.size();
     Tensor whole = t;
     whole.param.layout = nullptr;

@@ -48,7 +48,21 @@ bool UsesMaster(const ParamView& p, const Precision& precision) {
   return (p.dtype == DType::kBFloat16 || p.dtype == DType::kFloat16) && precision.master_weights;
 }
 
-void Widen(const ParamView& p, float* out);
+// Widens a bf16/fp16 parameter into `out` (p.numel floats, in row-major order of its layout).
+void Widen(const ParamView& p, float* out) {
+  const auto* bits = static_cast<const uint16_t*>(p.data);
+  const auto widen = [&](int64_t from, int64_t to, int64_t length) {
+    for (int64_t i = 0; i < length; ++i) {
+      out[to + i] = p.dtype == DType::kBFloat16 ? kernels::BFloat16ToFloat(bits[from + i])
+                                                : kernels::Float16ToFloat(bits[from + i]);
+    }
+  };
+  if (core::IsStrided(p) && p.numel > 0) {
+    core::ForEachRun(*p.layout, widen);
+  } else {
+    widen(0, 0, p.numel);
+  }
+}
 
 // The float32 master copy of a bf16/fp16 parameter (UsesMaster), made from the parameter on first use.
 Buffer& MasterWeights(ParamState& state, const ParamView& p) {
@@ -117,22 +131,6 @@ const StateRefs& Refs(std::vector<StateRefs>& refs, size_t i, bool stale, uint64
 // Whether the note `r` of a parameter's state no longer holds for the options' `key`.
 bool Stale(const StateRefs& r, const ParamState& state, const ParamView& p, uint32_t key) {
   return r.key != key || !Optimizer::Holds(r, state, p);
-}
-
-// Widens a bf16/fp16 parameter into `out` (p.numel floats, in row-major order of its layout).
-void Widen(const ParamView& p, float* out) {
-  const auto* bits = static_cast<const uint16_t*>(p.data);
-  const auto widen = [&](int64_t from, int64_t to, int64_t length) {
-    for (int64_t i = 0; i < length; ++i) {
-      out[to + i] = p.dtype == DType::kBFloat16 ? kernels::BFloat16ToFloat(bits[from + i])
-                                                : kernels::Float16ToFloat(bits[from + i]);
-    }
-  };
-  if (core::IsStrided(p) && p.numel > 0) {
-    core::ForEachRun(*p.layout, widen);
-  } else {
-    widen(0, 0, p.numel);
-  }
 }
 
 // Creates the buffers that the stale parameters with[j] lack: for each name the options ask for (and then
