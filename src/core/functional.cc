@@ -168,6 +168,20 @@ class ScalarTable {
     algorithms::ModeBits modes;
   };
 
+  // Points the slot (its storage set) at the scalars of its step in its compute type, and sets its modes.
+  void SetScalars(kernels::StepSlot<A>& slot, const typename A::Options& o, algorithms::ModeBits modes,
+                  const algorithms::TensorStep& t) {
+    if (slot.storage == kernels::Storage::kFloat64) {
+      const auto& e = Get<double>(o, modes, t);
+      slot.scalars64 = &e.scalars;
+      slot.modes = e.modes;
+    } else {
+      const auto& e = Get<float>(o, modes, t);
+      slot.scalars32 = &e.scalars;
+      slot.modes = e.modes;
+    }
+  }
+
   // The scalars and modes of a tensor's step in compute type T.
   template <class T>
   const Entry<T>& Get(const typename A::Options& o, algorithms::ModeBits modes, const algorithms::TensorStep& t) {
@@ -273,15 +287,7 @@ void StepOf(std::span<const Tensor> tensors, const typename A::Options& o, const
       const algorithms::TensorStep step{.step = A::kCountsSteps ? t.step : 0,
                                         .scalar_state = kScalarState ? *t.scalar_state : 1.0,
                                         .fresh = t.fresh};
-      if (t.param.dtype == DType::kFloat64) {
-        const auto& e = scalars.template Get<double>(o, modes, step);
-        slot.scalars64 = &e.scalars;
-        slot.modes = e.modes;
-      } else {
-        const auto& e = scalars.template Get<float>(o, modes, step);
-        slot.scalars32 = &e.scalars;
-        slot.modes = e.modes;
-      }
+      scalars.SetScalars(slot, o, modes, step);
     }
   });
   if (args.found_inf) return;
@@ -383,15 +389,7 @@ void StepAgainOf(core::StepPlanOf<A>& plan, const typename A::Options& o, const 
       slot.grad_scale = args.grad_scale;
       const algorithms::TensorStep step{.step = step_count,
                                         .scalar_state = kScalarState ? *scalar_states[j] : 1.0};
-      if (slot.storage == kernels::Storage::kFloat64) {
-        const auto& e = scalars.template Get<double>(o, modes, step);
-        slot.scalars64 = &e.scalars;
-        slot.modes = e.modes;
-      } else {
-        const auto& e = scalars.template Get<float>(o, modes, step);
-        slot.scalars32 = &e.scalars;
-        slot.modes = e.modes;
-      }
+      scalars.SetScalars(slot, o, modes, step);
     }
   });
   const kernels::StepFn<A> fn = kernels::Active().Step<A>();
