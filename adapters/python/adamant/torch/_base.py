@@ -79,6 +79,7 @@ _STATE_DTYPES = {torch.float32: torch.float32, torch.float64: torch.float64, tor
                  torch.float16: torch.float32, torch.complex64: torch.complex64,
                  torch.complex128: torch.complex128}
 _HALF = frozenset((torch.bfloat16, torch.float16))
+_COMPLEX = frozenset((torch.complex64, torch.complex128))
 _FLOAT32 = torch.float32
 _STRIDED = torch.strided
 _PRESERVE = torch.preserve_format
@@ -218,16 +219,17 @@ def _shares_elements(p):
     return False
 
 
-def _overlaps(p, g):
-    """True if `p` (dense, or strided: its whole span counts) and dense `g` share any byte of memory."""
-    n, m = _span(p), g.numel() * g.element_size()
+def _overlaps(p, g, flag):
+    """True if `p` (of layout flag `flag`) and dense `g` share any byte of memory."""
+    n = _span(p) if flag is STRIDED else p.numel() * p.element_size()
+    m = g.numel() * g.element_size()
     a, b = p.data_ptr(), g.data_ptr()
     return n > 0 and m > 0 and a < b + m and b < a + n
 
 
 def numel(t):
     """The number of real elements of `t` the C++ step sees: two per element of a complex tensor."""
-    return t.numel() * 2 if t.is_complex() else t.numel()
+    return t.numel() * 2 if t.dtype in _COMPLEX else t.numel()
 
 
 def _layout(p):
@@ -240,7 +242,7 @@ def _layout(p):
 def _layouts(grads):
     """The step's ``layouts`` for (index, p, g, dtype, flag, original) entries: None if no parameter is
     strided, else (sizes, strides) for each strided one and None for the others."""
-    if not any(flag is STRIDED for _, _, _, _, flag, _ in grads):
+    if all(entry[4] is not STRIDED for entry in grads):
         return None
     return [_layout(p) if flag is STRIDED else None for _, p, _, _, flag, _ in grads]
 
@@ -256,8 +258,9 @@ def _fits(s, p, dense):
     """True if state tensor `s` can be passed by pointer next to parameter `p`: p's state dtype, CPU, strided,
     not a negative view, same shape and the same layout (contiguous, or p's strides)."""
     try:
-        return (s.dtype is _STATE_DTYPES[p.dtype] and s.is_cpu and s.layout is _STRIDED and not s.is_neg()
-                and not s.is_conj()
+        dtype = _STATE_DTYPES[p.dtype]
+        return (s.dtype is dtype and s.is_cpu and s.layout is _STRIDED and not s.is_neg()
+                and (dtype not in _COMPLEX or not s.is_conj())
                 and (_same_layout(s, p) if dense else s.is_contiguous()) and s.shape == p.shape)
     except AttributeError:  # not a tensor
         return False
@@ -607,16 +610,17 @@ class Optimizer(torch.optim.Optimizer):
         try:
             for gi, group, group_passes in passes:
                 prepared = self._prepare(group, gi, group_passes[0], journal)
-                self._check_in_cpp(group, gi, group_passes[0], prepared[0], scale)
-                first.append((gi, group, prepared))
+                layouts = _layouts(group_passes[0])
+                self._check_in_cpp(group, gi, group_passes[0], prepared[0], scale, layouts)
+                first.append((gi, group, prepared, layouts))
         except BaseException:
             journal.undo()
             raise
         count = self._adamant_step_count
         ran = False
-        for (gi, group, prepared), (_, _, group_passes) in zip(first, passes):
-            ran = self._run(group, gi, 0, prepared, count, scale, _layouts(group_passes[0])) or ran
-        for (gi, group, group_passes), (_, _, first_prepared) in zip(passes, first):
+        for gi, group, prepared, layouts in first:
+            ran = self._run(group, gi, 0, prepared, count, scale, layouts) or ran
+        for (gi, group, group_passes), (_, _, first_prepared, _) in zip(passes, first):
             for k in range(1, len(group_passes)):
                 prepared = self._prepare_again(group, gi, group_passes[k], first_prepared)
                 ran = self._run(group, gi, k, prepared, count, scale, _layouts(group_passes[k])) or ran
@@ -651,11 +655,11 @@ class Optimizer(torch.optim.Optimizer):
             self._finish(extra, result)
         return True
 
-    def _check_in_cpp(self, group, gi, grads, items, scale):
+    def _check_in_cpp(self, group, gi, grads, items, scale, layouts):
         """The C++ step's own checks of a prepared pass (options, pointers, aliasing, steps), run without
         changing anything; its "tensor N" is named as the parameter it is."""
         try:
-            self._kernel(group, items, scale, True, _layouts(grads))
+            self._kernel(group, items, scale, True, layouts)
         except ValueError as e:
             match = _TENSOR_ERROR.match(str(e))
             if match is None:
@@ -667,7 +671,8 @@ class Optimizer(torch.optim.Optimizer):
         """RuntimeError if two distinct parameters share memory (views of one storage): each is updated in
         place by one pass that may run on several threads."""
         where = [(gi, i, p) for gi, grads in groups for i, p, _, _, _, _ in grads]
-        pair = _adamant.first_overlap([(p.data_ptr(), _span(p)) for _, _, p in where])
+        pair = _adamant.first_overlap([(p.data_ptr(), _span(p) if flag is STRIDED else p.numel() * p.element_size())
+                                       for _, grads in groups for _, p, _, _, flag, _ in grads])
         if pair is None:
             return
         (ga, ia, a), (gb, ib, b) = where[pair[0]], where[pair[1]]
@@ -703,7 +708,7 @@ class Optimizer(torch.optim.Optimizer):
             if original is None:
                 continue
             dtype, g, dense = self._checked(p, original, gi, i)
-            if _overlaps(p, g):
+            if _overlaps(p, g, dense):
                 raise RuntimeError(
                     f"adamant.torch.{self._name}: the gradient of {_where(p, gi, i)} shares memory with the "
                     f"parameter; adamant reads the gradient and writes the parameter in one pass, so the gradient "
@@ -775,6 +780,7 @@ class Optimizer(torch.optim.Optimizer):
     def _checked(self, p, g, gi, i):
         if g.layout is not _STRIDED:
             raise RuntimeError(self._sparse_message(g, gi, i))
+        complex_ = p.dtype in _COMPLEX
         dtype = _DTYPE_NAMES.get(p.dtype)
         if dtype is None:
             raise TypeError(f"adamant.torch.{self._name}: {_where(p, gi, i)} has dtype {p.dtype}, which "
@@ -792,13 +798,13 @@ class Optimizer(torch.optim.Optimizer):
         if g.shape != p.shape:
             raise RuntimeError(f"adamant.torch.{self._name}: the gradient of {_where(p, gi, i)} has shape "
                                f"{tuple(g.shape)}, but the parameter has shape {tuple(p.shape)}")
-        if p.is_complex() and self._complex_refusal is not None:
+        if complex_ and self._complex_refusal is not None:
             raise TypeError(f"adamant.torch.{self._name}: {_where(p, gi, i)} is complex ({p.dtype}); "
                             f"{self._complex_refusal}")
-        if p.layout is not _STRIDED or p.is_neg() or p.is_conj():
+        if p.layout is not _STRIDED or p.is_neg() or (complex_ and p.is_conj()):
             raise RuntimeError(f"adamant.torch.{self._name}: {_where(p, gi, i)} is not a plain strided "
                                f"tensor (layout {p.layout}); it cannot be updated in place")
-        if g.is_conj():
+        if complex_ and g.is_conj():
             g = g.resolve_conj()
         if g.is_neg():
             g = g.resolve_neg()
