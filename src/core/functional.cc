@@ -342,8 +342,6 @@ void StepWithLayouts(std::span<const Tensor> tensors, const typename A::Options&
     }
     const size_t size = SizeOf(t.param.dtype);
     const size_t state_size = SizeOf(StateDType(t.param.dtype));
-    double* scalar = nullptr;
-    if constexpr (kScalarState) scalar = &scalar_states.emplace_back(*t.scalar_state);
     core::ForEachRun(*t.param.layout, [&](int64_t data_offset, int64_t index, int64_t length) {
       Tensor r = whole;
       r.param.data = static_cast<char*>(t.param.data) + data_offset * static_cast<int64_t>(size);
@@ -354,17 +352,10 @@ void StepWithLayouts(std::span<const Tensor> tensors, const typename A::Options&
       }
       if (r.master != nullptr) r.master += index;
       r.offset = t.offset + index;
-      // Each run prepares its scalars from the tensor's scalar state; only the first run's is advanced.
-      r.scalar_state = scalar;
+      // Each run steps from a copy of the tensor's scalar state; the first run's result is the tensor's.
+      if constexpr (kScalarState) r.scalar_state = &scalar_states.emplace_back(*t.scalar_state);
       runs.push_back(r);
     });
-  }
-  if constexpr (kScalarState) {
-    // Runs after a tensor's first read the value before the step: give each a copy of its own.
-    for (size_t i = 0; i < tensors.size(); ++i) {
-      const size_t end = i + 1 < tensors.size() ? first_run[i + 1] : runs.size();
-      for (size_t r = first_run[i] + 1; r < end; ++r) runs[r].scalar_state = &scalar_states.emplace_back(*tensors[i].scalar_state);
-    }
   }
   StepOf<A>(runs, o, precision, args);
   if constexpr (kScalarState) {
