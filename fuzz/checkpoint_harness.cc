@@ -293,6 +293,19 @@ std::vector<std::pair<std::string, std::string>> SeedCorpus() {
     }
     corpus.emplace_back(std::string(name) + "_range.safetensors", SerializeState(*opt));
   }
+  for (std::string_view name : {"adam", "rmsprop"}) {
+    // bfloat16 state (BF16 tensors) in group 0; per buffer in group 1, whose float64 parameter keeps
+    // float64 state.
+    Model model = Model::Small();
+    std::unique_ptr<Optimizer> opt = MakeOptimizer(name, model, FullStateOptions(name));
+    opt->SetOption(0, "state_dtype", "bfloat16");
+    opt->SetOption(1, "state_dtype", std::string(FindAlgorithm(name)->state[0]) + ":bfloat16");
+    for (int step = 1; step <= 2; ++step) {
+      model.SetGrads(step);
+      opt->Step();
+    }
+    corpus.emplace_back(std::string(name) + "_bf16_state.safetensors", SerializeState(*opt));
+  }
   // Damaged copies of a valid file, each refused at a different check.
   const std::string adam = corpus.front().second;
   uint64_t header_len = 0;

@@ -62,6 +62,15 @@ void ReadField(std::string_view key, py::handle value, Betas& out) {
 void ReadField(std::string_view key, py::handle value, EpsMode& out) {
   OptionFromString(key, py::cast<std::string>(py::str(value)), out);
 }
+// The drop-ins keep their state as float32 tensors and pass each tensor's storage with it: a group that
+// asks for other storage is refused rather than stepped as if it had not asked.
+void ReadField(std::string_view key, py::handle value, StateDTypes& out) {
+  OptionFromString(key, py::cast<std::string>(py::str(value)), out);
+  if (out != StateDTypes{}) {
+    throw py::value_error(std::string(key) + " " + OptionToString(out) +
+                          " is not available in adamant.torch yet (its state is float32)");
+  }
+}
 
 // Options from a param group dict, starting from `defaults`; absent keys keep their default.
 template <class Options>

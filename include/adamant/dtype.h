@@ -3,6 +3,7 @@
 #define ADAMANT_DTYPE_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 namespace adamant {
@@ -18,6 +19,20 @@ enum class DType {
 // float32 for all others (bf16 and fp16 parameters keep fp32 state).
 // Inline: a step over thousands of tensors asks for both several times per tensor.
 constexpr DType StateDType(DType dtype) { return dtype == DType::kFloat64 ? DType::kFloat64 : DType::kFloat32; }
+
+// How an optimizer state buffer is stored, whatever the parameter's dtype (the state_dtype option). The
+// rule always runs in the compute type (float32; float64 for float64 parameters).
+enum class StateStorage : uint8_t {
+  kFull,      // in the compute type: StateDType(param dtype)
+  kBFloat16,  // bfloat16: widened for the rule, stored rounded to nearest even (float32 compute only)
+};
+
+// The dtype of a state buffer stored as `storage` for a parameter of `dtype`. float64 parameters keep
+// float64 state whatever the storage asks: a group's state_dtype is for its float32, bfloat16 and float16
+// parameters (the functional layer refuses bfloat16 storage asked for a float64 tensor).
+constexpr DType StateDType(DType dtype, StateStorage storage) {
+  return storage == StateStorage::kBFloat16 && dtype != DType::kFloat64 ? DType::kBFloat16 : StateDType(dtype);
+}
 
 // Bytes per element (0 for a value outside the enum).
 constexpr size_t SizeOf(DType dtype) {

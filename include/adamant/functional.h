@@ -3,8 +3,8 @@
 // torch.optim's classes are built on torch.optim's functional API.
 //
 // Every pointer refers to `param.numel` contiguous elements: parameter and gradient of `param.dtype`,
-// state of StateDType(param.dtype) (float64 for float64 parameters, float32 for float32, bfloat16 and
-// float16 ones). `step` is the step being taken for that tensor: 1 on its first update; callers increment
+// state of StateDType(param.dtype, storage) (float64 for float64 parameters, float32 for float32, bfloat16 and
+// float16 ones; bfloat16 for a buffer stored as StateStorage::kBFloat16). `step` is the step being taken for that tensor: 1 on its first update; callers increment
 // their counters before the call, as PyTorch does. The options are validated and each tensor is checked
 // (non-null pointers, supported dtype) before any element is touched; a failed check throws
 // std::invalid_argument and changes nothing.
@@ -62,6 +62,10 @@ struct Tensor {
   // the bits of one step over the whole list. Every other rule is element-wise already.
   int64_t offset = 0;
   int64_t position = -1;
+  // How each of `state` is stored (dtype.h). A bfloat16 buffer is widened to float32 for the rule and
+  // stored rounded to nearest even: the update is the one float32 state holding the same values would
+  // give. Not for float64 parameters.
+  std::array<StateStorage, kMaxStateBuffers> state_storage = {};
 };
 
 // One fused step of the algorithm whose options these are (AdamW: AdamWOptions, or AdamOptions with

@@ -85,6 +85,13 @@ class Optimizer {
   // The learning rate, which schedules change, without going through text.
   virtual double lr(size_t group) const = 0;
   virtual void set_lr(size_t group, double lr) = 0;
+  // How the group's state buffers are stored (its state_dtype option): the dtype of the state buffer `name`
+  // of a `dtype` parameter of the group is StateDType(dtype, state_dtype(group).Of(name)) (float64
+  // parameters keep float64 state); master_param is always float32. A change between steps applies to buffers made after it: an existing buffer of
+  // another dtype is refused at the next step (convert the state, or load a checkpoint).
+  virtual const StateDTypes& state_dtype(size_t group) const = 0;
+  // Throws std::invalid_argument if `dtypes` names a buffer that algorithm `algorithm` does not keep.
+  static void ValidateStateDTypes(std::string_view algorithm, const StateDTypes& dtypes);
 
   // State of the index-th parameter of a group (PyTorch keys state by tensor; we key it by position,
   // which survives the caller moving or reallocating its buffers).
@@ -140,6 +147,7 @@ class Optimizer {
     uint32_t key = 0;
     const Buffer* buffers[kMaxBuffers] = {};
     void* data[kMaxBuffers] = {};
+    DType dtypes[kMaxBuffers] = {};  // each buffer's dtype
   };
   // The parameters of a group as its range restricts them (set_range): `params` are views of the
   // elements inside the range (a view without a gradient where there are none), parallel to the group's,
@@ -191,6 +199,9 @@ class Optimizer {
 
   // The noted state of every parameter, parallel to states_; grown by the steps.
   std::vector<std::vector<StateRefs>> refs_;
+  // The state_dtype of each group when its notes were last made by a step that succeeded: under another,
+  // the notes say nothing of whether the buffers fit (CheckParams checks them all).
+  std::vector<StateDTypes> noted_dtypes_;
   std::vector<KeptPlan> plans_;       // parallel to the groups; grown by the steps
   std::vector<ElementRange> ranges_;  // parallel to the groups, or shorter (the rest are whole)
   std::vector<GroupParams> owned_;    // filled by each step: Own
@@ -213,7 +224,7 @@ class OptimizerBase : public Optimizer {
   // A group with the optimizer's default options.
   void AddParamGroup(std::vector<ParamView> params) { AddParamGroup({std::move(params), defaults_}); }
   virtual void AddParamGroup(ParamGroup<Options> group) {
-    Validate(group.options);
+    Check(group.options);
     states_.emplace_back(group.params.size());
     groups_.push_back(std::move(group));
   }
@@ -234,17 +245,19 @@ class OptimizerBase : public Optimizer {
     if (refs_.size() < groups_.size()) refs_.resize(groups_.size());
     if (owned_.size() < groups_.size()) owned_.resize(groups_.size());
     if (plans_.size() < groups_.size()) plans_.resize(groups_.size());
+    if (noted_dtypes_.size() < groups_.size()) noted_dtypes_.resize(groups_.size());
     for (size_t g = 0; g < groups_.size(); ++g) {
       // Parameters appended to a group since the last step start with empty state.
       if (states_[g].size() < groups_[g].params.size()) states_[g].resize(groups_[g].params.size());
       refs_[g].resize(groups_[g].params.size());
-      Validate(groups_[g].options);
+      Check(groups_[g].options);
       CheckParams(g, Own(g, groups_[g].params).params);
     }
     ValidateStepArgs(args);
     if (SkipStep(args)) return;
     for (size_t g = 0; g < groups_.size(); ++g) {
       StepGroup(groups_[g].options, owned_[g], states_[g], refs_[g], plans_[g].plan, NextStepPrecision(g), args);
+      noted_dtypes_[g] = groups_[g].options.state_dtype;
     }
     CountStep();
     set_last_step_skipped(false);
@@ -277,7 +290,7 @@ class OptimizerBase : public Optimizer {
       if (k == key) OptionFromString(k, value, field), found = true;
     });
     if (!found) ThrowUnknownOption(key);
-    Validate(o);
+    Check(o);
     groups_[group].options = o;
   }
   void SetOptions(size_t group, const OptionList& values) override {
@@ -287,15 +300,26 @@ class OptimizerBase : public Optimizer {
   void CheckOptions(size_t group, const OptionList& values) const override { WithOptions(group, values); }
   double lr(size_t group) const override { return param_group(group).options.lr; }
   void set_lr(size_t group, double lr) override { param_group(group).options.lr = lr; }
+  const StateDTypes& state_dtype(size_t group) const override { return param_group(group).options.state_dtype; }
 
  protected:
-  OptimizerBase(std::vector<ParamGroup<Options>> groups, const Options& defaults) : defaults_(defaults) {
-    Validate(defaults_);
+  // `algorithm`: the name of the algorithm whose options these are (before the subclass exists, name()
+  // cannot say it).
+  OptimizerBase(std::vector<ParamGroup<Options>> groups, const Options& defaults, std::string_view algorithm)
+      : algorithm_(algorithm), defaults_(defaults) {
+    Check(defaults_);
     for (auto& group : groups) AddParamGroup(std::move(group));
   }
-  OptimizerBase(std::vector<ParamView> params, const Options& defaults) : defaults_(defaults) {
-    Validate(defaults_);
+  OptimizerBase(std::vector<ParamView> params, const Options& defaults, std::string_view algorithm)
+      : algorithm_(algorithm), defaults_(defaults) {
+    Check(defaults_);
     AddParamGroup(std::move(params));
+  }
+
+  // Validates options: the algorithm's Validate, and the buffer names of state_dtype.
+  void Check(const Options& o) const {
+    Validate(o);
+    ValidateStateDTypes(algorithm_, o.state_dtype);
   }
 
   void ThrowUnknownOption(std::string_view key) const {
@@ -322,7 +346,7 @@ class OptimizerBase : public Optimizer {
       });
       if (!found) ThrowUnknownOption(key);
     }
-    Validate(o);
+    Check(o);
     return o;
   }
 
@@ -334,6 +358,7 @@ class OptimizerBase : public Optimizer {
                          const Precision& precision, const StepArgs& args) = 0;
 
  private:
+  std::string_view algorithm_;
   Options defaults_;
   std::vector<ParamGroup<Options>> groups_;
 };
@@ -342,9 +367,9 @@ class OptimizerBase : public Optimizer {
   class Class : public OptimizerBase<OptionsT> {                                          \
    public:                                                                                \
     explicit Class(std::vector<ParamView> params, const OptionsT& defaults = OptionsT{})   \
-        : OptimizerBase(std::move(params), defaults) {}                                   \
+        : OptimizerBase(std::move(params), defaults, name_) {}                            \
     Class(std::vector<ParamGroup<OptionsT>> groups, const OptionsT& defaults = OptionsT{}) \
-        : OptimizerBase(std::move(groups), defaults) {}                                   \
+        : OptimizerBase(std::move(groups), defaults, name_) {}                            \
     static constexpr std::string_view kName = name_;                                      \
     std::string_view name() const override { return kName; }                             \
                                                                                           \

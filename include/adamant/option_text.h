@@ -22,6 +22,7 @@ std::string OptionToString(double value);
 std::string OptionToString(bool value);                // "true" / "false"
 std::string OptionToString(const Betas& value);        // "0.9,0.999"
 std::string OptionToString(EpsMode value);             // "pytorch" / "tensorflow"
+std::string OptionToString(const StateDTypes& value);  // "float32", "exp_avg:bfloat16,exp_avg_sq:float32"
 
 // Parse `text` into `out`; on failure throw std::invalid_argument naming `key` and the text, e.g.
 //   invalid value for option 'lr': 'fast' (expected a number)
@@ -29,6 +30,9 @@ void OptionFromString(std::string_view key, std::string_view text, double& out);
 void OptionFromString(std::string_view key, std::string_view text, bool& out);      // true/false/1/0/yes/no/on/off
 void OptionFromString(std::string_view key, std::string_view text, Betas& out);     // "0.9,0.999"
 void OptionFromString(std::string_view key, std::string_view text, EpsMode& out);   // pytorch|tensorflow
+// "float32" or "bfloat16" for every buffer, or "name:dtype,..." per buffer (the others float32). Which
+// names an algorithm has is checked where the options meet it (ValidateStateDTypes, optimizer.h).
+void OptionFromString(std::string_view key, std::string_view text, StateDTypes& out);
 
 }  // namespace adamant
 

@@ -3,7 +3,12 @@
 #define ADAMANT_OPTION_TYPES_H_
 
 #include <array>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
+
+#include "adamant/dtype.h"
 
 namespace adamant {
 
@@ -19,19 +24,49 @@ enum class EpsMode { kPyTorch, kTensorFlow };
 // "pytorch" / "tensorflow".
 std::string_view EpsModeName(EpsMode mode);
 
+// The state_dtype option: how a param group's state buffers are stored (StateStorage, dtype.h), one
+// storage for all of them (`all`) except the buffers named in `by_name`. Its text is "float32" or
+// "bfloat16", or per buffer "exp_avg:bfloat16,exp_avg_sq:float32" (buffers not named keep float32).
+// "float32" means the compute type: float64 parameters keep float64 state.
+struct StateDTypes {
+  StateDTypes() = default;
+  // Implicit, so that `AdamOptions{.state_dtype = StateStorage::kBFloat16}` reads as it means.
+  StateDTypes(StateStorage all_buffers) : all(all_buffers) {}  // NOLINT(google-explicit-constructor)
+  StateDTypes(StateStorage all_buffers, std::vector<std::pair<std::string, StateStorage>> named)
+      : all(all_buffers), by_name(std::move(named)) {}
+
+  StateStorage all = StateStorage::kFull;
+  std::vector<std::pair<std::string, StateStorage>> by_name;  // each name once, in the order given
+
+  // How the buffer `name` is stored.
+  StateStorage Of(std::string_view name) const {
+    for (const auto& [n, storage] : by_name) {
+      if (n == name) return storage;
+    }
+    return all;
+  }
+  bool operator==(const StateDTypes&) const = default;
+};
+
+// "float32" / "bfloat16".
+std::string_view StateStorageName(StateStorage storage);
+
 // An algorithm's options from one list of fields, FIELDS(X) calling X(type, name, default) for each field
 // in order: the struct `Name` (a plain aggregate with default member initializers, so that
 // `Name{.lr = 1e-2}` works) and its visitor, VisitOptionsImpl(Name&, visit), which calls visit("name",
-// field) for every field in the same order (options.h: VisitOptions). The names are PyTorch's.
+// field) for every field in the same order (options.h: VisitOptions). The names are PyTorch's. Every
+// algorithm's options end with `state_dtype`, which its state's storage follows.
 #define ADAMANT_OPTION_FIELD(type, name, default_value) type name = default_value;
 #define ADAMANT_OPTION_VISIT(type, name, default_value) visit(#name, o.name);
 #define ADAMANT_DEFINE_OPTIONS(Name, FIELDS)           \
   struct Name {                                        \
     FIELDS(ADAMANT_OPTION_FIELD)                       \
+    StateDTypes state_dtype = {};                      \
   };                                                   \
   template <class Visitor>                             \
   void VisitOptionsImpl(Name& o, Visitor&& visit) {    \
     FIELDS(ADAMANT_OPTION_VISIT)                       \
+    visit("state_dtype", o.state_dtype);               \
   }
 
 }  // namespace adamant

@@ -12,6 +12,8 @@
 #include <string>
 #include <utility>
 
+#include "kernels/storage.h"
+
 namespace adamant {
 namespace {
 
@@ -151,8 +153,14 @@ void Buffer::Fill(double value) {
       for (double& x : as<double>()) x = value;
       break;
     case DType::kBFloat16:
-    case DType::kFloat16:
-      throw std::invalid_argument("Buffer::Fill: state buffers are float32 or float64");
+    case DType::kFloat16: {
+      // Through float32, as torch converts a Python float.
+      const float f = static_cast<float>(value);
+      const uint16_t bits = dtype_ == DType::kBFloat16 ? kernels::FloatToBFloat16(f) : kernels::FloatToFloat16(f);
+      auto* data = static_cast<uint16_t*>(data_);
+      for (int64_t i = 0; i < numel_; ++i) data[i] = bits;
+      break;
+    }
   }
 }
 

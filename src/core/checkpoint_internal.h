@@ -17,7 +17,7 @@
 namespace adamant::checkpoint_internal {
 
 // The element types adamant writes (safetensors names F64, F32, I64).
-enum class ElementType { kF64, kF32, kI64 };
+enum class ElementType { kF64, kF32, kI64, kBF16 };
 
 struct TensorEntry {
   ElementType type = ElementType::kF32;

@@ -88,10 +88,12 @@ TensorEntry ParseEntry(const std::string& name, const Json& value, std::string_v
     e.type = ElementType::kF64;
   } else if (type_name == "F32") {
     e.type = ElementType::kF32;
+  } else if (type_name == "BF16") {
+    e.type = ElementType::kBF16;
   } else if (type_name == "I64") {
     e.type = ElementType::kI64;
   } else {
-    Fail(where + "dtype " + Quote(type_name) + " is not one a checkpoint holds (F64, F32, I64)");
+    Fail(where + "dtype " + Quote(type_name) + " is not one a checkpoint holds (F64, F32, I64, BF16)");
   }
   const Json& shape = value["shape"];
   if (!shape.is_array() || shape.size() > kMaxDims) {
@@ -163,6 +165,10 @@ ParsedFile Parse(std::string_view bytes, bool verify_checksum) {
   const std::string_view header_text = bytes.substr(8, header_len);
   const std::string_view data = bytes.substr(8 + header_len);
 
+  // The JSON parser would take a NUL for the end of its input and ignore what follows.
+  if (const size_t nul = header_text.find('\0'); nul != std::string_view::npos) {
+    Fail("header holds a NUL byte at " + std::to_string(nul) + ": a corrupted file");
+  }
   Json header;
   try {
     header = Json::parse(header_text.begin(), header_text.end(), HeaderCallback());

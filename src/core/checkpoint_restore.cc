@@ -15,6 +15,7 @@
 
 #include "core/checkpoint_internal.h"
 #include "core/checkpoint_schema.h"
+#include "kernels/storage.h"
 
 namespace adamant::checkpoint_internal {
 
@@ -28,6 +29,7 @@ std::string RangeText(const ElementRange& r) {
 }
 
 double ElementOf(const Buffer& b, int64_t i) {
+  if (b.dtype() == DType::kBFloat16) return kernels::BFloat16ToFloat(static_cast<const uint16_t*>(b.data())[i]);
   return b.dtype() == DType::kFloat64 ? b.as<double>()[static_cast<size_t>(i)]
                                       : static_cast<double>(b.as<float>()[static_cast<size_t>(i)]);
 }
@@ -44,6 +46,13 @@ std::optional<int64_t> FirstNegative(const AlgorithmInfo& algorithm, std::string
     }
     return std::nullopt;
   };
+  if (b.dtype() == DType::kBFloat16) {
+    const auto* bits = static_cast<const uint16_t*>(b.data());
+    for (int64_t i = 0; i < b.numel(); ++i) {
+      if (kernels::BFloat16ToFloat(bits[i]) < 0) return i;
+    }
+    return std::nullopt;
+  }
   return b.dtype() == DType::kFloat64 ? first(b.as<double>()) : first(b.as<float>());
 }
 
@@ -134,6 +143,7 @@ void Restore(Optimizer& opt, const ParsedFile& file) {
   // Options and parameters, group by group.
   const std::vector<std::string> option_names = opt.option_names();
   std::vector<OptionList> options(num_groups);
+  std::vector<StateDTypes> storages(num_groups);  // each group's state_dtype in the checkpoint
   std::vector<std::vector<ParamState>> states(num_groups);
   for (size_t g = 0; g < num_groups; ++g) {
     const std::string group = std::to_string(g);
@@ -143,9 +153,20 @@ void Restore(Optimizer& opt, const ParsedFile& file) {
       Fail("param group " + group + " has " + std::to_string(saved_params) + " parameters in the checkpoint, " +
            std::to_string(params.size()) + " in the optimizer");
     }
-    for (const std::string& key : option_names) options[g].emplace_back(key, meta.Get("group." + group + ".option." + key));
+    for (const std::string& key : option_names) {
+      const std::string meta_key = "group." + group + ".option." + key;
+      // Checkpoints from before state_dtype existed hold float32 state.
+      if (key == "state_dtype" && !meta.Has(meta_key)) {
+        options[g].emplace_back(key, "float32");
+        continue;
+      }
+      options[g].emplace_back(key, meta.Get(meta_key));
+    }
     try {
       opt.CheckOptions(g, options[g]);
+      for (const auto& [key, value] : options[g]) {
+        if (key == "state_dtype") OptionFromString(key, value, storages[g]);
+      }
     } catch (const std::invalid_argument& e) {
       Fail("param group " + group + ": " + e.what());
     }
@@ -229,7 +250,8 @@ void Restore(Optimizer& opt, const ParsedFile& file) {
     } else {
       const std::string problem = BufferProblem(*algorithm, key, p.dtype);
       if (!problem.empty()) Fail(where + problem);
-      const DType state_dtype = StateDType(p.dtype);
+      const DType state_dtype =
+          key == "master_param" ? DType::kFloat32 : StateDType(p.dtype, storages[g].Of(key));
       expect(TypeOf(state_dtype), {static_cast<uint64_t>(state_numel)});
       Buffer buffer(state_dtype, state_numel);
       if (buffer.nbytes() != 0) std::memcpy(buffer.data(), entry.data.data(), buffer.nbytes());

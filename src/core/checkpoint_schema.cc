@@ -28,13 +28,17 @@ std::string_view TypeName(ElementType type) {
     case ElementType::kF64: return "F64";
     case ElementType::kF32: return "F32";
     case ElementType::kI64: return "I64";
+    case ElementType::kBF16: return "BF16";
   }
   return "?";
 }
 
-uint64_t TypeSize(ElementType type) { return type == ElementType::kF32 ? 4 : 8; }
+uint64_t TypeSize(ElementType type) {
+  return type == ElementType::kF32 ? 4 : type == ElementType::kBF16 ? 2 : 8;
+}
 
 ElementType TypeOf(DType state_dtype) {
+  if (state_dtype == DType::kBFloat16) return ElementType::kBF16;
   return state_dtype == DType::kFloat64 ? ElementType::kF64 : ElementType::kF32;
 }
 

@@ -70,10 +70,11 @@ Plan BuildPlan(const Optimizer& opt) {
       if (s.empty() && s.mu_product == 1.0) continue;  // no state yet
       if (!owned[i]) Fail("cannot save " + where + ": it has state but lies outside the group's range");
       const int64_t state_numel = owned[i]->end - owned[i]->begin;  // the state of the part inside the range
-      const DType state_dtype = StateDType(p.dtype);
       for (const auto& [name, buffer] : s.buffers) {
         const std::string problem = BufferProblem(*algorithm, name, p.dtype);
         if (!problem.empty()) Fail("cannot save " + where + ": " + problem);
+        const DType state_dtype =
+            name == "master_param" ? DType::kFloat32 : StateDType(p.dtype, opt.state_dtype(g).Of(name));
         if (buffer.dtype() != state_dtype || buffer.numel() != state_numel) {
           Fail("cannot save " + where + ": state '" + name + "' has " + std::to_string(buffer.numel()) +
                " elements of " + std::string(DTypeName(buffer.dtype())) + " but the " +

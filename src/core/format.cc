@@ -83,6 +83,16 @@ std::string OptionToString(const Betas& value) {
   return FormatNumber(value[0]) + "," + FormatNumber(value[1]);
 }
 std::string OptionToString(EpsMode value) { return std::string(EpsModeName(value)); }
+std::string OptionToString(const StateDTypes& value) {
+  if (value.by_name.empty()) return std::string(StateStorageName(value.all));
+  std::string out;
+  for (const auto& [name, storage] : value.by_name) {
+    out += (out.empty() ? "" : ",") + name + ":" + std::string(StateStorageName(storage));
+  }
+  // Buffers not named keep `all`: written as a last entry without a name when it is not the default.
+  if (value.all != StateStorage::kFull) out += "," + std::string(StateStorageName(value.all));
+  return out;
+}
 
 void OptionFromString(std::string_view key, std::string_view text, double& out) {
   double v = 0;
@@ -124,6 +134,49 @@ void OptionFromString(std::string_view key, std::string_view text, EpsMode& out)
   } else {
     ThrowBadValue(key, text, "pytorch or tensorflow");
   }
+}
+
+namespace {
+
+bool ParseStateStorage(std::string_view text, StateStorage& out) {
+  for (const StateStorage s : {StateStorage::kFull, StateStorage::kBFloat16}) {
+    if (text == StateStorageName(s)) {
+      out = s;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+void OptionFromString(std::string_view key, std::string_view text, StateDTypes& out) {
+  constexpr const char* kExpected = "float32 or bfloat16, or name:dtype pairs separated by commas";
+  StateDTypes result;
+  bool all_given = false;
+  std::string_view rest = text;
+  while (true) {
+    const size_t comma = rest.find(',');
+    const std::string_view item = Trim(rest.substr(0, comma));
+    const size_t colon = item.find(':');
+    StateStorage storage{};
+    if (colon == std::string_view::npos) {
+      // A dtype without a name: every buffer not named (at most once).
+      if (all_given || !ParseStateStorage(item, storage)) ThrowBadValue(key, text, kExpected);
+      result.all = storage;
+      all_given = true;
+    } else {
+      const std::string name(Trim(item.substr(0, colon)));
+      if (name.empty() || !ParseStateStorage(Trim(item.substr(colon + 1)), storage) ||
+          std::any_of(result.by_name.begin(), result.by_name.end(), [&](const auto& e) { return e.first == name; })) {
+        ThrowBadValue(key, text, kExpected);
+      }
+      result.by_name.emplace_back(name, storage);
+    }
+    if (comma == std::string_view::npos) break;
+    rest = rest.substr(comma + 1);
+  }
+  out = std::move(result);
 }
 
 }  // namespace adamant

@@ -41,6 +41,7 @@ struct StateArg {
   const char* name;
   const void* ptr;
   bool used = true;
+  StateStorage storage = StateStorage::kFull;
 };
 
 // The bytes [begin, begin + size) of one buffer of a tensor, for the overlap check.
@@ -95,6 +96,9 @@ void CheckTensor(std::string_view algorithm, size_t index, const ParamView& p, c
   if (p.grad == nullptr) Fail(algorithm, index, "grad is null");
   for (const StateArg& s : state) {
     if (s.used && s.ptr == nullptr) Fail(algorithm, index, std::string(s.name) + " is null");
+    if (s.used && s.storage == StateStorage::kBFloat16 && p.dtype == DType::kFloat64) {
+      Fail(algorithm, index, std::string(s.name) + ": bfloat16 state is not for float64 parameters");
+    }
   }
   // 8 bytes per element at most: a count beyond this cannot be the size of any buffer.
   if (static_cast<uint64_t>(p.numel) > std::numeric_limits<uintptr_t>::max() / 8) {
@@ -107,7 +111,9 @@ void CheckTensor(std::string_view algorithm, size_t index, const ParamView& p, c
   regions[count++] = {"param data", at(p.data), static_cast<uintptr_t>(core::DataSpan(p)) * SizeOf(p.dtype)};
   regions[count++] = {"grad", at(p.grad), n * SizeOf(p.dtype)};
   for (const StateArg& s : state) {
-    if (s.used && count < std::size(regions)) regions[count++] = {s.name, at(s.ptr), n * SizeOf(StateDType(p.dtype))};
+    if (s.used && count < std::size(regions)) {
+      regions[count++] = {s.name, at(s.ptr), n * SizeOf(StateDType(p.dtype, s.storage))};
+    }
   }
   if (master != nullptr && count < std::size(regions)) regions[count++] = {"master", at(master), n * sizeof(float)};
   CheckNoOverlap(algorithm, index, std::span<const Region>(regions, count));
@@ -124,7 +130,12 @@ void CheckTensorOf(size_t i, const Tensor& t, algorithms::ModeBits modes) {
   constexpr std::string_view kName = A::kName;
   constexpr int kBuffers = static_cast<int>(A::kState.size());
   StateArg state[kBuffers];
-  for (int k = 0; k < kBuffers; ++k) state[k] = {A::kState[k].name.data(), t.state[k], A::Uses(modes, k)};
+  for (int k = 0; k < kBuffers; ++k) {
+    state[k] = {A::kState[k].name.data(), t.state[k], A::Uses(modes, k), t.state_storage[k]};
+    if (static_cast<uint8_t>(t.state_storage[k]) > static_cast<uint8_t>(StateStorage::kBFloat16)) {
+      Fail(kName, i, std::string(A::kState[k].name) + ": unknown state storage");
+    }
+  }
   CheckTensor(kName, i, t.param, t.master, state);
   if constexpr (A::kCountsSteps) CheckStep(kName, i, t.step);
   if (t.offset < 0) Fail(kName, i, "negative offset " + std::to_string(t.offset));
@@ -283,7 +294,11 @@ void StepOf(std::span<const Tensor> tensors, const typename A::Options& o, const
       FillSlot(slot, t, position, A::kCountsSteps ? static_cast<uint64_t>(t.step) : 0, precision);
       slot.element_offset = t.offset;
       slot.grad_scale = args.grad_scale;
-      for (int k = 0; k < kBuffers; ++k) slot.state[k] = A::Uses(modes, k) ? t.state[k] : nullptr;
+      for (int k = 0; k < kBuffers; ++k) {
+        slot.state[k] = A::Uses(modes, k) ? t.state[k] : nullptr;
+        slot.state_storage[k] = t.state_storage[k] == StateStorage::kBFloat16 ? kernels::StateStorage::kBFloat16
+                                                                               : kernels::StateStorage::kCompute;
+      }
       const algorithms::TensorStep step{.step = A::kCountsSteps ? t.step : 0,
                                         .scalar_state = kScalarState ? *t.scalar_state : 1.0,
                                         .fresh = t.fresh};
@@ -341,13 +356,13 @@ void StepWithLayouts(std::span<const Tensor> tensors, const typename A::Options&
       continue;
     }
     const size_t size = SizeOf(t.param.dtype);
-    const size_t state_size = SizeOf(StateDType(t.param.dtype));
     core::ForEachRun(*t.param.layout, [&](int64_t data_offset, int64_t index, int64_t length) {
       Tensor r = whole;
       r.param.data = static_cast<char*>(t.param.data) + data_offset * static_cast<int64_t>(size);
       r.param.grad = static_cast<char*>(t.param.grad) + index * static_cast<int64_t>(size);
       r.param.numel = length;
       for (int k = 0; k < kBuffers; ++k) {
+        const size_t state_size = SizeOf(StateDType(t.param.dtype, t.state_storage[k]));
         if (r.state[k] != nullptr) r.state[k] = static_cast<char*>(r.state[k]) + index * static_cast<int64_t>(state_size);
       }
       if (r.master != nullptr) r.master += index;

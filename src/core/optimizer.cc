@@ -14,7 +14,9 @@
 #include <string>
 #include <utility>
 
+#include "adamant/algorithm_info.h"
 #include "adamant/functional.h"
+#include "adamant/option_text.h"
 #include "algorithms/all.h"
 #include "core/layout.h"
 #include "core/parallel.h"
@@ -26,10 +28,11 @@ namespace adamant {
 namespace {
 
 // The state buffer `name` for parameter `p`, created zero-filled (or filled with `init`) on first use, in
-// StateDType(p.dtype). A parameter whose size or dtype changed since its state was created is an error,
-// not a silent reset.
-Buffer& StateBuffer(ParamState& state, const char* name, const ParamView& p, double init = 0.0) {
-  const DType dtype = StateDType(p.dtype);
+// StateDType(p.dtype, storage). A parameter whose size or dtype changed since its state was created (or
+// a buffer of another dtype than the options ask for) is an error, not a silent reset.
+Buffer& StateBuffer(ParamState& state, const char* name, const ParamView& p, double init = 0.0,
+                    StateStorage storage = StateStorage::kFull) {
+  const DType dtype = StateDType(p.dtype, storage);
   auto it = state.buffers.find(name);
   if (it == state.buffers.end()) {
     Buffer b(dtype, p.numel);
@@ -78,6 +81,7 @@ Buffer& MasterWeights(ParamState& state, const ParamView& p) {
 struct BufferSpec {
   const char* name;
   double init = 0.0;
+  StateStorage storage = StateStorage::kFull;
 };
 
 using StateRefs = Optimizer::StateRefs;
@@ -90,9 +94,10 @@ StateRefs NoteState(ParamState& state, const ParamView& p, const Precision& prec
   int k = 0;
   for (const BufferSpec& spec : specs) {
     if (spec.name != nullptr) {
-      Buffer& b = StateBuffer(state, spec.name, p, spec.init);
+      Buffer& b = StateBuffer(state, spec.name, p, spec.init, spec.storage);
       refs.buffers[k] = &b;
       refs.data[k] = b.data();
+      refs.dtypes[k] = b.dtype();
     }
     ++k;
   }
@@ -100,6 +105,7 @@ StateRefs NoteState(ParamState& state, const ParamView& p, const Precision& prec
     Buffer& b = MasterWeights(state, p);
     refs.buffers[kMasterSlot] = &b;
     refs.data[kMasterSlot] = b.data();
+    refs.dtypes[kMasterSlot] = b.dtype();
   }
   refs.numel = p.numel;
   refs.dtype = p.dtype;
@@ -165,9 +171,9 @@ void CreateByName(std::span<const size_t> with, std::span<const char> stale, std
   };
   for (const BufferSpec& spec : specs) {
     if (spec.name == nullptr) continue;
-    for (const DType dtype : {DType::kFloat32, DType::kFloat64}) {
+    for (const DType dtype : {DType::kFloat32, DType::kFloat64, DType::kBFloat16}) {
       create(
-          spec.name, dtype, [&](const ParamView& p) { return StateDType(p.dtype) == dtype; },
+          spec.name, dtype, [&](const ParamView& p) { return StateDType(p.dtype, spec.storage) == dtype; },
           [&](Buffer& b, const ParamView&) {
             if (spec.init != 0.0) b.Fill(spec.init);
           });
@@ -207,11 +213,26 @@ bool Optimizer::Holds(const StateRefs& refs, const ParamState& state, const Para
   if (refs.buffer_changes == Buffer::changes()) return true;  // no Buffer anywhere has changed since
   for (int k = 0; k < StateRefs::kMaxBuffers; ++k) {
     const Buffer* b = refs.buffers[k];
-    if (b != nullptr && (b->data() != refs.data[k] || b->numel() != p.numel || b->dtype() != StateDType(p.dtype))) {
+    if (b != nullptr && (b->data() != refs.data[k] || b->numel() != p.numel || b->dtype() != refs.dtypes[k])) {
       return false;
     }
   }
   return true;
+}
+
+void Optimizer::ValidateStateDTypes(std::string_view algorithm, const StateDTypes& dtypes) {
+  if (dtypes.by_name.empty()) return;
+  const AlgorithmInfo* info = FindAlgorithm(algorithm);
+  for (const auto& entry : dtypes.by_name) {
+    if (info != nullptr && std::find(info->state.begin(), info->state.end(), entry.first) != info->state.end()) continue;
+    std::string names;
+    if (info != nullptr) {
+      for (std::string_view n : info->state) names += (names.empty() ? "" : ", ") + std::string(n);
+    }
+    throw std::invalid_argument("invalid value for option 'state_dtype': '" + OptionToString(dtypes) + "' (" +
+                                std::string(algorithm) + " keeps no state '" + entry.first + "'; its buffers: " +
+                                (names.empty() ? "none" : names) + ")");
+  }
 }
 
 void Optimizer::ZeroGrad() {
@@ -364,6 +385,8 @@ void Optimizer::CheckParams(size_t group, std::span<const ParamView> params) con
   const std::vector<StateRefs>* refs = group < refs_.size() ? &refs_[group] : nullptr;
   // The views the group's last step updated, each checked then against the state it left.
   const auto* plan = group < plans_.size() ? static_cast<const core::PlanBase*>(plans_[group].plan.get()) : nullptr;
+  const StateDTypes& storage = state_dtype(group);
+  const bool same_dtypes = group < noted_dtypes_.size() && noted_dtypes_[group] == storage;
   // Spread over the threads; the first failing parameter in order is the one reported, as in a loop.
   core::ParallelRuns(params.size(), [&](size_t begin, size_t end, int) {
     for (size_t i = begin; i < end; ++i) {
@@ -404,20 +427,20 @@ void Optimizer::CheckParams(size_t group, std::span<const ParamView> params) con
       // State noted by an earlier step and unchanged since was checked then (and what that step added fits);
       // the gradient, which may move between steps, is checked against it on every step, unless the last
       // step updated this very view with this state.
-      const bool noted = refs != nullptr && i < refs->size() && Holds((*refs)[i], states[i], p);
+      const bool noted = same_dtypes && refs != nullptr && i < refs->size() && Holds((*refs)[i], states[i], p);
       if (noted && plan != nullptr && i < plan->views.size() && SameView(plan->views[i], p)) continue;
       if (noted && p.numel > 0) {
-        const uintptr_t state_bytes = static_cast<uintptr_t>(p.numel) * SizeOf(StateDType(p.dtype));
+        const StateRefs& r = (*refs)[i];
         bool overlaps = false;
-        for (const void* data : (*refs)[i].data) {
-          overlaps = overlaps || (data != nullptr && address(p.grad) < address(data) + state_bytes &&
-                                  address(data) < address(p.grad) + bytes);
+        for (int k = 0; k < StateRefs::kMaxBuffers; ++k) {
+          const uintptr_t state_bytes = static_cast<uintptr_t>(p.numel) * SizeOf(r.dtypes[k]);
+          overlaps = overlaps || (r.data[k] != nullptr && address(p.grad) < address(r.data[k]) + state_bytes &&
+                                  address(r.data[k]) < address(p.grad) + bytes);
         }
         if (!overlaps) continue;
       } else if (noted) {
         continue;
       }
-      const DType state_dtype = StateDType(p.dtype);
       for (const auto& [buffer_name, buffer] : states[i].buffers) {
         const uintptr_t state_bytes = static_cast<uintptr_t>(buffer.numel()) * SizeOf(buffer.dtype());
         if (p.numel > 0 && buffer.numel() > 0 && address(p.grad) < address(buffer.data()) + state_bytes &&
@@ -426,6 +449,8 @@ void Optimizer::CheckParams(size_t group, std::span<const ParamView> params) con
         }
       }
       for (const auto& [buffer_name, buffer] : states[i].buffers) {
+        const DType state_dtype =
+            buffer_name == "master_param" ? DType::kFloat32 : StateDType(p.dtype, storage.Of(buffer_name));
         if (buffer.numel() != p.numel || buffer.dtype() != state_dtype) {
           fail(i, "state '" + buffer_name + "' has " + std::to_string(buffer.numel()) + " elements of " +
                       std::string(DTypeName(buffer.dtype())) + " but the " + std::string(DTypeName(p.dtype)) +
@@ -475,16 +500,20 @@ std::array<BufferSpec, A::kState.size()> SpecsOf(const typename A::Options& o, a
   std::array<BufferSpec, A::kState.size()> specs;
   for (size_t k = 0; k < specs.size(); ++k) {
     const int buffer = static_cast<int>(k);
-    specs[k] = {A::Uses(modes, buffer) ? A::kState[k].name.data() : nullptr, A::Init(o, buffer)};
+    specs[k] = {A::Uses(modes, buffer) ? A::kState[k].name.data() : nullptr, A::Init(o, buffer),
+                o.state_dtype.Of(A::kState[k].name)};
   }
   return specs;
 }
 
-// The used buffers as StateRefs::key bits.
+// The used buffers and their storages as StateRefs::key bits.
 template <class A>
-uint32_t UsedBits(algorithms::ModeBits modes) {
+uint32_t UsedBits(algorithms::ModeBits modes, std::span<const BufferSpec> specs) {
   uint32_t bits = 0;
-  for (size_t k = 0; k < A::kState.size(); ++k) bits |= A::Uses(modes, static_cast<int>(k)) ? 1u << k : 0u;
+  for (size_t k = 0; k < A::kState.size(); ++k) {
+    if (!A::Uses(modes, static_cast<int>(k))) continue;
+    bits |= 1u << k | static_cast<uint32_t>(specs[k].storage) << (8 + 4 * k);
+  }
   return bits;
 }
 
@@ -533,7 +562,7 @@ void StepAlgorithm(const typename A::Options& o, const Optimizer::GroupParams& g
                    std::unique_ptr<Optimizer::StepPlan>& kept, const Precision& precision, const StepArgs& args) {
   const algorithms::ModeBits modes = A::ModesOf(o);
   const auto specs = SpecsOf<A>(o, modes);
-  const uint32_t used = UsedBits<A>(modes);
+  const uint32_t used = UsedBits<A>(modes, specs);
   const uint32_t key = Key(precision, used);
   const std::vector<size_t>& with = WithGrads(group.params);
   auto* plan = dynamic_cast<core::StepPlanOf<A>*>(kept.get());
@@ -591,7 +620,11 @@ void StepAlgorithm(const typename A::Options& o, const Optimizer::GroupParams& g
       functional::Tensor& t = tensors[j];
       t = functional::Tensor{};
       t.param = group.params[i];
-      for (size_t k = 0; k < specs.size(); ++k) t.state[k] = r.data[k];
+      for (size_t k = 0; k < specs.size(); ++k) {
+        t.state[k] = r.data[k];
+        // float64 parameters keep float64 state (StateDType).
+        t.state_storage[k] = t.param.dtype == DType::kFloat64 ? StateStorage::kFull : specs[k].storage;
+      }
       t.step = s.step + 1;
       t.master = static_cast<float*>(r.data[kMasterSlot]);
       if constexpr (!A::kScalarState.empty()) t.scalar_state = &s.mu_product;

@@ -7,4 +7,8 @@ std::string_view EpsModeName(EpsMode mode) {
   return mode == EpsMode::kTensorFlow ? "tensorflow" : "pytorch";
 }
 
+std::string_view StateStorageName(StateStorage storage) {
+  return storage == StateStorage::kBFloat16 ? "bfloat16" : "float32";
+}
+
 }  // namespace adamant

@@ -27,8 +27,17 @@ ADAMANT_OPTIMIZERS(ADAMANT_DECLARE_DESCRIPTOR, ADAMANT_SKIP_VARIANT)
 
 namespace adamant::kernels {
 
-// How a tensor's parameter and gradient are stored. State is float for every storage but kFloat64.
+// How a tensor's parameter and gradient are stored. The compute type is float for every storage but
+// kFloat64 (double); state is stored in it unless the slot's StateStorage says otherwise.
 enum class Storage : uint8_t { kFloat32, kFloat64, kBFloat16, kFloat16 };
+
+// How a state buffer is stored. The rule always sees the compute type: a buffer stored otherwise is
+// widened into it for a block of elements before the rule runs, and stored back after (loop.h), so that the
+// element loop is the same for every storage (later storages: a block of codes plus its scale).
+enum class StateStorage : uint8_t {
+  kCompute,   // in the compute type (float; double for kFloat64 parameters)
+  kBFloat16,  // bf16 patterns, rounded to nearest even when stored; float compute types only
+};
 
 // How a bf16/fp16 parameter is written back.
 enum class Rounding : uint8_t {
@@ -43,6 +52,7 @@ struct Slot {
   // The algorithm's element buffers, in the order of its descriptor's kState; null where the modes do
   // not use one.
   void* state[kMaxStateBuffers] = {};
+  StateStorage state_storage[kMaxStateBuffers] = {};  // how each of them is stored
   float* master = nullptr;  // bf16/fp16 only: fp32 master weights; the rule updates these, param = round(master)
   uint64_t random_stream = 0;  // stochastic rounding: mixes seed, step and tensor
   // The index of element 0 of these arrays in the whole tensor, when they are a slice of it (a shard):

@@ -5,8 +5,12 @@
 #ifndef ADAMANT_KERNELS_LOOP_H_
 #define ADAMANT_KERNELS_LOOP_H_
 
+#include <algorithm>
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 
 #include "kernels/kernels.h"
 #include "kernels/prefetch.h"
@@ -145,25 +149,63 @@ ADAMANT_KERNEL_INLINE void Elements(int64_t at, int64_t n, typename V::Param* __
   }
 }
 
+// A state buffer stored otherwise than in the compute type, for n elements: widened into `out` before the
+// rule runs (Stage) and stored back from it after (Unstage).
+template <class S>
+ADAMANT_KERNEL_INLINE void Stage(StateStorage storage, const void* __restrict in, int64_t n, S* __restrict out) {
+  if (storage == StateStorage::kBFloat16) {
+    const Half16* h = static_cast<const Half16*>(in);
+    for (int64_t i = 0; i < n; ++i) out[i] = static_cast<S>(BFloat16ToFloat(h[i]));
+  }
+}
+template <class S>
+ADAMANT_KERNEL_INLINE void Unstage(StateStorage storage, const S* __restrict in, int64_t n, void* __restrict out) {
+  if (storage == StateStorage::kBFloat16) {
+    Half16* h = static_cast<Half16*>(out);
+    for (int64_t i = 0; i < n; ++i) h[i] = FloatToBFloat16(static_cast<float>(in[i]));
+  }
+}
+
+// The elements of a staged state buffer that one stage holds, and the alignment of stages to the
+// tensor's element index (so that block-wise storages find their blocks whole, whatever the thread split).
+inline constexpr int64_t kStage = 256;
+
+// Element i of `base` (an array of `storage`), as an address.
+template <class S>
+ADAMANT_KERNEL_INLINE void* StateAt(S* base, StateStorage storage, int64_t i) {
+  if (storage == StateStorage::kBFloat16) return reinterpret_cast<Half16*>(base) + i;
+  return base + i;
+}
+
 // update(S& param, S grad, S& state...) for every element of [begin, end); in the AVX-512 copy in blocks
 // of kBlock, each after prefetching the streams kPrefetchAhead elements ahead (prefetch.h), then the last
-// elements in one run.
+// elements in one run. `storage[j]` says how state[j] is stored: when any is not the compute type, the
+// elements go in stages of at most kStage, each such buffer widened into a stack array for the rule and
+// stored back after it; the rule and its loop are the same either way.
 // Never inlined, so that each variant's loop is compiled as a function of its own: inlined into the
 // dispatching function beside dozens of siblings, some were left scalar by GCC 12 ("control flow in
 // loop"), which only their speed shows; tests/kernels/check_vectorized.py checks every one. `update` must hold
 // its scalars by value (capture [=]): through a reference GCC cannot tell them from the arrays the loop
 // stores to, and loads and broadcasts every one of them again for each vector (on AVX2, 10 of the 37
 // instructions of fp32 Adam's loop).
-template <class V, class Update, class... State>
-__attribute__((noinline)) void Loop(const Slot& slot, int64_t begin, int64_t end, Update update,
-                                    State* __restrict... state) {
+template <class V, class Update, size_t... kJ, class... State>
+__attribute__((noinline)) void Loop(const Slot& slot, int64_t begin, int64_t end,
+                                    const std::array<StateStorage, sizeof...(State)> storage, Update update,
+                                    std::index_sequence<kJ...>, State* __restrict... state) {
   using P = typename V::Param;
   using S = typename V::Compute;
+  constexpr size_t kN = sizeof...(State);
   P* p = static_cast<P*>(slot.param);
   P* g = static_cast<P*>(slot.grad);
   float* master = V::kUsesMaster ? slot.master : nullptr;
   const S scale = static_cast<S>(slot.grad_scale);
   const uint64_t stream = slot.random_stream;
+  const std::array<S*, kN> base = {state...};
+  bool staged = false;
+  if constexpr (std::is_same_v<S, float>) {
+    for (const StateStorage s : storage) staged |= s != StateStorage::kCompute;
+  }
+  alignas(64) S stage[kN > 0 ? kN : 1][kStage];
   // One call of Elements, so that every element of every range runs through the same code: the bits of a
   // NaN result may depend on the instructions (IEEE 754 leaves them open), and must not on the thread count.
 #if defined(__AVX512F__)
@@ -180,11 +222,28 @@ __attribute__((noinline)) void Loop(const Slot& slot, int64_t begin, int64_t end
       PrefetchBlock<V::kUnscale>(g + ahead);
       PrefetchBlock<true>(p + ahead);
       if constexpr (V::kUsesMaster) PrefetchBlock<true>(master + ahead);
-      (PrefetchBlock<true>(state + ahead), ...);
+      ((storage[kJ] == StateStorage::kCompute ? PrefetchBlock<true>(state + ahead)
+                                              : PrefetchBlock<true>(static_cast<Half16*>(StateAt(state, storage[kJ], ahead)))),
+       ...);
       n = kBlock;
     }
+    std::array<S*, kN> at = {(state + b)...};
+    if (staged) {
+      const int64_t index = slot.element_offset + b;
+      n = std::min(n, kStage - index % kStage);
+      for (size_t j = 0; j < kN; ++j) {
+        if (storage[j] == StateStorage::kCompute) continue;
+        Stage(storage[j], StateAt(base[j], storage[j], b), n, stage[j]);
+        at[j] = stage[j];
+      }
+    }
     Elements<V>(slot.element_offset + b, n, p + b, g + b, V::kUsesMaster ? master + b : nullptr, scale, stream, update,
-                (state + b)...);
+                at[kJ]...);
+    if (staged) {
+      for (size_t j = 0; j < kN; ++j) {
+        if (storage[j] != StateStorage::kCompute) Unstage(storage[j], stage[j], n, StateAt(base[j], storage[j], b));
+      }
+    }
     b += n;
   }
 }

@@ -66,13 +66,13 @@ void StepLoop(const Slot& slot, int64_t begin, int64_t end, const typename A::te
   using S = typename V::Compute;
   using Used = UsedState<A, kM>;
   Loop<V>(
-      slot, begin, end,
+      slot, begin, end, std::array<StateStorage, Used::kCount>{slot.state_storage[Used::kIndex[kUsed]]...},
       [=](S& p, S g, Repeat<kUsed, S&>... used) {
         S unused[Used::kTotal] = {};
         auto refs = std::tie(used...);
         A::template Update<kM, Ops>(s, p, g, StateArg<Used, static_cast<int>(kAll)>(refs, unused)...);
       },
-      StatePtr<V>(slot, Used::kIndex[kUsed])...);
+      std::index_sequence<kUsed...>{}, StatePtr<V>(slot, Used::kIndex[kUsed])...);
 }
 
 // Calls f(std::integral_constant<uint32_t, bits>) for the compile-time value of `modes`, among the valid

@@ -172,13 +172,14 @@ struct ResumeCase {
   bool full_state;  // FullStateOptions: amsgrad, RMSprop's momentum and centered, SGD's momentum, ...
   int precision;    // 0: nearest even, 1: master weights, 2: stochastic rounding
   bool through_file;
+  bool bf16_state = false;  // the first group's state_dtype is bfloat16 (the second has float64 parameters)
 };
 
 std::string CaseName(const ::testing::TestParamInfo<ResumeCase>& info) {
   const ResumeCase& c = info.param;
   static const char* kPrecision[] = {"nearest", "master", "stochastic"};
   return c.algorithm + (c.full_state ? "_full" : "_default") + "_" + kPrecision[c.precision] +
-         (c.through_file ? "_file" : "_bytes");
+         (c.through_file ? "_file" : "_bytes") + (c.bf16_state ? "_bf16state" : "");
 }
 
 class Resume : public ::testing::TestWithParam<ResumeCase> {};
@@ -191,6 +192,7 @@ TEST_P(Resume, IsBitwiseTheUninterruptedRun) {
   const OptionList options = c.full_state ? FullStateOptions(c.algorithm) : OptionList{};
   Model model = Medium();
   std::unique_ptr<Optimizer> opt = MakeOptimizer(c.algorithm, model, options);
+  if (c.bf16_state) opt->SetOption(0, "state_dtype", "bfloat16");
   Precision precision;
   if (c.precision == 1) precision.master_weights = true;
   if (c.precision == 2) precision = {.rounding = Rounding::kStochastic, .seed = 42};
@@ -238,6 +240,11 @@ TEST_P(Resume, IsBitwiseTheUninterruptedRun) {
   if (c.precision == 1) {
     EXPECT_TRUE(resumed->state(0, 1).has("master_param"));
   }
+  if (c.bf16_state) {
+    EXPECT_EQ(resumed->GetOption(0, "state_dtype"), "bfloat16");
+    EXPECT_EQ(resumed->GetOption(1, "state_dtype"), "float32");
+    for (const auto& [name, buffer] : resumed->state(0, 0).buffers) EXPECT_EQ(buffer.dtype(), DType::kBFloat16) << name;
+  }
 }
 
 std::vector<ResumeCase> ResumeCases() {
@@ -248,6 +255,7 @@ std::vector<ResumeCase> ResumeCases() {
         for (bool file : {false, true}) cases.push_back({std::string(name), full, precision, file});
       }
     }
+    for (int precision : {0, 1, 2}) cases.push_back({std::string(name), true, precision, false, true});
   }
   return cases;
 }
@@ -459,6 +467,18 @@ TEST_F(Refusals, Truncated) {
   }
 }
 
+// nlohmann's parser stops at a NUL as at the end of its input: a space of the padding turned into one
+// (a single flipped bit) must not pass for the end of the header.
+TEST_F(Refusals, ANulInTheHeaderPadding) {
+  uint64_t header_len = 0;
+  std::memcpy(&header_len, good_.data(), 8);
+  std::string header = good_.substr(8, header_len);
+  while (!header.empty() && header.back() == ' ') header.pop_back();
+  const size_t at = header.size();
+  EXPECT_EQ(Refused(RawFile(header + std::string(1, '\0'), good_.substr(8 + header_len))),
+            "checkpoint: header holds a NUL byte at " + std::to_string(at) + ": a corrupted file");
+}
+
 TEST_F(Refusals, EveryFlippedBit) {
   // A single flipped bit anywhere is refused: by the checksum, or before it by the layout checks (a bit of
   // the padding turns a space into something that is not JSON whitespace).
@@ -596,8 +616,12 @@ TEST_F(Refusals, Offsets) {
 
 TEST_F(Refusals, TensorEntries) {
   File f = Good();
+  Find(f, "state.0.0.exp_avg")->dtype = "F16";
+  EXPECT_PRED2(Contains, Refused(f), "dtype 'F16' is not one a checkpoint holds (F64, F32, I64, BF16)");
+  // BF16 is held (bfloat16 state), but not where the options ask for float32.
+  f = Good();
   Find(f, "state.0.0.exp_avg")->dtype = "BF16";
-  EXPECT_PRED2(Contains, Refused(f), "dtype 'BF16' is not one a checkpoint holds (F64, F32, I64)");
+  EXPECT_PRED2(Contains, Refused(f), "of BF16 needs");
   std::string text = good_;
   const size_t at = text.find("\"shape\"");
   text.replace(at, 7, "\"shapf\"");

@@ -443,23 +443,24 @@ std::vector<std::string> OptionNames() {
   return names;
 }
 
+// PyTorch's names, then state_dtype, which every algorithm's options end with.
 TEST(OptionsVisit, NamesArePyTorchs) {
   using V = std::vector<std::string>;
   EXPECT_EQ(OptionNames<AdamOptions>(), (V{"lr", "betas", "eps", "weight_decay", "amsgrad", "maximize",
-                                           "decoupled_weight_decay", "bias_correction", "eps_mode"}));
+                                           "decoupled_weight_decay", "bias_correction", "eps_mode", "state_dtype"}));
   EXPECT_EQ(OptionNames<AdamaxOptions>(),
-            (V{"lr", "betas", "eps", "weight_decay", "maximize", "bias_correction", "eps_mode"}));
+            (V{"lr", "betas", "eps", "weight_decay", "maximize", "bias_correction", "eps_mode", "state_dtype"}));
   EXPECT_EQ(OptionNames<NAdamOptions>(), (V{"lr", "betas", "eps", "weight_decay", "momentum_decay",
-                                            "decoupled_weight_decay", "maximize", "bias_correction", "eps_mode"}));
+                                            "decoupled_weight_decay", "maximize", "bias_correction", "eps_mode", "state_dtype"}));
   EXPECT_EQ(OptionNames<RAdamOptions>(),
-            (V{"lr", "betas", "eps", "weight_decay", "decoupled_weight_decay", "maximize", "bias_correction"}));
+            (V{"lr", "betas", "eps", "weight_decay", "decoupled_weight_decay", "maximize", "bias_correction", "state_dtype"}));
   EXPECT_EQ(OptionNames<AdagradOptions>(),
-            (V{"lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps", "maximize"}));
+            (V{"lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps", "maximize", "state_dtype"}));
   EXPECT_EQ(OptionNames<RMSpropOptions>(),
-            (V{"lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize"}));
-  EXPECT_EQ(OptionNames<AdadeltaOptions>(), (V{"lr", "rho", "eps", "weight_decay", "maximize"}));
-  EXPECT_EQ(OptionNames<SGDOptions>(), (V{"lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"}));
-  EXPECT_EQ(OptionNames<LionOptions>(), (V{"lr", "betas", "weight_decay", "maximize"}));
+            (V{"lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize", "state_dtype"}));
+  EXPECT_EQ(OptionNames<AdadeltaOptions>(), (V{"lr", "rho", "eps", "weight_decay", "maximize", "state_dtype"}));
+  EXPECT_EQ(OptionNames<SGDOptions>(), (V{"lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize", "state_dtype"}));
+  EXPECT_EQ(OptionNames<LionOptions>(), (V{"lr", "betas", "weight_decay", "maximize", "state_dtype"}));
 }
 
 // The visitor hands out references to the fields themselves: writing through it changes the options.

@@ -269,8 +269,21 @@ TEST(BufferValidation, SizesAndDtypes) {
   EXPECT_EQ(ErrorOf([] { Buffer(static_cast<DType>(9), 4); }), "Buffer: unsupported dtype");
   Buffer b(DType::kFloat32, 3);
   EXPECT_EQ(ErrorOf([&] { b.as<double>(); }), "Buffer holds float32, not float64");
-  EXPECT_EQ(ErrorOf([] { Buffer(DType::kBFloat16, 2).Fill(1.0); }),
-            "Buffer::Fill: state buffers are float32 or float64");
+}
+
+// bfloat16 and float16 buffers (bfloat16 state) fill with the value rounded to nearest even through
+// float32, as torch converts a Python float.
+TEST(BufferValidation, HalfBuffersFillRoundedToNearestEven) {
+  Buffer b(DType::kBFloat16, 3);
+  b.Fill(1.0);
+  const auto* bits = static_cast<const uint16_t*>(b.data());
+  EXPECT_EQ(bits[0], 0x3F80u);
+  EXPECT_EQ(bits[2], 0x3F80u);
+  b.Fill(0.1);  // float32 0x3DCCCCCD: the dropped half 0xCCCD is above the midpoint, so up
+  EXPECT_EQ(bits[1], 0x3DCDu);
+  Buffer h(DType::kFloat16, 2);
+  h.Fill(-2.0);
+  EXPECT_EQ(static_cast<const uint16_t*>(h.data())[1], 0xC000u);
 }
 
 // Small arrays are cache-line aligned; from 2 MiB they start on a huge-page boundary (so that transparent

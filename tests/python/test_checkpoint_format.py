@@ -11,7 +11,7 @@ import pytest
 
 CORPUS = pathlib.Path(__file__).resolve().parents[2] / "fuzz" / "corpus"
 VALID = sorted(p for p in CORPUS.glob("*.safetensors") if not p.name.startswith("damaged_"))
-SIZES = {"F64": 8, "F32": 4, "I64": 8}
+SIZES = {"F64": 8, "F32": 4, "I64": 8, "BF16": 2}
 
 
 def read(path):
@@ -60,6 +60,18 @@ def state_numel(meta, g, i):
     return max(hi - lo, 0)
 
 
+def stored_as(state_dtype, key):
+    """The dtype the state_dtype option's text gives buffer `key` (docs/algorithms.md, State storage)."""
+    every = "float32"
+    for item in state_dtype.split(","):
+        name, _, dtype = item.strip().rpartition(":")
+        if not name:
+            every = dtype
+        elif name.strip() == key:
+            return dtype.strip()
+    return every
+
+
 @pytest.mark.parametrize("path", VALID, ids=[p.name for p in VALID])
 def test_state_matches_the_parameters_described(path):
     _, _, header, data = read(path)
@@ -82,4 +94,6 @@ def test_state_matches_the_parameters_described(path):
             assert 0.0 < np.frombuffer(data[begin:stop], "<f8")[0] < 1.0
         else:
             want = "F64" if meta[f"param.{g}.{i}.dtype"] == "float64" else "F32"
+            if want == "F32" and key != "master_param" and stored_as(meta.get(f"group.{g}.option.state_dtype", "float32"), key) == "bfloat16":
+                want = "BF16"
             assert e["dtype"] == want and e["shape"] == [numel], name
