@@ -26,7 +26,7 @@ std::string Layout::Name() const {
 
 std::string Layout::Dtypes() const {
   const std::string s = StorageName(storage);
-  return s + "/" + s + "/fp32";
+  return s + "/" + s + "/" + StorageName(state);
 }
 
 namespace {
@@ -93,6 +93,20 @@ const std::vector<Variant>& Catalog() {
       bf16.storage = kBFloat16;
       bf16.in_libtorch = false;
       v.push_back(std::move(bf16));
+    }
+    // bfloat16 state (fp32 parameters) for the algorithms whose state is moments that low-memory training
+    // uses most: adamant only.
+    for (size_t i = 0; i < algorithms; ++i) {
+      if (v[i].state.empty() || (v[i].name != "adam" && v[i].name != "adamw" && v[i].name != "lion" &&
+                                 v[i].name != "rmsprop" && v[i].name != "adagrad" && v[i].name != "sgd")) {
+        continue;
+      }
+      Variant lean = v[i];
+      lean.name += "-bf16state";
+      lean.options += " state_dtype=bfloat16";
+      lean.state_storage = kBFloat16;
+      lean.in_libtorch = false;
+      v.push_back(std::move(lean));
     }
     v.insert(v.end(), {
         // The non-finite policies that check the gradients before the step (the same traffic counted: the

@@ -11,21 +11,22 @@
 
 namespace adamant_bench {
 
-// Storage of the parameter and its gradient; optimizer state is always fp32.
+// Storage of the parameter and its gradient, or of the optimizer state.
 enum class Storage { kFloat32, kBFloat16 };
 
 std::string StorageName(Storage s);  // "fp32", "bf16"
 int StorageBytes(Storage s);
 
-// The memory traffic of one step: the parameter is read and written, the gradient read, and each fp32
-// state array read and written once.
+// The memory traffic of one step: the parameter is read and written, the gradient read, and each state
+// array read and written once.
 struct Layout {
-  Storage storage = Storage::kFloat32;
+  Storage storage = Storage::kFloat32;  // parameter and gradient
   int states = 0;
+  Storage state = Storage::kFloat32;  // each state array
 
-  int BytesPerParam() const { return 2 * StorageBytes(storage) + StorageBytes(storage) + 8 * states; }
+  int BytesPerParam() const { return 3 * StorageBytes(storage) + 2 * StorageBytes(state) * states; }
   std::string Name() const;    // "p+g+2 state"
-  std::string Dtypes() const;  // "fp32/fp32/fp32": param/grad/state
+  std::string Dtypes() const;  // "fp32/fp32/fp32": param/grad/state; "fp32/fp32/bf16" for bf16 state
   bool operator==(const Layout&) const = default;
 };
 
@@ -35,7 +36,7 @@ struct Variant {
   std::string torch_class;  // torch.optim / torch::optim class
   std::string options;      // "lr=1e-3 momentum=0.9": PyTorch option names, understood by all three
   Storage storage = Storage::kFloat32;
-  std::vector<std::string> state;  // PyTorch's names of the fp32 state buffers
+  std::vector<std::string> state;  // PyTorch's names of the state buffers
   bool in_libtorch = false;        // torch::optim (1.13) has this class and these options
   bool by_default = false;         // part of a plain `make bench`
   // After the first warm-up step the step counters are set to this (0: left alone), so that the timed
@@ -45,8 +46,10 @@ struct Variant {
   // is adamant's only, and each of its steps is timed alternately with a step under the default policy,
   // so that the report gives what the policy costs (the gradients are finite: every step is taken).
   std::string nonfinite = "";
+  // How the state is stored (adamant's state_dtype option, in `options`: adamant's only).
+  Storage state_storage = Storage::kFloat32;
 
-  Layout layout() const { return {storage, static_cast<int>(state.size())}; }
+  Layout layout() const { return {storage, static_cast<int>(state.size()), state_storage}; }
 };
 
 const std::vector<Variant>& Catalog();

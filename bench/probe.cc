@@ -37,16 +37,27 @@ inline void Store(T* p, int64_t i, float x) {
   }
 }
 
-template <class T, int S>
+template <class T, class U, int S>
 __attribute__((always_inline)) inline void Elements(int64_t n, T* __restrict p, const T* __restrict g,
-                                                    float* __restrict s0, float* __restrict s1,
-                                                    float* __restrict s2) {
+                                                    U* __restrict s0, U* __restrict s1, U* __restrict s2) {
   for (int64_t i = 0; i < n; ++i) {
     const float gi = Load(g, i);
     float acc = gi;
-    if constexpr (S > 0) acc += s0[i] = kDecay * s0[i] + gi;
-    if constexpr (S > 1) acc += s1[i] = kDecay * s1[i] + gi;
-    if constexpr (S > 2) acc += s2[i] = kDecay * s2[i] + gi;
+    if constexpr (S > 0) {
+      const float x = kDecay * Load(s0, i) + gi;
+      Store(s0, i, x);
+      acc += x;
+    }
+    if constexpr (S > 1) {
+      const float x = kDecay * Load(s1, i) + gi;
+      Store(s1, i, x);
+      acc += x;
+    }
+    if constexpr (S > 2) {
+      const float x = kDecay * Load(s2, i) + gi;
+      Store(s2, i, x);
+      acc += x;
+    }
     Store(p, i, Load(p, i) - kRate * acc);
   }
 }
@@ -60,10 +71,9 @@ using adamant::kernels::kPrefetchAhead;
 using adamant::kernels::kPrefetchMin;
 using adamant::kernels::PrefetchBlock;
 
-template <class T, int S, bool kPrefetch>
+template <class T, class U, int S, bool kPrefetch>
 __attribute__((always_inline)) inline void Body(int64_t n, T* __restrict p, const T* __restrict g,
-                                                float* __restrict s0, float* __restrict s1,
-                                                float* __restrict s2) {
+                                                U* __restrict s0, U* __restrict s1, U* __restrict s2) {
   int64_t b = 0;
   if constexpr (kPrefetch) {
     for (; n >= kPrefetchMin && n - b >= kPrefetchAhead + kBlock; b += kBlock) {
@@ -73,52 +83,59 @@ __attribute__((always_inline)) inline void Body(int64_t n, T* __restrict p, cons
       if constexpr (S > 0) PrefetchBlock<true>(s0 + ahead);
       if constexpr (S > 1) PrefetchBlock<true>(s1 + ahead);
       if constexpr (S > 2) PrefetchBlock<true>(s2 + ahead);
-      Elements<T, S>(kBlock, p + b, g + b, S > 0 ? s0 + b : nullptr, S > 1 ? s1 + b : nullptr,
-                     S > 2 ? s2 + b : nullptr);
+      Elements<T, U, S>(kBlock, p + b, g + b, S > 0 ? s0 + b : nullptr, S > 1 ? s1 + b : nullptr,
+                        S > 2 ? s2 + b : nullptr);
     }
   }
-  Elements<T, S>(n - b, p + b, g + b, S > 0 ? s0 + b : nullptr, S > 1 ? s1 + b : nullptr,
-                 S > 2 ? s2 + b : nullptr);
+  Elements<T, U, S>(n - b, p + b, g + b, S > 0 ? s0 + b : nullptr, S > 1 ? s1 + b : nullptr,
+                    S > 2 ? s2 + b : nullptr);
 }
 
 // One non-template function per layout, cloned per target and dispatched at load time (x86-64-v4: AVX-512
 // F, BW, DQ, VL, so that the bf16 conversions get 512-bit integer ops too; avx512f alone would not).
-// Each layout twice: prefetching (P = true, the counterpart of the library's AVX-512 copy) and not.
-#define ADAMANT_BENCH_PROBE_KERNEL(Name, T, S, P)                                                       \
+// Each layout twice: prefetching (P = true, the counterpart of the library's AVX-512 copy) and not. T is the
+// parameter's and gradient's type, U the state's.
+#define ADAMANT_BENCH_PROBE_KERNEL(Name, T, U, S, P)                                                      \
   __attribute__((target_clones("arch=x86-64-v4", "avx2", "default"))) void Name(                        \
-      int64_t n, T* __restrict p, const T* __restrict g, float* __restrict s0, float* __restrict s1,   \
-      float* __restrict s2) {                                                                           \
-    Body<T, S, P>(n, p, g, s0, s1, s2);                                                                 \
+      int64_t n, T* __restrict p, const T* __restrict g, void* s0, void* s1, void* s2) {                \
+    Body<T, U, S, P>(n, p, g, static_cast<U*>(s0), static_cast<U*>(s1), static_cast<U*>(s2));           \
   }
-ADAMANT_BENCH_PROBE_KERNEL(ProbeF32S0, float, 0, false)
-ADAMANT_BENCH_PROBE_KERNEL(ProbeF32S1, float, 1, false)
-ADAMANT_BENCH_PROBE_KERNEL(ProbeF32S2, float, 2, false)
-ADAMANT_BENCH_PROBE_KERNEL(ProbeF32S3, float, 3, false)
-ADAMANT_BENCH_PROBE_KERNEL(ProbeBf16S0, uint16_t, 0, false)
-ADAMANT_BENCH_PROBE_KERNEL(ProbeBf16S1, uint16_t, 1, false)
-ADAMANT_BENCH_PROBE_KERNEL(ProbeBf16S2, uint16_t, 2, false)
-ADAMANT_BENCH_PROBE_KERNEL(ProbeBf16S3, uint16_t, 3, false)
-ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeF32S0, float, 0, true)
-ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeF32S1, float, 1, true)
-ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeF32S2, float, 2, true)
-ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeF32S3, float, 3, true)
-ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeBf16S0, uint16_t, 0, true)
-ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeBf16S1, uint16_t, 1, true)
-ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeBf16S2, uint16_t, 2, true)
-ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeBf16S3, uint16_t, 3, true)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeF32S0, float, float, 0, false)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeF32S1, float, float, 1, false)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeF32S2, float, float, 2, false)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeF32S3, float, float, 3, false)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeBf16S0, uint16_t, float, 0, false)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeBf16S1, uint16_t, float, 1, false)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeBf16S2, uint16_t, float, 2, false)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeBf16S3, uint16_t, float, 3, false)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeF32Bf16StateS1, float, uint16_t, 1, false)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeF32Bf16StateS2, float, uint16_t, 2, false)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeF32Bf16StateS3, float, uint16_t, 3, false)
+ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeF32S0, float, float, 0, true)
+ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeF32S1, float, float, 1, true)
+ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeF32S2, float, float, 2, true)
+ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeF32S3, float, float, 3, true)
+ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeBf16S0, uint16_t, float, 0, true)
+ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeBf16S1, uint16_t, float, 1, true)
+ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeBf16S2, uint16_t, float, 2, true)
+ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeBf16S3, uint16_t, float, 3, true)
+ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeF32Bf16StateS1, float, uint16_t, 1, true)
+ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeF32Bf16StateS2, float, uint16_t, 2, true)
+ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeF32Bf16StateS3, float, uint16_t, 3, true)
 #undef ADAMANT_BENCH_PROBE_KERNEL
 
 template <class T>
-using Kernel = void (*)(int64_t, T*, const T*, float*, float*, float*);
+using Kernel = void (*)(int64_t, T*, const T*, void*, void*, void*);
 
 template <class T>
-void Run(Kernel<T> kernel, const std::vector<ProbeTensor>& tensors, const Partition& partition, int threads) {
+void Run(Kernel<T> kernel, const std::vector<ProbeTensor>& tensors, const Partition& partition, int threads,
+         int state_bytes) {
 #pragma omp parallel num_threads(threads)
   // Part k to thread k; a smaller team than asked for (OMP_THREAD_LIMIT) still covers every part.
   for (int part = omp_get_thread_num(); part < partition.parts(); part += omp_get_num_threads()) {
     partition.ForEach(part, [&](size_t t, int64_t b, int64_t e) {
       const ProbeTensor& x = tensors[t];
-      auto at = [&](float* s) { return s == nullptr ? nullptr : s + b; };
+      auto at = [&](void* s) { return s == nullptr ? nullptr : static_cast<char*>(s) + b * state_bytes; };
       kernel(e - b, static_cast<T*>(x.param) + b, static_cast<const T*>(x.grad) + b, at(x.state[0]),
              at(x.state[1]), at(x.state[2]));
     });
@@ -127,20 +144,26 @@ void Run(Kernel<T> kernel, const std::vector<ProbeTensor>& tensors, const Partit
 
 }  // namespace
 
-void ProbeStep(bool bf16, int states, const std::vector<ProbeTensor>& tensors, const Partition& partition,
-               int threads, bool prefetch) {
+void ProbeStep(bool bf16, int states, bool bf16_state, const std::vector<ProbeTensor>& tensors,
+               const Partition& partition, int threads, bool prefetch) {
   if (partition.parts() != threads) throw std::invalid_argument("probe: partition has the wrong part count");
   if (states < 0 || states > 3) throw std::invalid_argument("probe: 0 to 3 state arrays");
-  if (bf16) {
+  if (bf16_state) {
+    if (bf16 || states == 0) throw std::invalid_argument("probe: bf16 state is for fp32 parameters with state");
+    static constexpr Kernel<float> kKernels[] = {ProbeF32Bf16StateS1, ProbeF32Bf16StateS2, ProbeF32Bf16StateS3};
+    static constexpr Kernel<float> kPrefetching[] = {PrefetchingProbeF32Bf16StateS1, PrefetchingProbeF32Bf16StateS2,
+                                                     PrefetchingProbeF32Bf16StateS3};
+    Run((prefetch ? kPrefetching : kKernels)[states - 1], tensors, partition, threads, 2);
+  } else if (bf16) {
     static constexpr Kernel<uint16_t> kKernels[] = {ProbeBf16S0, ProbeBf16S1, ProbeBf16S2, ProbeBf16S3};
     static constexpr Kernel<uint16_t> kPrefetching[] = {PrefetchingProbeBf16S0, PrefetchingProbeBf16S1,
                                                         PrefetchingProbeBf16S2, PrefetchingProbeBf16S3};
-    Run((prefetch ? kPrefetching : kKernels)[states], tensors, partition, threads);
+    Run((prefetch ? kPrefetching : kKernels)[states], tensors, partition, threads, 4);
   } else {
     static constexpr Kernel<float> kKernels[] = {ProbeF32S0, ProbeF32S1, ProbeF32S2, ProbeF32S3};
     static constexpr Kernel<float> kPrefetching[] = {PrefetchingProbeF32S0, PrefetchingProbeF32S1,
                                                      PrefetchingProbeF32S2, PrefetchingProbeF32S3};
-    Run((prefetch ? kPrefetching : kKernels)[states], tensors, partition, threads);
+    Run((prefetch ? kPrefetching : kKernels)[states], tensors, partition, threads, 4);
   }
 }
 

@@ -17,17 +17,17 @@ ProbeData::ProbeData(const Layout& layout, const Shape& shape, int threads)
       params_(shape, StorageBytes(layout.storage), 1),
       grads_(shape, StorageBytes(layout.storage), 2),
       partition_(std::vector<int64_t>(static_cast<size_t>(shape.tensors), shape.numel), threads, kAlignElements) {
-  for (int s = 0; s < layout.states; ++s) states_.emplace_back(shape, 4, 3 + s);
+  for (int s = 0; s < layout.states; ++s) states_.emplace_back(shape, StorageBytes(layout.state), 3 + s);
   tensors_.resize(params_.size());
   for (size_t t = 0; t < tensors_.size(); ++t) {
     tensors_[t] = {params_[t], grads_[t], {}, shape.numel};
-    for (int s = 0; s < layout.states; ++s) tensors_[t].state[s] = static_cast<float*>(states_[s][t]);
+    for (int s = 0; s < layout.states; ++s) tensors_[t].state[s] = states_[s][t];
   }
 }
 
 void ProbeData::Step() {
-  ProbeStep(layout_.storage == Storage::kBFloat16, layout_.states, tensors_, partition_, threads_,
-            LibraryPrefetches());
+  ProbeStep(layout_.storage == Storage::kBFloat16, layout_.states, layout_.state == Storage::kBFloat16, tensors_,
+            partition_, threads_, LibraryPrefetches());
 }
 
 }  // namespace adamant_bench

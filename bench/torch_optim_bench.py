@@ -170,7 +170,7 @@ def main(argv):
             ap.error(f"--alg: unknown '{n}' (see the catalog)")
     # torch.optim is benchmarked in fp32 only, and has no non-finite policies.
     variants = [v for v in catalog if (v["name"] in names if names else v["default"] == "1")
-                and v["dtypes"].startswith("fp32") and not v["nonfinite"]]
+                and v["dtypes"] == "fp32/fp32/fp32" and not v["nonfinite"]]
 
     out = sys.stdout if args.csv == "-" else open(args.csv, "w", newline="")
     writer = csv.DictWriter(out, fieldnames=COLUMNS)
