@@ -62,15 +62,9 @@ void ReadField(std::string_view key, py::handle value, Betas& out) {
 void ReadField(std::string_view key, py::handle value, EpsMode& out) {
   OptionFromString(key, py::cast<std::string>(py::str(value)), out);
 }
-// The drop-ins keep their state as float32 tensors and pass each tensor's storage with it: a group that
-// asks for other storage is refused rather than stepped as if it had not asked.
-void ReadField(std::string_view key, py::handle value, StateDTypes& out) {
-  OptionFromString(key, py::cast<std::string>(py::str(value)), out);
-  if (out != StateDTypes{}) {
-    throw py::value_error(std::string(key) + " " + OptionToString(out) +
-                          " is not available in adamant.torch yet (its state is float32)");
-  }
-}
+// A group's state_dtype is the drop-ins' to honour: they make the state tensors of the dtype it asks for
+// and pass each tensor's storage with the step (`storages`), which is what the step follows. Not read here.
+void ReadField(std::string_view, py::handle, StateDTypes&) {}
 
 // Options from a param group dict, starting from `defaults`; absent keys keep their default.
 template <class Options>
@@ -191,9 +185,22 @@ std::vector<std::optional<adamant::Layout>> ReadLayouts(const py::object& layout
   return out;
 }
 
+// Per tensor, which of its state buffers are bfloat16: None (none), or a list of bit masks (bit k: buffer k).
+std::vector<uint32_t> ReadStorages(const py::object& storages, size_t count) {
+  std::vector<uint32_t> out(count, 0);
+  if (storages.is_none()) return out;
+  const auto list = py::cast<py::list>(storages);
+  if (list.size() != count) {
+    throw py::value_error("storages has " + std::to_string(list.size()) + " entries for " + std::to_string(count) +
+                          " tensors");
+  }
+  for (size_t i = 0; i < count; ++i) out[i] = py::cast<uint32_t>(list[i]);
+  return out;
+}
+
 template <class Options, class Fix>
 py::object StepOf(const Tuples& tuples, Options defaults, Fix fix, const py::dict& group, const py::list& items,
-                  double grad_scale, bool check_only, const py::object& layout_list) {
+                  double grad_scale, bool check_only, const py::object& layout_list, const py::object& storage_list) {
   const AlgorithmInfo& info = tuples.info;
   Options o = ReadOptions(group, defaults);
   fix(o);
@@ -224,6 +231,12 @@ py::object StepOf(const Tuples& tuples, Options defaults, Fix fix, const py::dic
   const std::vector<std::optional<adamant::Layout>> layouts = ReadLayouts(layout_list, tensors.size());
   for (size_t i = 0; i < tensors.size(); ++i) {
     if (layouts[i]) tensors[i].param.layout = &*layouts[i];
+  }
+  const std::vector<uint32_t> storages = ReadStorages(storage_list, tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    for (size_t k = 0; k < buffers; ++k) {
+      if (storages[i] >> k & 1u) tensors[i].state_storage[k] = StateStorage::kBFloat16;
+    }
   }
   const Precision precision = ReadPrecision(group);
   {
@@ -326,14 +339,15 @@ PYBIND11_MODULE(_adamant, m) {
   const auto check_only = py::arg("check_only") = false;
   // layouts: None, or per tensor None or (sizes, strides) of a parameter strided with gaps (ReadLayouts).
   const auto layouts = py::arg("layouts") = py::none();
+  // storages: None, or per tensor a bit mask of its bfloat16 state buffers (ReadStorages).
+  const auto storages = py::arg("storages") = py::none();
   // One step function per optimizer, by its name: adamant._adamant.adam(group, tensors, ...).
 #define ADAMANT_BIND_STEP(name, defaults, fix)                                                              \
   m.def(                                                                                                    \
       name,                                                                                                 \
-      [tuples = Tuples(name)](const py::dict& g, const py::list& t, double s, bool c, const py::object& l) { \
-        return StepOf(tuples, defaults, fix, g, t, s, c, l);                                                \
-      },                                                                                                    \
-      py::arg("group"), py::arg("tensors"), scale, check_only, layouts);
+      [tuples = Tuples(name)](const py::dict& g, const py::list& t, double s, bool c, const py::object& l,     \
+                              const py::object& st) { return StepOf(tuples, defaults, fix, g, t, s, c, l, st); }, \
+      py::arg("group"), py::arg("tensors"), scale, check_only, layouts, storages);
 #define ADAMANT_BIND(Class, name) ADAMANT_BIND_STEP(name, Class##Options{}, [](auto&) {})
 #define ADAMANT_BIND_VARIANT(Class, name, Base) \
   ADAMANT_BIND_STEP(name, Base##Options(Class##Options{}), [](Base##Options& o) { Class##Fixed::Fix(o); })

@@ -67,6 +67,8 @@ struct OptimizerFlags {
   };
   std::string betas;
   CLI::Option* betas_option = nullptr;
+  std::string state_dtype;
+  CLI::Option* state_dtype_option = nullptr;
   std::vector<std::string> extra;
 
   void Add(CLI::App* app) {
@@ -74,6 +76,10 @@ struct OptimizerFlags {
     for (auto& n : numbers) n.option = app->add_option(n.flag, n.value, n.help)->group(group);
     betas_option = app->add_option("--betas", betas, "beta1,beta2 (adam family), e.g. 0.9,0.95")->group(group);
     for (auto& s : switches) s.option = app->add_flag(s.flag, s.value, s.help)->group(group);
+    state_dtype_option = app->add_option("--state-dtype", state_dtype,
+                                         "how the optimizer state is stored: float32 (default), bfloat16, or per "
+                                         "buffer, e.g. exp_avg_sq:bfloat16")
+                             ->group(group);
     app->add_option("--opt", extra,
                     "any option as key=value under PyTorch's name, e.g. --opt eps_mode=tensorflow "
                     "--opt decoupled_weight_decay=true (repeatable)")
@@ -86,6 +92,7 @@ struct OptimizerFlags {
       if (n.option->count() > 0) list.emplace_back(n.key, CLI::detail::to_string(n.value));
     }
     if (betas_option->count() > 0) list.emplace_back("betas", betas);
+    if (state_dtype_option->count() > 0) list.emplace_back("state_dtype", state_dtype);
     for (const auto& s : switches) {
       if (s.option->count() > 0) list.emplace_back(s.key, s.value ? "true" : "false");
     }

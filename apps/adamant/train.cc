@@ -391,6 +391,7 @@ void WriteSummary(const fs::path& dir, const TrainOptions& o, const TrainResult&
   j["final_val_accuracy"] = r.epochs.empty() ? 0.0 : r.epochs.back().val_accuracy;
   j["train_seconds"] = r.seconds;
   j["optimizer_step_ms"] = r.optimizer_step_ms;
+  if (r.optimizer_state_bytes >= 0) j["optimizer_state_bytes"] = r.optimizer_state_bytes;
   j["weights_checksum"] = r.weights_checksum;
   j["metrics"] = kMetricsFile;
   j["checkpoint"] = kCheckpointFile;
@@ -622,6 +623,7 @@ class Trainer {
                                : all_steps > 0         ? 1e3 * step_seconds_ / static_cast<double>(all_steps)
                                                        : 0.0;
     result.weights_checksum = WeightsChecksum(model_);
+    if (ours_ != nullptr) result.optimizer_state_bytes = static_cast<int64_t>(ours_->core().state_nbytes());
     if (!files_) return result;
     WriteFileAtomically(dir_ / kMetricsFile, pos_.metrics_csv);
     bool plotted = false;

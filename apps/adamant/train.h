@@ -74,6 +74,7 @@ struct TrainResult {
   int64_t skipped_steps = 0;  // steps skipped for a non-finite gradient (--nonfinite skip)
   double seconds = 0;
   double optimizer_step_ms = 0;  // mean wall time of optimizer.step()
+  int64_t optimizer_state_bytes = -1;  // adamant's state_nbytes() at the end (-1: --impl torch)
   std::string weights_checksum;  // FNV-1a 64 of the final parameters' bytes: equal runs, equal checksums
   bool finished = false;         // false when stopped by max_steps or a signal
   int interrupted_by = 0;        // SIGINT or SIGTERM when a signal stopped the run (with a checkpoint)

@@ -145,6 +145,32 @@ TEST(TorchOptim, SaveAndLoadContinueTheTrajectoryBitwise) {
   }
 }
 
+// state_dtype through the drop-ins' options: bfloat16 buffers in the core underneath, saved and loaded
+// with it, and the same trajectory as adamant's own optimizer with that option.
+TEST(TorchOptim, BFloat16StateThroughTheOptions) {
+  auto params = MakeParams(8);
+  auto reference = Clone(params);
+  Adam opt(params, {.lr = 1e-2, .state_dtype = StateStorage::kBFloat16});
+  SetGrads(reference, 1);
+  adamant::Adam core(Views(reference), {.lr = 1e-2, .state_dtype = StateStorage::kBFloat16});
+  for (int t = 1; t <= 3; ++t) {
+    SetGrads(params, t), opt.step();
+    SetGrads(reference, t);
+    for (size_t i = 0; i < reference.size(); ++i) core.params(0)[i].grad = reference[i].grad().data_ptr();
+    core.Step();
+  }
+  ExpectBitwiseEqual(params, reference);
+  EXPECT_EQ(opt.core().state(0, 0).at("exp_avg").dtype(), DType::kBFloat16);
+  EXPECT_EQ(opt.core().state_nbytes(), core.state_nbytes());
+  std::stringstream bytes;
+  torch::save(opt, bytes);
+  auto copy = Clone(params);
+  Adam loaded(copy);
+  torch::load(loaded, bytes);
+  EXPECT_EQ(loaded.core().GetOption(0, "state_dtype"), "bfloat16");
+  EXPECT_EQ(loaded.core().state(0, 1).at("exp_avg_sq").dtype(), DType::kBFloat16);
+}
+
 TEST(TorchOptim, TorchSaveAndLoadWork) {
   auto params = MakeParams(9);
   NAdam opt(params);

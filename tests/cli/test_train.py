@@ -44,6 +44,7 @@ def test_help_explains_every_option():
     text = run("train", "--help").stdout
     for flag in ["--model", "--hidden", "--dropout", "--cnn", "--data-dir", "--limit-train", "--optimizer", "--impl",
                  "--lr", "--betas", "--eps", "--weight-decay", "--momentum", "--amsgrad", "--nesterov", "--opt",
+                 "--state-dtype",
                  "--epochs", "--batch-size", "--accumulate", "--schedule", "--warmup", "--gamma", "--step-size",
                  "--min-lr", "--clip-grad-norm", "--max-steps", "--threads", "--seed", "--out",
                  "--checkpoint-every", "--resume", "--progress", "--no-plot"]:
@@ -89,8 +90,9 @@ def summary_of(out, *extra):
 
 @pytest.mark.parametrize("extra", [[], ["--optimizer", "sgd", "--momentum", "0.9", "--nesterov", "--accumulate", "3",
                                         "--schedule", "cosine", "--warmup", "2", "--clip-grad-norm", "1.0"],
-                                   ["--optimizer", "lion", "--lr", "3e-4", "--weight-decay", "0.1"]],
-                         ids=["adam", "sgd-accumulate-cosine-clip", "lion"])
+                                   ["--optimizer", "lion", "--lr", "3e-4", "--weight-decay", "0.1"],
+                                   ["--state-dtype", "bfloat16"]],
+                         ids=["adam", "sgd-accumulate-cosine-clip", "lion", "adam-bfloat16-state"])
 def test_resume_ends_with_the_same_weights(tmp_path, extra):
     straight = tmp_path / "straight"
     run("train", *TINY, "--no-plot", "--out", straight, *extra)
@@ -106,6 +108,18 @@ def test_resume_ends_with_the_same_weights(tmp_path, extra):
     assert strip(metrics(interrupted)) == strip(metrics(straight))
     rows = metrics(straight)
     assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])  # it trains
+
+
+def test_state_dtype_halves_the_optimizer_state(tmp_path):
+    full = summary_of(tmp_path / "float32")
+    lean = summary_of(tmp_path / "bfloat16", "--state-dtype", "bfloat16")
+    per_buffer = summary_of(tmp_path / "per-buffer", "--state-dtype", "exp_avg_sq:bfloat16")
+    assert full["optimizer_state_bytes"] == 8 * full["parameters"]  # Adam: two float32 buffers
+    assert lean["optimizer_state_bytes"] == 4 * full["parameters"]
+    assert per_buffer["optimizer_state_bytes"] == 6 * full["parameters"]
+    assert lean["test_accuracy"] > 0.5 and lean["weights_checksum"] != full["weights_checksum"]
+    bad = run("train", *TINY, "--out", tmp_path / "bad", "--state-dtype", "int3", check=False)
+    assert bad.returncode != 0 and "invalid value for option 'state_dtype': 'int3'" in bad.stderr
 
 
 def test_resume_with_periodic_checkpoints_and_more_epochs(tmp_path):

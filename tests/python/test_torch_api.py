@@ -12,8 +12,10 @@ from conftest import (ALGORITHMS, assert_close, assert_same_state, clone_params,
 
 P, K = inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY
 ADAM_EXTRAS = [("bias_correction", True, K), ("eps_mode", "pytorch", K)]
-# Every optimizer's mixed-precision options (test_torch_mixed_precision.py), last.
-PRECISION = [("master_weights", False, K), ("stochastic_rounding", False, K), ("seed", 0, K)]
+# Every optimizer's mixed-precision options (test_torch_mixed_precision.py) and state storage
+# (test_torch_state_dtype.py), last.
+PRECISION = [("master_weights", False, K), ("stochastic_rounding", False, K), ("seed", 0, K),
+             ("state_dtype", "float32", K)]
 # The optimizer's non-finite gradient policy (test_torch_nonfinite.py), not a param group option.
 NONFINITE = [("nonfinite", "propagate", K)]
 

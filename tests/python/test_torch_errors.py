@@ -230,17 +230,3 @@ def test_sgd_accepts_nan_as_torch():
     torch.optim.SGD([p], lr=float("nan"), momentum=float("nan"))
     at.SGD([p], lr=float("nan"), momentum=float("nan"))
 
-
-def test_a_group_asking_for_other_state_storage_is_refused():
-    # The C++ optimizers' state_dtype option: the drop-ins keep float32 state, so a group that asks for
-    # bfloat16 state (set by hand in its dict) is refused at the step rather than stepped as if it had not.
-    p = torch.nn.Parameter(torch.zeros(3))
-    p.grad = torch.ones(3)
-    opt = at.Adam([p])
-    opt.param_groups[0]["state_dtype"] = "float32"
-    opt.step()
-    opt.param_groups[0]["state_dtype"] = "bfloat16"
-    before = p.detach().clone()
-    with pytest.raises(ValueError, match=r"^state_dtype bfloat16 is not available in adamant.torch yet \(its state is float32\)$"):
-        opt.step()
-    assert torch.equal(p.detach(), before)

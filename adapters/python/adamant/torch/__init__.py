@@ -21,6 +21,11 @@ parameter gets its rounding), ``stochastic_rounding`` (round the parameter stoch
 there is no master copy) and ``seed`` (the stochastic rounding's seed: same seed, same run); float32 and
 float64 parameters ignore them. Details in ``adamant.torch._base``.
 
+Lean state: ``state_dtype="bfloat16"`` (keyword-only, per param group; or a dict by state name such as
+``{"exp_avg_sq": "bfloat16"}``) keeps the optimizer state in bfloat16: half its memory, each step the
+float32 update from the stored values, rounded to nearest even. float64 and complex parameters keep their
+own state dtype.
+
 Non-finite gradients and loss scaling: every optimizer takes the keyword-only ``nonfinite`` ("propagate",
 PyTorch's behaviour and the default; "skip": a step whose gradients hold a NaN or an inf changes nothing and
 ``optimizer.last_step_skipped`` is True; "raise": RuntimeError naming the parameter, nothing changed), and

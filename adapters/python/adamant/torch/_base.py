@@ -38,6 +38,14 @@ and float64 parameters ignore them):
   ``load_state_dict``) and the group's index. Same seed, same trajectory: resuming from a state dict
   repeats the uninterrupted run.
 
+State storage. Every optimizer takes the keyword-only option ``state_dtype`` (per param group):
+``"float32"`` (the default), ``"bfloat16"``, or a dict by state name (``{"exp_avg_sq": "bfloat16"}``; names
+not in it keep float32). bfloat16 state tensors are ``torch.bfloat16`` under their usual names; the step
+widens them, runs the float32 update, and stores the new state rounded to nearest even (the C++
+optimizers' ``state_dtype``, docs/algorithms.md). float64 and complex parameters keep their own state dtype.
+A state tensor of another dtype (a float32 state dict loaded into a bfloat16 group) is converted on the
+next step, like any state tensor that does not fit.
+
 torch's ``load_state_dict`` casts floating state to the parameter's dtype, which would round the float32
 state of a bfloat16 parameter to bfloat16; ``load_state_dict`` here restores it in float32 from the state
 dict (a state dict with bfloat16 state, e.g. torch.optim's, is widened once on the first step).
@@ -79,6 +87,10 @@ _STATE_DTYPES = {torch.float32: torch.float32, torch.float64: torch.float64, tor
                  torch.float16: torch.float32, torch.complex64: torch.complex64,
                  torch.complex128: torch.complex128}
 _HALF = frozenset((torch.bfloat16, torch.float16))
+# The values of the state_dtype option, and the parameter dtypes whose state may be bfloat16.
+STATE_STORAGES = ("float32", "bfloat16")
+_LEAN = frozenset((torch.float32, torch.bfloat16, torch.float16))
+_BF16 = torch.bfloat16
 _COMPLEX = frozenset((torch.complex64, torch.complex128))
 _FLOAT32 = torch.float32
 _STRIDED = torch.strided
@@ -150,9 +162,40 @@ def _bump_versions(tensors):
     torch._foreach_zero_([t.as_strided((0,), (1,)) for t in tensors])
 
 
-def state_dtype(p):
-    """The dtype of `p`'s state tensors: p's own, float32 for bfloat16 and float16 parameters."""
+def state_dtype(p, storage="float32"):
+    """The dtype of `p`'s state tensors: p's own, float32 for bfloat16 and float16 parameters; bfloat16
+    where `storage` (a value of the state_dtype option) says so, for float32, bfloat16 and float16 ones."""
+    if storage == "bfloat16" and p.dtype in _LEAN:
+        return _BF16
     return _STATE_DTYPES.get(p.dtype, p.dtype)
+
+
+def storage_of(group, name):
+    """What a group's state_dtype option says of its state buffer `name`: "float32" or "bfloat16"."""
+    chosen = group.get("state_dtype", "float32")
+    if isinstance(chosen, str):
+        return chosen
+    return chosen.get(name, "float32")
+
+
+def check_state_dtype(name, algorithm, options):
+    """TypeError or ValueError unless the state_dtype option is one of STATE_STORAGES, or a dict from the
+    algorithm's state names to them."""
+    chosen = options.get("state_dtype", "float32")
+    expected = f"'float32' or 'bfloat16', or a dict of them by state name"
+    if isinstance(chosen, str):
+        if chosen not in STATE_STORAGES:
+            raise ValueError(f"Invalid state_dtype: {chosen!r} (expected {expected})")
+        return
+    if not isinstance(chosen, dict):
+        raise TypeError(f"state_dtype must be a str or a dict, got {type(chosen).__name__}")
+    names = _adamant.state_names(algorithm)
+    for key, value in chosen.items():
+        if key not in names:
+            raise ValueError(f"Invalid state_dtype: {key!r} is not state of adamant.torch.{name} (its state: "
+                             f"{', '.join(names)})")
+        if value not in STATE_STORAGES:
+            raise ValueError(f"Invalid state_dtype: {value!r} for {key!r} (expected {expected})")
 
 
 def state_format(p):
@@ -162,9 +205,9 @@ def state_format(p):
     return _PRESERVE if p.is_contiguous() or _is_dense(p) else _CONTIGUOUS
 
 
-def zeros(p):
-    """A state tensor for `p`: zeros of its state dtype, laid out like it."""
-    return torch.zeros_like(p, dtype=_STATE_DTYPES.get(p.dtype, p.dtype), memory_format=state_format(p))
+def zeros(p, dtype=None):
+    """A state tensor for `p`: zeros of `dtype` (default: its state dtype), laid out like it."""
+    return torch.zeros_like(p, dtype=dtype or _STATE_DTYPES.get(p.dtype, p.dtype), memory_format=state_format(p))
 
 
 def new_step():
@@ -254,11 +297,11 @@ def _same_layout(a, p):
     return sa == sp or all(x == y for x, y, n in zip(sa, sp, p.shape) if n != 1)
 
 
-def _fits(s, p, dense):
-    """True if state tensor `s` can be passed by pointer next to parameter `p`: p's state dtype, CPU, strided,
-    not a negative view, same shape and the same layout (contiguous, or p's strides)."""
+def _fits(s, p, dense, dtype=None):
+    """True if state tensor `s` can be passed by pointer next to parameter `p`: `dtype` (default p's state
+    dtype), CPU, strided, not a negative view, same shape and the same layout (contiguous, or p's strides)."""
     try:
-        dtype = _STATE_DTYPES[p.dtype]
+        dtype = dtype or _STATE_DTYPES[p.dtype]
         return (s.dtype is dtype and s.is_cpu and s.layout is _STRIDED and not s.is_neg()
                 and (dtype not in _COMPLEX or not s.is_conj())
                 and (_same_layout(s, p) if dense else s.is_contiguous()) and s.shape == p.shape)
@@ -279,11 +322,13 @@ def _converted(s, p, what, dtype=None):
     return out
 
 
-def state_ptr(state, key, p, dense):
-    """data_ptr() of state[key], converted (once, and stored back) to p's state dtype and layout if needed."""
+def state_ptr(state, key, p, dense, dtype=None):
+    """data_ptr() of state[key], converted (once, and stored back) to `dtype` (default p's state dtype) and
+    p's layout if needed."""
+    dtype = dtype or _STATE_DTYPES[p.dtype]
     s = state[key]
-    if not _fits(s, p, dense):
-        s = _converted(s, p, f"state '{key}'", _STATE_DTYPES[p.dtype])
+    if not _fits(s, p, dense, dtype):
+        s = _converted(s, p, f"state '{key}'", dtype)
         state[key] = s
     return s.data_ptr()
 
@@ -420,6 +465,7 @@ def _check_options(name, algorithm, options):
     _adamant.validate(algorithm, options)
     _check_flags(name, options)
     _check_precision(options)
+    check_state_dtype(name, algorithm, options)
 
 
 def _check_precision(options):
@@ -520,7 +566,7 @@ class Optimizer(torch.optim.Optimizer):
 
     def load_state_dict(self, state_dict):
         """torch.optim's load_state_dict, except that the state of bfloat16 and float16 parameters stays
-        float32.
+        float32, and a group saved without ``state_dtype`` (by torch.optim) keeps the one it has.
 
         torch casts every floating state tensor but ``step`` to its parameter's dtype, which would round
         the float32 state (and master copy) of a half-precision parameter; it is restored here from the
@@ -540,7 +586,14 @@ class Optimizer(torch.optim.Optimizer):
                           if k != "step" and isinstance(v, Tensor) and v.is_floating_point()}
                 if floats:
                     saved[p] = floats
+        # A state dict without state_dtype (torch.optim's) leaves each group's storage as it is: its state
+        # is converted to it at the next step.
+        kept = [g.get("state_dtype", "float32") for g in self.param_groups]
+        lacking = [isinstance(g, dict) and "state_dtype" not in g for g in state_dict.get("param_groups", ())]
         super().load_state_dict(state_dict)  # checks the groups before anything changes
+        for group, storage, lacks in zip(self.param_groups, kept, lacking):
+            if lacks:
+                group["state_dtype"] = storage
         for p, floats in saved.items():
             state = self.state[p]
             for k, v in floats.items():
@@ -591,6 +644,8 @@ class Optimizer(torch.optim.Optimizer):
             if group.get("capturable") or group.get("differentiable"):
                 _check_flags(self._name, group)
             _check_precision(group)
+            if "state_dtype" in group:
+                check_state_dtype(self._name, self._algorithm, group)
             grads = self._with_grads(group, gi)
             if grads:
                 checked.append((gi, group, grads))
@@ -611,7 +666,7 @@ class Optimizer(torch.optim.Optimizer):
             for gi, group, group_passes in passes:
                 prepared = self._prepare(group, gi, group_passes[0], journal)
                 layouts = _layouts(group_passes[0])
-                self._check_in_cpp(group, gi, group_passes[0], prepared[0], scale, layouts)
+                self._check_in_cpp(group, gi, group_passes[0], prepared, scale, layouts)
                 first.append((gi, group, prepared, layouts))
         except BaseException:
             journal.undo()
@@ -641,25 +696,25 @@ class Optimizer(torch.optim.Optimizer):
 
     def _run(self, group, gi, k, prepared, count, scale, layouts):
         """Runs one prepared pass of a group in C++ and stores what it returns; False if it had no tensor."""
-        items, steps, extra = prepared
+        items, steps, extra, storages = prepared
         if not items:
             return False
         if group.get("stochastic_rounding"):
             group = dict(group)
             seed = stream_seed(group.get("seed", 0), count, gi)
             group["seed"] = seed if k == 0 else _adamant.mix_seed(seed ^ k)
-        result = self._kernel(group, items, scale, False, layouts)
+        result = self._kernel(group, items, scale, False, layouts, storages)
         for st, value in steps:
             st.fill_(value)
         if extra is not None:
             self._finish(extra, result)
         return True
 
-    def _check_in_cpp(self, group, gi, grads, items, scale, layouts):
+    def _check_in_cpp(self, group, gi, grads, prepared, scale, layouts):
         """The C++ step's own checks of a prepared pass (options, pointers, aliasing, steps), run without
         changing anything; its "tensor N" is named as the parameter it is."""
         try:
-            self._kernel(group, items, scale, True, layouts)
+            self._kernel(group, prepared[0], scale, True, layouts, prepared[3])
         except ValueError as e:
             match = _TENSOR_ERROR.match(str(e))
             if match is None:
@@ -733,7 +788,7 @@ class Optimizer(torch.optim.Optimizer):
         lazy = self._lazy_buffers
         for name in names:
             if name is not None and name not in lazy:
-                state[name] = zeros(p)
+                state[name] = zeros(p, state_dtype(p, storage_of(group, name)))
 
     def _after_step(self, state, extras):
         """Hook: the values that follow the step in the tuple (none by default); may append to `extras`,
@@ -742,14 +797,18 @@ class Optimizer(torch.optim.Optimizer):
 
     def _prepare(self, group, gi, grads, journal):
         """The usual preparation: (p, grad, numel, dtype, <buffer ptrs>, step, <_after_step values>, master)
-        for each parameter with a gradient, its step incremented. State it creates is recorded in `journal`."""
+        for each parameter with a gradient, its step incremented, and the bit masks of its bfloat16 buffers
+        (None when the group has none). State it creates is recorded in `journal`."""
         names = self._buffers(group)
         lazy = [name for name in names if name in self._lazy_buffers]
         masters = group.get("master_weights", False)
+        lean = group.get("state_dtype", "float32") != "float32"
+        storages = [storage_of(group, name) for name in names] if lean else None
         state_of = self.state
         items = []
         steps = []
         extras = []
+        masks = [] if lean else None
         for i, p, g, dtype, dense, _ in grads:
             if p not in state_of:
                 journal.new_state(state_of, p)
@@ -759,15 +818,21 @@ class Optimizer(torch.optim.Optimizer):
                 self._init_state(state, p, group, names)
             for name in lazy:
                 if name not in state:
-                    journal.put(state, name, zeros(p))
+                    journal.put(state, name, zeros(p, state_dtype(p, storage_of(group, name)) if lean else None))
             st, step = step_of(state, lambda: f"adamant.torch.{self._name}: {_where(p, gi, i)}")
             tail = self._after_step(state, extras)
             step += 1
-            items.append((p.data_ptr(), g.data_ptr(), numel(p), dtype,
-                          *[0 if name is None else state_ptr(state, name, p, dense) for name in names], step,
+            if lean:
+                dtypes = [state_dtype(p, storage) for storage in storages]
+                ptrs = [0 if name is None else state_ptr(state, name, p, dense, d) for name, d in zip(names, dtypes)]
+                masks.append(sum(1 << k for k, (name, d) in enumerate(zip(names, dtypes))
+                                 if name is not None and d is _BF16))
+            else:
+                ptrs = [0 if name is None else state_ptr(state, name, p, dense) for name in names]
+            items.append((p.data_ptr(), g.data_ptr(), numel(p), dtype, *ptrs, step,
                           *tail, master_ptr(state, p, dense, masters, journal)))
             steps.append((st, step))
-        return items, steps, extras or None
+        return items, steps, extras or None, masks
 
     def _prepare_again(self, group, gi, grads, first):
         """_prepare for a later pass (parameters listed again), after the first pass (`first`, what its

@@ -5,13 +5,14 @@ from typing import Optional
 import torch
 
 from adamant.torch import _base
-from adamant.torch._base import new_step, state_dtype, state_format
+from adamant.torch._base import new_step, state_dtype, state_format, storage_of
 
 
 def _init_state(state, p, group):
     state["step"] = new_step()
     init = group["initial_accumulator_value"]
-    state["sum"] = torch.full_like(p, float(init), dtype=state_dtype(p), memory_format=state_format(p))
+    state["sum"] = torch.full_like(p, float(init), dtype=state_dtype(p, storage_of(group, "sum")),
+                                   memory_format=state_format(p))
 
 
 @_base.drop_in("adagrad")
@@ -30,11 +31,12 @@ class Adagrad(_base.Optimizer):
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
                  foreach: Optional[bool] = None, *, maximize: bool = False, differentiable: bool = False,
                  fused: Optional[bool] = None, master_weights: bool = False, stochastic_rounding: bool = False, seed: int = 0,
+                 state_dtype="float32",
                  nonfinite: str = "propagate"):
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value, foreach=foreach,
                                       maximize=maximize, differentiable=differentiable, fused=fused,
-                                      master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed),
+                                      master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed, state_dtype=state_dtype),
                          nonfinite=nonfinite)
 
     def add_param_group(self, param_group):

@@ -18,6 +18,9 @@ class Adam(_base.Optimizer):
       moment (TensorFlow/Keras's "epsilon hat"), so runs match those frameworks for the same eps.
     * ``master_weights``, ``stochastic_rounding``, ``seed`` (defaults False, False, 0): how bfloat16 and
       float16 parameters are updated (their state is float32); see ``adamant.torch``.
+    * ``state_dtype`` (default "float32"): "bfloat16", or a dict by state name (``{"exp_avg_sq":
+      "bfloat16"}``), keeps that state in bfloat16: half the memory, the float32 update rounded; as every
+      adamant.torch optimizer, see ``adamant.torch``.
     * ``nonfinite`` (default "propagate"): "skip" or "raise" on a NaN or infinite gradient, as every
       adamant.torch optimizer; see ``adamant.torch``.
     """
@@ -26,13 +29,14 @@ class Adam(_base.Optimizer):
                  foreach: Optional[bool] = None, maximize: bool = False, capturable: bool = False,
                  differentiable: bool = False, fused: Optional[bool] = None, decoupled_weight_decay: bool = False,
                  bias_correction: bool = True, eps_mode: str = "pytorch", master_weights: bool = False, stochastic_rounding: bool = False, seed: int = 0,
+                 state_dtype="float32",
                  nonfinite: str = "propagate"):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                                       maximize=maximize, foreach=foreach, capturable=capturable,
                                       differentiable=differentiable, fused=fused,
                                       decoupled_weight_decay=decoupled_weight_decay,
                                       bias_correction=bias_correction, eps_mode=eps_mode,
-                                      master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed),
+                                      master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed, state_dtype=state_dtype),
                          nonfinite=nonfinite)
 
     _lazy_buffers = frozenset(("max_exp_avg_sq",))  # made when amsgrad is first on
@@ -53,9 +57,11 @@ class AdamW(Adam):
                  maximize: bool = False, foreach: Optional[bool] = None, capturable: bool = False,
                  differentiable: bool = False, fused: Optional[bool] = None, bias_correction: bool = True,
                  eps_mode: str = "pytorch", master_weights: bool = False, stochastic_rounding: bool = False, seed: int = 0,
+                 state_dtype="float32",
                  nonfinite: str = "propagate"):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                          foreach=foreach, maximize=maximize, capturable=capturable, differentiable=differentiable,
                          fused=fused, decoupled_weight_decay=True, bias_correction=bias_correction,
                          eps_mode=eps_mode, master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed,
+                         state_dtype=state_dtype,
                          nonfinite=nonfinite)

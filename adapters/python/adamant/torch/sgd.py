@@ -26,18 +26,21 @@ class SGD(_base.Optimizer):
                  maximize: bool = False, foreach: Optional[bool] = None, differentiable: bool = False,
                  fused: Optional[bool] = None, master_weights: bool = False, stochastic_rounding: bool = False,
                  seed: int = 0,
+                 state_dtype="float32",
                  nonfinite: str = "propagate"):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                                       nesterov=nesterov, maximize=maximize, foreach=foreach,
                                       differentiable=differentiable, fused=fused, master_weights=master_weights,
-                                      stochastic_rounding=stochastic_rounding, seed=seed),
+                                      stochastic_rounding=stochastic_rounding, seed=seed, state_dtype=state_dtype),
                          nonfinite=nonfinite)
 
     def _prepare(self, group, gi, grads, journal, fresh_states=()):
         momentum = group["momentum"] != 0
         masters = group.get("master_weights", False)
+        storage = _base.storage_of(group, "momentum_buffer")
         state_of = self.state
         items = []
+        masks = []  # bit 0: the momentum buffer is bfloat16
         fresh = []  # (state, buffer) pairs stored once the step has run
         for _, p, g, dtype, dense, _ in grads:
             # State only where needed (momentum, a master copy), as torch keeps none without momentum.
@@ -50,18 +53,21 @@ class SGD(_base.Optimizer):
             master = 0 if state is None else master_ptr(state, p, dense, masters, journal)
             if not momentum:
                 items.append((p.data_ptr(), g.data_ptr(), _base.numel(p), dtype, 0, False, master))
+                masks.append(0)
                 continue
+            buf_dtype = state_dtype(p, storage)
+            masks.append(1 if buf_dtype is torch.bfloat16 else 0)
             if state.get("momentum_buffer") is None or id(state) in fresh_states:
                 # torch 1.13 stores None without momentum. A parameter listed again whose buffer this
                 # step made is stepped as torch.optim steps it, from the buffers as they were before the
                 # step: set to the gradient again. The step sets the buffer to the gradient.
-                buf = torch.empty_like(p, dtype=state_dtype(p), memory_format=_base.state_format(p))
+                buf = torch.empty_like(p, dtype=buf_dtype, memory_format=_base.state_format(p))
                 fresh.append((state, buf))
                 items.append((p.data_ptr(), g.data_ptr(), _base.numel(p), dtype, buf.data_ptr(), False, master))
             else:
                 items.append((p.data_ptr(), g.data_ptr(), _base.numel(p), dtype,
-                              state_ptr(state, "momentum_buffer", p, dense), True, master))
-        return items, (), fresh
+                              state_ptr(state, "momentum_buffer", p, dense, buf_dtype), True, master))
+        return items, (), fresh, masks
 
     def _prepare_again(self, group, gi, grads, first):
         return self._prepare(group, gi, grads, _base._Journal(), {id(state) for state, _ in first[2]})
