@@ -185,7 +185,8 @@ std::vector<std::optional<adamant::Layout>> ReadLayouts(const py::object& layout
   return out;
 }
 
-// Per tensor, which of its state buffers are bfloat16: None (none), or a list of bit masks (bit k: buffer k).
+// Per tensor, which of its state buffers are bfloat16: None (none), or a list of bit masks (bit k: buffer k
+// is bfloat16; bit 8 + k: rounded stochastically).
 std::vector<uint32_t> ReadStorages(const py::object& storages, size_t count) {
   std::vector<uint32_t> out(count, 0);
   if (storages.is_none()) return out;
@@ -235,7 +236,10 @@ py::object StepOf(const Tuples& tuples, Options defaults, Fix fix, const py::dic
   const std::vector<uint32_t> storages = ReadStorages(storage_list, tensors.size());
   for (size_t i = 0; i < tensors.size(); ++i) {
     for (size_t k = 0; k < buffers; ++k) {
-      if (storages[i] >> k & 1u) tensors[i].state_storage[k] = StateStorage::kBFloat16;
+      if (storages[i] >> k & 1u) {
+        tensors[i].state_storage[k] =
+            storages[i] >> (8 + k) & 1u ? StateStorage::kBFloat16Stochastic : StateStorage::kBFloat16;
+      }
     }
   }
   const Precision precision = ReadPrecision(group);

@@ -77,8 +77,8 @@ struct OptimizerFlags {
     betas_option = app->add_option("--betas", betas, "beta1,beta2 (adam family), e.g. 0.9,0.95")->group(group);
     for (auto& s : switches) s.option = app->add_flag(s.flag, s.value, s.help)->group(group);
     state_dtype_option = app->add_option("--state-dtype", state_dtype,
-                                         "how the optimizer state is stored: float32 (default), bfloat16, or per "
-                                         "buffer, e.g. exp_avg_sq:bfloat16")
+                                         "how the optimizer state is stored: float32 (default), bfloat16, "
+                                         "bfloat16_stochastic, or per buffer, e.g. exp_avg_sq:bfloat16")
                              ->group(group);
     app->add_option("--opt", extra,
                     "any option as key=value under PyTorch's name, e.g. --opt eps_mode=tensorflow "

@@ -25,13 +25,21 @@ constexpr DType StateDType(DType dtype) { return dtype == DType::kFloat64 ? DTyp
 enum class StateStorage : uint8_t {
   kFull,      // in the compute type: StateDType(param dtype)
   kBFloat16,  // bfloat16: widened for the rule, stored rounded to nearest even (float32 compute only)
+  // bfloat16 stored with stochastic rounding: unbiased, so that increments below half the spacing (the
+  // (1-beta2)*g^2 of a second moment) still move the state on average. The bits are drawn from the seed
+  // (Precision::seed), step, tensor, buffer and element: reproducible, whatever the thread count.
+  kBFloat16Stochastic,
 };
+
+constexpr bool IsBFloat16(StateStorage storage) {
+  return storage == StateStorage::kBFloat16 || storage == StateStorage::kBFloat16Stochastic;
+}
 
 // The dtype of a state buffer stored as `storage` for a parameter of `dtype`. float64 parameters keep
 // float64 state whatever the storage asks: a group's state_dtype is for its float32, bfloat16 and float16
 // parameters (the functional layer refuses bfloat16 storage asked for a float64 tensor).
 constexpr DType StateDType(DType dtype, StateStorage storage) {
-  return storage == StateStorage::kBFloat16 && dtype != DType::kFloat64 ? DType::kBFloat16 : StateDType(dtype);
+  return IsBFloat16(storage) && dtype != DType::kFloat64 ? DType::kBFloat16 : StateDType(dtype);
 }
 
 // Bytes per element (0 for a value outside the enum).

@@ -30,7 +30,8 @@ void OptionFromString(std::string_view key, std::string_view text, double& out);
 void OptionFromString(std::string_view key, std::string_view text, bool& out);      // true/false/1/0/yes/no/on/off
 void OptionFromString(std::string_view key, std::string_view text, Betas& out);     // "0.9,0.999"
 void OptionFromString(std::string_view key, std::string_view text, EpsMode& out);   // pytorch|tensorflow
-// "float32" or "bfloat16" for every buffer, or "name:dtype,..." per buffer (the others float32). Which
+// "float32", "bfloat16" or "bfloat16_stochastic" for every buffer, or "name:dtype,..." per buffer (the
+// others float32). Which
 // names an algorithm has is checked where the options meet it (ValidateStateDTypes, optimizer.h).
 void OptionFromString(std::string_view key, std::string_view text, StateDTypes& out);
 

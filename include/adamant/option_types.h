@@ -48,7 +48,7 @@ struct StateDTypes {
   bool operator==(const StateDTypes&) const = default;
 };
 
-// "float32" / "bfloat16".
+// "float32" / "bfloat16" / "bfloat16_stochastic".
 std::string_view StateStorageName(StateStorage storage);
 
 // An algorithm's options from one list of fields, FIELDS(X) calling X(type, name, default) for each field

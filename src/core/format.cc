@@ -139,7 +139,7 @@ void OptionFromString(std::string_view key, std::string_view text, EpsMode& out)
 namespace {
 
 bool ParseStateStorage(std::string_view text, StateStorage& out) {
-  for (const StateStorage s : {StateStorage::kFull, StateStorage::kBFloat16}) {
+  for (const StateStorage s : {StateStorage::kFull, StateStorage::kBFloat16, StateStorage::kBFloat16Stochastic}) {
     if (text == StateStorageName(s)) {
       out = s;
       return true;
@@ -151,7 +151,8 @@ bool ParseStateStorage(std::string_view text, StateStorage& out) {
 }  // namespace
 
 void OptionFromString(std::string_view key, std::string_view text, StateDTypes& out) {
-  constexpr const char* kExpected = "float32 or bfloat16, or name:dtype pairs separated by commas";
+  constexpr const char* kExpected =
+      "float32, bfloat16 or bfloat16_stochastic, or name:dtype pairs separated by commas";
   StateDTypes result;
   bool all_given = false;
   std::string_view rest = text;

@@ -96,7 +96,7 @@ void CheckTensor(std::string_view algorithm, size_t index, const ParamView& p, c
   if (p.grad == nullptr) Fail(algorithm, index, "grad is null");
   for (const StateArg& s : state) {
     if (s.used && s.ptr == nullptr) Fail(algorithm, index, std::string(s.name) + " is null");
-    if (s.used && s.storage == StateStorage::kBFloat16 && p.dtype == DType::kFloat64) {
+    if (s.used && IsBFloat16(s.storage) && p.dtype == DType::kFloat64) {
       Fail(algorithm, index, std::string(s.name) + ": bfloat16 state is not for float64 parameters");
     }
   }
@@ -132,7 +132,7 @@ void CheckTensorOf(size_t i, const Tensor& t, algorithms::ModeBits modes) {
   StateArg state[kBuffers];
   for (int k = 0; k < kBuffers; ++k) {
     state[k] = {A::kState[k].name.data(), t.state[k], A::Uses(modes, k), t.state_storage[k]};
-    if (static_cast<uint8_t>(t.state_storage[k]) > static_cast<uint8_t>(StateStorage::kBFloat16)) {
+    if (static_cast<uint8_t>(t.state_storage[k]) > static_cast<uint8_t>(StateStorage::kBFloat16Stochastic)) {
       Fail(kName, i, std::string(A::kState[k].name) + ": unknown state storage");
     }
   }
@@ -145,8 +145,15 @@ void CheckTensorOf(size_t i, const Tensor& t, algorithms::ModeBits modes) {
   }
 }
 
-// A slot's rounding: its stochastic-rounding stream is keyed by (seed, step, position).
+// A slot's rounding: its stochastic-rounding streams are keyed by (seed, step, position): the parameter's
+// when Precision::rounding asks for it, the state's when a buffer is kBFloat16Stochastic (another stream,
+// so that the parameter and its state do not draw the same bits).
 void SetRounding(kernels::Slot& slot, size_t position, uint64_t step, const Precision& precision) {
+  bool stochastic_state = false;
+  for (const kernels::StateStorage s : slot.state_storage) {
+    stochastic_state = stochastic_state || s == kernels::StateStorage::kBFloat16Stochastic;
+  }
+  slot.state_stream = stochastic_state ? core::Mix(core::Mix(precision.seed ^ core::Mix(step ^ core::Mix(position))) + 1) : 0;
   // With a master copy the parameter is its nearest rounding; stochastic rounding applies without one.
   if (precision.rounding == Rounding::kStochastic) {
     slot.rounding = kernels::Rounding::kStochastic;
@@ -157,13 +164,30 @@ void SetRounding(kernels::Slot& slot, size_t position, uint64_t step, const Prec
   }
 }
 
-// A slot's pointers, storage and rounding.
-void FillSlot(kernels::Slot& slot, const Tensor& t, size_t position, uint64_t step, const Precision& precision) {
+kernels::StateStorage KernelStorage(StateStorage storage) {
+  switch (storage) {
+    case StateStorage::kBFloat16:
+      return kernels::StateStorage::kBFloat16;
+    case StateStorage::kBFloat16Stochastic:
+      return kernels::StateStorage::kBFloat16Stochastic;
+    case StateStorage::kFull:
+      break;
+  }
+  return kernels::StateStorage::kCompute;
+}
+
+// A slot's pointers, storages and rounding; `uses[k]`: the call's modes use buffer k.
+void FillSlot(kernels::Slot& slot, const Tensor& t, std::span<const bool> uses, size_t position, uint64_t step,
+              const Precision& precision) {
   slot.param = t.param.data;
   slot.grad = t.param.grad;
   slot.master = t.master;
   slot.numel = t.param.numel;
   slot.storage = core::StorageOf(t.param.dtype);
+  for (size_t k = 0; k < uses.size(); ++k) {
+    slot.state[k] = uses[k] ? t.state[k] : nullptr;
+    slot.state_storage[k] = uses[k] ? KernelStorage(t.state_storage[k]) : kernels::StateStorage::kCompute;
+  }
   SetRounding(slot, position, step, precision);
 }
 
@@ -273,6 +297,8 @@ void StepOf(std::span<const Tensor> tensors, const typename A::Options& o, const
   constexpr bool kScalarState = !A::kScalarState.empty();
   const algorithms::ModeBits modes = A::ModesOf(o);
   using Slot = kernels::StepSlot<A>;
+  std::array<bool, kBuffers> uses{};
+  for (int k = 0; k < kBuffers; ++k) uses[static_cast<size_t>(k)] = A::Uses(modes, k);
   struct SlotsTag;
   std::vector<Slot>& slots = core::ScratchOfSize<Slot, SlotsTag>(tensors.size());
   std::vector<ScalarTable<A>> tables(static_cast<size_t>(core::RunsFor(tensors.size())));
@@ -291,14 +317,9 @@ void StepOf(std::span<const Tensor> tensors, const typename A::Options& o, const
       slot = Slot{};
       const size_t position = t.position >= 0 ? static_cast<size_t>(t.position) : i;
       if (keep != nullptr) keep->positions[i] = position;
-      FillSlot(slot, t, position, A::kCountsSteps ? static_cast<uint64_t>(t.step) : 0, precision);
+      FillSlot(slot, t, uses, position, A::kCountsSteps ? static_cast<uint64_t>(t.step) : 0, precision);
       slot.element_offset = t.offset;
       slot.grad_scale = args.grad_scale;
-      for (int k = 0; k < kBuffers; ++k) {
-        slot.state[k] = A::Uses(modes, k) ? t.state[k] : nullptr;
-        slot.state_storage[k] = t.state_storage[k] == StateStorage::kBFloat16 ? kernels::StateStorage::kBFloat16
-                                                                               : kernels::StateStorage::kCompute;
-      }
       const algorithms::TensorStep step{.step = A::kCountsSteps ? t.step : 0,
                                         .scalar_state = kScalarState ? *t.scalar_state : 1.0,
                                         .fresh = t.fresh};

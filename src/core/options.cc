@@ -8,7 +8,15 @@ std::string_view EpsModeName(EpsMode mode) {
 }
 
 std::string_view StateStorageName(StateStorage storage) {
-  return storage == StateStorage::kBFloat16 ? "bfloat16" : "float32";
+  switch (storage) {
+    case StateStorage::kBFloat16:
+      return "bfloat16";
+    case StateStorage::kBFloat16Stochastic:
+      return "bfloat16_stochastic";
+    case StateStorage::kFull:
+      break;
+  }
+  return "float32";
 }
 
 }  // namespace adamant

@@ -35,8 +35,9 @@ enum class Storage : uint8_t { kFloat32, kFloat64, kBFloat16, kFloat16 };
 // widened into it for a block of elements before the rule runs, and stored back after (loop.h), so that the
 // element loop is the same for every storage (later storages: a block of codes plus its scale).
 enum class StateStorage : uint8_t {
-  kCompute,   // in the compute type (float; double for kFloat64 parameters)
-  kBFloat16,  // bf16 patterns, rounded to nearest even when stored; float compute types only
+  kCompute,             // in the compute type (float; double for kFloat64 parameters)
+  kBFloat16,            // bf16 patterns, rounded to nearest even when stored; float compute types only
+  kBFloat16Stochastic,  // bf16 patterns, rounded stochastically (Slot::state_stream) when stored
 };
 
 // How a bf16/fp16 parameter is written back.
@@ -55,6 +56,8 @@ struct Slot {
   StateStorage state_storage[kMaxStateBuffers] = {};  // how each of them is stored
   float* master = nullptr;  // bf16/fp16 only: fp32 master weights; the rule updates these, param = round(master)
   uint64_t random_stream = 0;  // stochastic rounding: mixes seed, step and tensor
+  // Stochastic rounding of kBFloat16Stochastic state: buffer j draws from state_stream + j * kStreamStep.
+  uint64_t state_stream = 0;
   // The index of element 0 of these arrays in the whole tensor, when they are a slice of it (a shard):
   // stochastic rounding draws by that index, so a slice rounds as the whole tensor would.
   int64_t element_offset = 0;

@@ -151,17 +151,26 @@ ADAMANT_KERNEL_INLINE void Elements(int64_t at, int64_t n, typename V::Param* __
 
 // A state buffer stored otherwise than in the compute type, for n elements: widened into `out` before the
 // rule runs (Stage) and stored back from it after (Unstage).
+// Stochastic rounding of staged state: buffer j's stream is the slot's state_stream plus j of these (the
+// golden ratio's odd 64-bit multiple), so that no two buffers of a tensor draw the same bits.
+inline constexpr uint64_t kStreamStep = 0x9E3779B97F4A7C15ull;
+
 template <class S>
 ADAMANT_KERNEL_INLINE void Stage(StateStorage storage, const void* __restrict in, int64_t n, S* __restrict out) {
-  if (storage == StateStorage::kBFloat16) {
-    const Half16* h = static_cast<const Half16*>(in);
-    for (int64_t i = 0; i < n; ++i) out[i] = static_cast<S>(BFloat16ToFloat(h[i]));
-  }
+  const Half16* h = static_cast<const Half16*>(in);  // every staged storage is bf16 today
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<S>(BFloat16ToFloat(h[i]));
+  (void)storage;
 }
+// `at`: the tensor's index of element 0 (stochastic rounding draws by it, as for parameters).
 template <class S>
-ADAMANT_KERNEL_INLINE void Unstage(StateStorage storage, const S* __restrict in, int64_t n, void* __restrict out) {
-  if (storage == StateStorage::kBFloat16) {
-    Half16* h = static_cast<Half16*>(out);
+ADAMANT_KERNEL_INLINE void Unstage(StateStorage storage, const S* __restrict in, int64_t n, void* __restrict out,
+                                   uint64_t stream, int64_t at) {
+  Half16* h = static_cast<Half16*>(out);
+  if (storage == StateStorage::kBFloat16Stochastic) {
+    for (int64_t i = 0; i < n; ++i) {
+      h[i] = FloatToBFloat16Stochastic(static_cast<float>(in[i]), RandomBits(stream, static_cast<uint64_t>(at + i)));
+    }
+  } else {
     for (int64_t i = 0; i < n; ++i) h[i] = FloatToBFloat16(static_cast<float>(in[i]));
   }
 }
@@ -173,7 +182,7 @@ inline constexpr int64_t kStage = 256;
 // Element i of `base` (an array of `storage`), as an address.
 template <class S>
 ADAMANT_KERNEL_INLINE void* StateAt(S* base, StateStorage storage, int64_t i) {
-  if (storage == StateStorage::kBFloat16) return reinterpret_cast<Half16*>(base) + i;
+  if (storage != StateStorage::kCompute) return reinterpret_cast<Half16*>(base) + i;
   return base + i;
 }
 
@@ -241,7 +250,10 @@ __attribute__((noinline)) void Loop(const Slot& slot, int64_t begin, int64_t end
                 at[kJ]...);
     if (staged) {
       for (size_t j = 0; j < kN; ++j) {
-        if (storage[j] != StateStorage::kCompute) Unstage(storage[j], stage[j], n, StateAt(base[j], storage[j], b));
+        if (storage[j] != StateStorage::kCompute) {
+          Unstage(storage[j], stage[j], n, StateAt(base[j], storage[j], b), slot.state_stream + j * kStreamStep,
+                  slot.element_offset + b);
+        }
       }
     }
     b += n;

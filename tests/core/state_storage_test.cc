@@ -18,6 +18,7 @@
 #include "adamant/option_text.h"
 #include "adamant/options.h"
 #include "adamant/param.h"
+#include "adamant/precision.h"
 #include "adamant/threads.h"
 #include "kernels/kernels.h"
 #include "support/error_of.h"
@@ -171,12 +172,89 @@ TEST_P(BFloat16State, IsTheFloat32UpdateRoundedToNearestEven) {
 
 INSTANTIATE_TEST_SUITE_P(Threads, BFloat16State, ::testing::Values(1, 2));
 
+// Stochastic rounding of the state: each stored value is one of the two bfloat16 neighbours of the float32
+// state the same step gives (the value itself when it is one), and the bits depend on the seed only: the
+// same for every target and thread count.
+TEST(BFloat16State, StochasticRoundingStoresANeighbourOfTheFloat32State) {
+  const bool all[kMaxStateBuffers] = {true, true, true};
+  const Precision precision{.seed = 17};
+  std::vector<uint16_t> first[kMaxStateBuffers];
+  for (int threads : {1, 2}) {
+    SetNumThreads(threads);
+    for (int target = 0; target < kernels::NumAvailableTargets(); ++target) {
+      kernels::SetTarget(kernels::AvailableTarget(target).target);
+      Pair test(DType::kFloat32, 4097, false, all, 23);
+      Pair reference = test;
+      functional::Tensor t = test.Tensor(1, false);
+      t.state_storage = {StateStorage::kBFloat16Stochastic, StateStorage::kBFloat16Stochastic,
+                         StateStorage::kBFloat16Stochastic};
+      const functional::Tensor r = reference.Tensor(1, true);
+      functional::Step({&t, 1}, AdamOptions{.amsgrad = true}, precision);
+      functional::Step({&r, 1}, AdamOptions{.amsgrad = true}, precision);
+      int64_t up = 0, inexact = 0;
+      for (int k = 0; k < kMaxStateBuffers; ++k) {
+        for (size_t j = 0; j < test.state16[k].size(); ++j) {
+          uint32_t u;
+          std::memcpy(&u, &reference.state32[k][j], 4);
+          const auto down = static_cast<uint16_t>(u >> 16);
+          const uint16_t got = test.state16[k][j];
+          if ((u & 0xFFFFu) == 0) {
+            ASSERT_EQ(got, down) << k << " " << j;
+          } else {
+            ASSERT_TRUE(got == down || got == down + 1) << k << " " << j;
+            up += got != down;
+            ++inexact;
+          }
+        }
+        if (first[k].empty()) {
+          first[k] = test.state16[k];
+        } else {
+          EXPECT_EQ(test.state16[k], first[k]) << "threads " << threads << " target " << target << " buffer " << k;
+        }
+      }
+      // Both neighbours occur (the fractions are spread over [0, 1)).
+      EXPECT_GT(up, inexact / 4);
+      EXPECT_LT(up, inexact * 3 / 4);
+    }
+  }
+  kernels::SetTarget("");
+  SetNumThreads(0);
+  // Another seed, other bits; nearest-even rounding is not what it stores.
+  Pair other(DType::kFloat32, 4097, false, all, 23);
+  functional::Tensor t = other.Tensor(1, false);
+  t.state_storage = {StateStorage::kBFloat16Stochastic, StateStorage::kBFloat16Stochastic,
+                     StateStorage::kBFloat16Stochastic};
+  functional::Step({&t, 1}, AdamOptions{.amsgrad = true}, Precision{.seed = 18});
+  EXPECT_NE(other.state16[0], first[0]);
+}
+
+// Unbiased: x = 1 + 2^-9 lies a quarter of the spacing (2^-7) above 1, so a quarter of the elements round
+// up. SGD sets a fresh momentum buffer to the gradient, which then holds x exactly before it is stored.
+TEST(BFloat16State, StochasticRoundingIsUnbiased) {
+  constexpr int64_t n = 200000;
+  const float x = 1.0f + 1.0f / 512;
+  std::vector<float> w(n, 0.0f), g(n, x);
+  std::vector<uint16_t> momentum(n);
+  functional::Tensor t{ParamView{w.data(), g.data(), n, DType::kFloat32}, {momentum.data()}};
+  t.state_storage[0] = StateStorage::kBFloat16Stochastic;
+  t.fresh = true;
+  functional::Step({&t, 1}, SGDOptions{.lr = 0.1, .momentum = 0.9}, Precision{.seed = 3});
+  int64_t up = 0;
+  for (uint16_t h : momentum) {
+    ASSERT_TRUE(h == 0x3F80 || h == 0x3F81) << h;
+    up += h == 0x3F81;
+  }
+  EXPECT_NEAR(static_cast<double>(up) / n, 0.25, 0.01);
+}
+
 TEST(BFloat16State, SlicesInAnyCallGiveTheWholeTensorsBits) {
+  for (const StateStorage storage : {StateStorage::kBFloat16, StateStorage::kBFloat16Stochastic}) {
   const bool all[kMaxStateBuffers] = {true, true, true};
   Pair whole(DType::kFloat32, 4097, false, all, 3);
   Pair sliced = whole;
-  const functional::Tensor w = whole.Tensor(1, false);
-  functional::Step({&w, 1}, AdamOptions{.amsgrad = true});
+  functional::Tensor w = whole.Tensor(1, false);
+  w.state_storage = {storage, storage, storage};
+  functional::Step({&w, 1}, AdamOptions{.amsgrad = true}, Precision{.seed = 5});
   // Cuts that are not multiples of the stage.
   const int64_t cuts[] = {0, 1, 300, 2500, 4097};
   for (int c = 0; c + 1 < static_cast<int>(std::size(cuts)); ++c) {
@@ -186,12 +264,14 @@ TEST(BFloat16State, SlicesInAnyCallGiveTheWholeTensorsBits) {
     t.param.grad = sliced.grad32.data() + begin;
     t.param.numel = cuts[c + 1] - begin;
     for (int k = 0; k < kMaxStateBuffers; ++k) t.state[k] = sliced.state16[k].data() + begin;
+    t.state_storage = {storage, storage, storage};
     t.offset = begin;
     t.position = 0;
-    functional::Step({&t, 1}, AdamOptions{.amsgrad = true});
+    functional::Step({&t, 1}, AdamOptions{.amsgrad = true}, Precision{.seed = 5});
   }
   EXPECT_EQ(0, std::memcmp(whole.param32.data(), sliced.param32.data(), whole.param32.size() * 4));
   for (int k = 0; k < kMaxStateBuffers; ++k) EXPECT_EQ(whole.state16[k], sliced.state16[k]) << k;
+  }
 }
 
 TEST(BFloat16State, IsRefusedForFloat64Parameters) {
@@ -293,8 +373,8 @@ TEST(StateDTypeOption, IsChosenPerBufferByName) {
 }
 
 TEST(StateDTypeOption, TextRoundTripsAndBadTextIsRefused) {
-  for (const char* text : {"float32", "bfloat16", "exp_avg:bfloat16", "exp_avg:bfloat16,exp_avg_sq:float32",
-                           "exp_avg:float32,bfloat16"}) {
+  for (const char* text : {"float32", "bfloat16", "bfloat16_stochastic", "exp_avg:bfloat16",
+                           "exp_avg:bfloat16,exp_avg_sq:bfloat16_stochastic", "exp_avg:float32,bfloat16"}) {
     StateDTypes d;
     OptionFromString("state_dtype", text, d);
     EXPECT_EQ(OptionToString(d), text);
@@ -307,7 +387,7 @@ TEST(StateDTypeOption, TextRoundTripsAndBadTextIsRefused) {
                           "bfloat16,float32", "exp_avg=bfloat16"}) {
     EXPECT_EQ(test_support::ErrorOf([&] { OptionFromString("state_dtype", bad, d); }),
               std::string("invalid value for option 'state_dtype': '") + bad +
-                  "' (expected float32 or bfloat16, or name:dtype pairs separated by commas)");
+                  "' (expected float32, bfloat16 or bfloat16_stochastic, or name:dtype pairs separated by commas)");
   }
 }
 

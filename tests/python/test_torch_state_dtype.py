@@ -74,8 +74,8 @@ def test_state_dtype_per_buffer_and_what_keeps_its_own():
 
 
 @pytest.mark.parametrize("value, error, message", [
-    ("int4", ValueError, r"^Invalid state_dtype: 'int4' \(expected 'float32' or 'bfloat16', or a dict of them by "
-                         r"state name\)$"),
+    ("int4", ValueError, r"^Invalid state_dtype: 'int4' \(expected 'float32', 'bfloat16' or 'bfloat16_stochastic', "
+                         r"or a dict of them by state name\)$"),
     ("float64", ValueError, r"^Invalid state_dtype: 'float64'"),
     ({"exp_inf": "bfloat16"}, ValueError, r"^Invalid state_dtype: 'exp_inf' is not state of adamant.torch.Adam "
                                           r"\(its state: exp_avg, exp_avg_sq, max_exp_avg_sq\)$"),
@@ -154,3 +154,38 @@ def test_switching_a_group_to_bfloat16_converts_its_state_at_the_next_step():
     assert torch.equal(p, q)
     assert opt.state[p]["exp_avg"].dtype is torch.bfloat16
     assert torch.equal(opt.state[p]["exp_avg"], ref.state[q]["exp_avg"].to(torch.bfloat16))
+
+
+@pytest.mark.parametrize("algorithm", ["Adam", "SGD", "Lion"])
+def test_stochastic_rounding_of_the_state(algorithm):
+    # Each stored value is a bfloat16 neighbour of the float32 state the same step gives; a run is
+    # reproducible for a seed (SGD, which keeps no step, draws new bits each step from the optimizer's count).
+    def run(seed):
+        params, ref_params = _params(torch.float32), _params(torch.float32)
+        opt = getattr(at, algorithm)(params, state_dtype="bfloat16_stochastic", seed=seed, **FULL[algorithm])
+        ref = getattr(at, algorithm)(ref_params, **FULL[algorithm])
+        states = []
+        for step in range(1, 4):
+            _grads(params, step)
+            _grads(ref_params, step)
+            for p, q in zip(params, ref_params):
+                if p in opt.state:
+                    ref.state[q] = _widened(opt.state[p])
+            opt.step()
+            ref.step()
+            for p, q in zip(params, ref_params):
+                assert torch.equal(p, q)
+                for name, value in opt.state[p].items():
+                    if not isinstance(value, torch.Tensor) or value.dim() == 0:
+                        continue
+                    bits = ref.state[q][name].view(torch.int32)
+                    down = torch.bitwise_right_shift(bits, 16).to(torch.int16)
+                    got = value.view(torch.int16)
+                    exact = torch.bitwise_and(bits, 0xFFFF) == 0
+                    assert torch.all(torch.where(exact, got == down, (got == down) | (got == down + 1))), name
+                    states.append(got.clone())
+        return states
+
+    a, b, c = run(1), run(1), run(2)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert not all(torch.equal(x, y) for x, y in zip(a, c))

@@ -39,10 +39,12 @@ and float64 parameters ignore them):
   repeats the uninterrupted run.
 
 State storage. Every optimizer takes the keyword-only option ``state_dtype`` (per param group):
-``"float32"`` (the default), ``"bfloat16"``, or a dict by state name (``{"exp_avg_sq": "bfloat16"}``; names
-not in it keep float32). bfloat16 state tensors are ``torch.bfloat16`` under their usual names; the step
-widens them, runs the float32 update, and stores the new state rounded to nearest even (the C++
-optimizers' ``state_dtype``, docs/algorithms.md). float64 and complex parameters keep their own state dtype.
+``"float32"`` (the default), ``"bfloat16"``, ``"bfloat16_stochastic"``, or a dict by state name
+(``{"exp_avg_sq": "bfloat16"}``; names not in it keep float32). bfloat16 state tensors are ``torch.bfloat16``
+under their usual names; the step widens them, runs the float32 update, and stores the new state rounded to
+nearest even, or stochastically (drawn from the group's ``seed``, the optimizer's count of steps, the
+tensor, buffer and element, as the parameters' stochastic rounding; the C++ optimizers' ``state_dtype``,
+docs/algorithms.md). float64 and complex parameters keep their own state dtype.
 A state tensor of another dtype (a float32 state dict loaded into a bfloat16 group) is converted on the
 next step, like any state tensor that does not fit.
 
@@ -88,7 +90,7 @@ _STATE_DTYPES = {torch.float32: torch.float32, torch.float64: torch.float64, tor
                  torch.complex128: torch.complex128}
 _HALF = frozenset((torch.bfloat16, torch.float16))
 # The values of the state_dtype option, and the parameter dtypes whose state may be bfloat16.
-STATE_STORAGES = ("float32", "bfloat16")
+STATE_STORAGES = ("float32", "bfloat16", "bfloat16_stochastic")
 _LEAN = frozenset((torch.float32, torch.bfloat16, torch.float16))
 _BF16 = torch.bfloat16
 _COMPLEX = frozenset((torch.complex64, torch.complex128))
@@ -165,24 +167,39 @@ def _bump_versions(tensors):
 def state_dtype(p, storage="float32"):
     """The dtype of `p`'s state tensors: p's own, float32 for bfloat16 and float16 parameters; bfloat16
     where `storage` (a value of the state_dtype option) says so, for float32, bfloat16 and float16 ones."""
-    if storage == "bfloat16" and p.dtype in _LEAN:
+    if storage != "float32" and p.dtype in _LEAN:
         return _BF16
     return _STATE_DTYPES.get(p.dtype, p.dtype)
 
 
 def storage_of(group, name):
-    """What a group's state_dtype option says of its state buffer `name`: "float32" or "bfloat16"."""
+    """What a group's state_dtype option says of its state buffer `name`: one of STATE_STORAGES."""
     chosen = group.get("state_dtype", "float32")
     if isinstance(chosen, str):
         return chosen
     return chosen.get(name, "float32")
 
 
+def storage_mask(names, dtypes, storages):
+    """The C++ step's bit mask of a tensor's bfloat16 buffers (bit k), rounded stochastically (bit 8 + k),
+    from the dtypes of the tensors passed and the storages the group asks for."""
+    mask = 0
+    for k, (name, dtype, storage) in enumerate(zip(names, dtypes, storages)):
+        if name is not None and dtype is _BF16:
+            mask |= 1 << k | (1 << (8 + k) if storage == "bfloat16_stochastic" else 0)
+    return mask
+
+
+def _rounds_state_stochastically(group):
+    chosen = group.get("state_dtype", "float32")
+    return chosen == "bfloat16_stochastic" or (isinstance(chosen, dict) and "bfloat16_stochastic" in chosen.values())
+
+
 def check_state_dtype(name, algorithm, options):
     """TypeError or ValueError unless the state_dtype option is one of STATE_STORAGES, or a dict from the
     algorithm's state names to them."""
     chosen = options.get("state_dtype", "float32")
-    expected = f"'float32' or 'bfloat16', or a dict of them by state name"
+    expected = "'float32', 'bfloat16' or 'bfloat16_stochastic', or a dict of them by state name"
     if isinstance(chosen, str):
         if chosen not in STATE_STORAGES:
             raise ValueError(f"Invalid state_dtype: {chosen!r} (expected {expected})")
@@ -699,7 +716,7 @@ class Optimizer(torch.optim.Optimizer):
         items, steps, extra, storages = prepared
         if not items:
             return False
-        if group.get("stochastic_rounding"):
+        if group.get("stochastic_rounding") or _rounds_state_stochastically(group):
             group = dict(group)
             seed = stream_seed(group.get("seed", 0), count, gi)
             group["seed"] = seed if k == 0 else _adamant.mix_seed(seed ^ k)
@@ -825,8 +842,7 @@ class Optimizer(torch.optim.Optimizer):
             if lean:
                 dtypes = [state_dtype(p, storage) for storage in storages]
                 ptrs = [0 if name is None else state_ptr(state, name, p, dense, d) for name, d in zip(names, dtypes)]
-                masks.append(sum(1 << k for k, (name, d) in enumerate(zip(names, dtypes))
-                                 if name is not None and d is _BF16))
+                masks.append(storage_mask(names, dtypes, storages))
             else:
                 ptrs = [0 if name is None else state_ptr(state, name, p, dense) for name in names]
             items.append((p.data_ptr(), g.data_ptr(), numel(p), dtype, *ptrs, step,

@@ -56,7 +56,7 @@ class SGD(_base.Optimizer):
                 masks.append(0)
                 continue
             buf_dtype = state_dtype(p, storage)
-            masks.append(1 if buf_dtype is torch.bfloat16 else 0)
+            masks.append(_base.storage_mask(("momentum_buffer",), (buf_dtype,), (storage,)))
             if state.get("momentum_buffer") is None or id(state) in fresh_states:
                 # torch 1.13 stores None without momentum. A parameter listed again whose buffer this
                 # step made is stepped as torch.optim steps it, from the buffers as they were before the
