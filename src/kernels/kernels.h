@@ -32,8 +32,9 @@ namespace adamant::kernels {
 enum class Storage : uint8_t { kFloat32, kFloat64, kBFloat16, kFloat16 };
 
 // How a state buffer is stored. The rule always sees the compute type: a buffer stored otherwise is
-// widened into it for a block of elements before the rule runs, and stored back after (loop.h), so that the
-// element loop is the same for every storage (later storages: a block of codes plus its scale).
+// widened into it for a stage of elements before the rule runs, and stored back after (Loop, loop.h, for
+// float32 parameters; StepStaged, step-inl.h, for the others), so that the rule is the same for every
+// storage (later storages: a block of codes plus its scale).
 enum class StateStorage : uint8_t {
   kCompute,             // in the compute type (float; double for kFloat64 parameters)
   kBFloat16,            // bf16 patterns, rounded to nearest even when stored; float compute types only

@@ -155,16 +155,17 @@ ADAMANT_KERNEL_INLINE void Elements(int64_t at, int64_t n, typename V::Param* __
 // golden ratio's odd 64-bit multiple), so that no two buffers of a tensor draw the same bits.
 inline constexpr uint64_t kStreamStep = 0x9E3779B97F4A7C15ull;
 
+// Not inlined: inlined into every variant's loop, they made the kernels take 2.5 times as long to compile.
 template <class S>
-ADAMANT_KERNEL_INLINE void Stage(StateStorage storage, const void* __restrict in, int64_t n, S* __restrict out) {
+__attribute__((noinline)) void Stage(StateStorage storage, const void* __restrict in, int64_t n, S* __restrict out) {
   const Half16* h = static_cast<const Half16*>(in);  // every staged storage is bf16 today
   for (int64_t i = 0; i < n; ++i) out[i] = static_cast<S>(BFloat16ToFloat(h[i]));
   (void)storage;
 }
 // `at`: the tensor's index of element 0 (stochastic rounding draws by it, as for parameters).
 template <class S>
-ADAMANT_KERNEL_INLINE void Unstage(StateStorage storage, const S* __restrict in, int64_t n, void* __restrict out,
-                                   uint64_t stream, int64_t at) {
+__attribute__((noinline)) void Unstage(StateStorage storage, const S* __restrict in, int64_t n, void* __restrict out,
+                                       uint64_t stream, int64_t at) {
   Half16* h = static_cast<Half16*>(out);
   if (storage == StateStorage::kBFloat16Stochastic) {
     for (int64_t i = 0; i < n; ++i) {
@@ -188,9 +189,11 @@ ADAMANT_KERNEL_INLINE void* StateAt(S* base, StateStorage storage, int64_t i) {
 
 // update(S& param, S grad, S& state...) for every element of [begin, end); in the AVX-512 copy in blocks
 // of kBlock, each after prefetching the streams kPrefetchAhead elements ahead (prefetch.h), then the last
-// elements in one run. `storage[j]` says how state[j] is stored: when any is not the compute type, the
-// elements go in stages of at most kStage, each such buffer widened into a stack array for the rule and
-// stored back after it; the rule and its loop are the same either way.
+// elements in one run. `storage[j]` says how state[j] is stored: in the float32-parameter variants, when any
+// is not the compute type, the elements go in stages of at most kStage, each such buffer widened into a
+// stack array for the rule and stored back after it; the rule and its loop are the same either way. The
+// other variants are compiled without this (it costs every loop it is in a sixth more code and compile
+// time): their slots are staged outside the loop (StepStaged, step-inl.h).
 // Never inlined, so that each variant's loop is compiled as a function of its own: inlined into the
 // dispatching function beside dozens of siblings, some were left scalar by GCC 12 ("control flow in
 // loop"), which only their speed shows; tests/kernels/check_vectorized.py checks every one. `update` must hold
@@ -210,8 +213,9 @@ __attribute__((noinline)) void Loop(const Slot& slot, int64_t begin, int64_t end
   const S scale = static_cast<S>(slot.grad_scale);
   const uint64_t stream = slot.random_stream;
   const std::array<S*, kN> base = {state...};
+  constexpr bool kStageable = std::is_same_v<P, float> && std::is_same_v<S, float>;
   bool staged = false;
-  if constexpr (std::is_same_v<S, float>) {
+  if constexpr (kStageable) {
     for (const StateStorage s : storage) staged |= s != StateStorage::kCompute;
   }
   alignas(64) S stage[kN > 0 ? kN : 1][kStage];
@@ -231,13 +235,17 @@ __attribute__((noinline)) void Loop(const Slot& slot, int64_t begin, int64_t end
       PrefetchBlock<V::kUnscale>(g + ahead);
       PrefetchBlock<true>(p + ahead);
       if constexpr (V::kUsesMaster) PrefetchBlock<true>(master + ahead);
-      ((storage[kJ] == StateStorage::kCompute ? PrefetchBlock<true>(state + ahead)
-                                              : PrefetchBlock<true>(static_cast<Half16*>(StateAt(state, storage[kJ], ahead)))),
-       ...);
+      if constexpr (kStageable) {
+        ((storage[kJ] == StateStorage::kCompute ? PrefetchBlock<true>(state + ahead)
+                                                : PrefetchBlock<true>(static_cast<Half16*>(StateAt(state, storage[kJ], ahead)))),
+         ...);
+      } else {
+        (PrefetchBlock<true>(state + ahead), ...);
+      }
       n = kBlock;
     }
     std::array<S*, kN> at = {(state + b)...};
-    if (staged) {
+    if (kStageable && staged) {
       const int64_t index = slot.element_offset + b;
       n = std::min(n, kStage - index % kStage);
       for (size_t j = 0; j < kN; ++j) {
@@ -248,7 +256,7 @@ __attribute__((noinline)) void Loop(const Slot& slot, int64_t begin, int64_t end
     }
     Elements<V>(slot.element_offset + b, n, p + b, g + b, V::kUsesMaster ? master + b : nullptr, scale, stream, update,
                 at[kJ]...);
-    if (staged) {
+    if (kStageable && staged) {
       for (size_t j = 0; j < kN; ++j) {
         if (storage[j] != StateStorage::kCompute) {
           Unstage(storage[j], stage[j], n, StateAt(base[j], storage[j], b), slot.state_stream + j * kStreamStep,

@@ -5,6 +5,7 @@
 #ifndef ADAMANT_KERNELS_STEP_INL_H_
 #define ADAMANT_KERNELS_STEP_INL_H_
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +17,7 @@
 #include "kernels/kernels.h"
 #include "kernels/loop.h"
 #include "kernels/ops.h"
+#include "kernels/storage.h"
 #include "kernels/target.h"
 
 namespace adamant::kernels::ADAMANT_TARGET {
@@ -88,8 +90,9 @@ ADAMANT_KERNEL_INLINE void DispatchModes(algorithms::ModeBits modes, F&& f) {
   }
 }
 
+// Elements [begin, end) of a slot whose state buffers are all in the compute type.
 template <class A>
-void Step(const StepSlot<A>& slot, int64_t begin, int64_t end) {
+void StepInComputeType(const StepSlot<A>& slot, int64_t begin, int64_t end) {
   DispatchModes<A>(slot.modes, [&](auto bits) {
     constexpr algorithms::ModeBits kM{decltype(bits)::value};
     using Used = UsedState<A, kM>;
@@ -104,6 +107,65 @@ void Step(const StepSlot<A>& slot, int64_t begin, int64_t end) {
       }
     });
   });
+}
+
+// A slot with bfloat16 state and parameters other than float32 is stepped in stages outside the loop
+// (the float32-parameter loops stage inside: Loop, loop.h): for at most kStage elements at a time, each
+// such buffer is widened into an array of its own, the stage is stepped as a slice of the tensor whose
+// state is those arrays (the same loop as any other slice), and the arrays are stored back, rounded as
+// their storage says (the same Stage and Unstage, the same stages, so the same bits as inside the loop).
+// Slower than staging inside the loop, and one piece of code per algorithm instead of one per variant.
+
+inline int64_t ParamBytes(Storage storage) {
+  return storage == Storage::kFloat32 ? 4 : storage == Storage::kFloat64 ? 8 : 2;
+}
+
+template <class A>
+void StepStaged(const StepSlot<A>& slot, int64_t begin, int64_t end) {
+  constexpr int kBuffers = static_cast<int>(A::kState.size());
+  alignas(64) float stage[kBuffers > 0 ? kBuffers : 1][kStage];
+  const int64_t param_bytes = ParamBytes(slot.storage);
+  for (int64_t b = begin; b < end;) {
+    const int64_t n = std::min(end - b, kStage - (slot.element_offset + b) % kStage);
+    StepSlot<A> part = slot;
+    part.param = static_cast<char*>(slot.param) + b * param_bytes;
+    part.grad = static_cast<char*>(slot.grad) + b * param_bytes;
+    part.master = slot.master != nullptr ? slot.master + b : nullptr;
+    part.element_offset = slot.element_offset + b;
+    part.numel = n;
+    for (int k = 0; k < kBuffers; ++k) {
+      if (slot.state[k] == nullptr) continue;
+      if (slot.state_storage[k] == StateStorage::kCompute) {
+        part.state[k] = static_cast<float*>(slot.state[k]) + b;  // staged slots compute in float
+      } else {
+        Stage(slot.state_storage[k], static_cast<const Half16*>(slot.state[k]) + b, n, stage[k]);
+        part.state[k] = stage[k];
+        part.state_storage[k] = StateStorage::kCompute;
+      }
+    }
+    StepInComputeType(part, 0, n);
+    // Buffer k draws from the stream of its rank among the used buffers, as inside the loop.
+    uint64_t used = 0;
+    for (int k = 0; k < kBuffers; ++k) {
+      if (slot.state[k] == nullptr) continue;
+      if (slot.state_storage[k] != StateStorage::kCompute) {
+        Unstage(slot.state_storage[k], stage[k], n, static_cast<Half16*>(slot.state[k]) + b,
+                slot.state_stream + used * kStreamStep, slot.element_offset + b);
+      }
+      ++used;
+    }
+    b += n;
+  }
+}
+
+template <class A>
+void Step(const StepSlot<A>& slot, int64_t begin, int64_t end) {
+  if (slot.storage != Storage::kFloat32) {
+    for (const StateStorage s : slot.state_storage) {
+      if (s != StateStorage::kCompute) return StepStaged(slot, begin, end);
+    }
+  }
+  StepInComputeType(slot, begin, end);
 }
 
 }  // namespace adamant::kernels::ADAMANT_TARGET

@@ -171,6 +171,65 @@ TEST(TorchOptim, BFloat16StateThroughTheOptions) {
   EXPECT_EQ(loaded.core().state(0, 1).at("exp_avg_sq").dtype(), DType::kBFloat16);
 }
 
+// state() is libtorch's map, as torch::optim fills it: libtorch's ParamState classes where libtorch has the
+// algorithm, keyed as libtorch keys them, whose tensors are adamant's state (the same memory).
+TEST(TorchOptim, StateMapShowsTheStateAsTorchOptim) {
+  auto params = MakeParams(4);
+  auto theirs = Clone(params);
+  Adam opt(params, {.lr = 1e-2, .amsgrad = true});
+  torch::optim::Adam reference(theirs, torch::optim::AdamOptions(1e-2).amsgrad(true));
+  EXPECT_TRUE(opt.state().empty());
+  for (int t = 1; t <= 3; ++t) {
+    SetGrads(params, t), opt.step();
+    SetGrads(theirs, t), reference.step();
+  }
+  ASSERT_EQ(opt.state().size(), reference.state().size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    const auto& ours = static_cast<torch::optim::AdamParamState&>(
+        *opt.state().at(c10::guts::to_string(params[i].unsafeGetTensorImpl())));
+    const auto& libtorch = static_cast<torch::optim::AdamParamState&>(
+        *reference.state().at(c10::guts::to_string(theirs[i].unsafeGetTensorImpl())));
+    EXPECT_EQ(ours.step(), 3);
+    EXPECT_EQ(ours.step(), libtorch.step());
+    EXPECT_EQ(ours.exp_avg().sizes(), libtorch.exp_avg().sizes());
+    EXPECT_TRUE(torch::allclose(ours.exp_avg(), libtorch.exp_avg(), 1e-5, 1e-7));
+    EXPECT_TRUE(torch::allclose(ours.max_exp_avg_sq(), libtorch.max_exp_avg_sq(), 1e-5, 1e-9));
+    // The same memory as adamant's state.
+    EXPECT_EQ(ours.exp_avg_sq().data_ptr(), opt.core().state(0, i).at("exp_avg_sq").data());
+  }
+  // Written in place through the map, adamant's state changes; the next step updates the step shown.
+  auto& first = static_cast<torch::optim::AdamParamState&>(
+      *opt.state().at(c10::guts::to_string(params[0].unsafeGetTensorImpl())));
+  first.exp_avg().zero_();
+  EXPECT_EQ(opt.core().state(0, 0).at("exp_avg").as<float>()[0], 0.0f);
+  SetGrads(params, 4), opt.step();
+  EXPECT_EQ(static_cast<torch::optim::AdamParamState&>(
+                *opt.state().at(c10::guts::to_string(params[0].unsafeGetTensorImpl())))
+                .step(),
+            4);
+}
+
+// The algorithms libtorch lacks show adamant::optim::ParamState: step, mu_product and the buffers by name;
+// a loaded archive's state shows at once.
+TEST(TorchOptim, StateMapOfTheOtherAlgorithms) {
+  auto params = MakeParams(6);
+  NAdam opt(params);
+  SetGrads(params, 1), opt.step();
+  const auto& entry =
+      static_cast<ParamState&>(*opt.state().at(c10::guts::to_string(params[1].unsafeGetTensorImpl())));
+  EXPECT_EQ(entry.step, 1);
+  EXPECT_DOUBLE_EQ(entry.mu_product, opt.core().state(0, 1).mu_product);
+  ASSERT_EQ(entry.buffers.size(), 2u);
+  EXPECT_EQ(entry.buffers.at("exp_avg").sizes(), params[1].sizes());
+  std::stringstream bytes;
+  torch::save(opt, bytes);
+  auto copy = Clone(params);
+  NAdam loaded(copy);
+  EXPECT_TRUE(loaded.state().empty());
+  torch::load(loaded, bytes);
+  EXPECT_EQ(loaded.state().size(), params.size());
+}
+
 TEST(TorchOptim, TorchSaveAndLoadWork) {
   auto params = MakeParams(9);
   NAdam opt(params);

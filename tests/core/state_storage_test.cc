@@ -110,6 +110,12 @@ void ForEveryAlgorithm(F&& f) {
 
 std::string Name(DType d) { return std::string(DTypeName(d)); }
 
+// Bitwise equality of two float arrays (NaNs by their bits); memcmp is not given the null data() of an
+// empty vector.
+bool SameBits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+}
+
 // Steps `model` (bfloat16 buffers where it says) and, each step, the reference from the same values; the
 // parameter, master copy and scalar state must be the same bits, each bfloat16 buffer the reference's
 // float32 buffer rounded to nearest even, and each float32 buffer the reference's.
@@ -128,8 +134,8 @@ void CheckAgainstWidened(const char* algorithm, const Options& options, DType dt
       const std::string where = std::string(algorithm) + " " + Name(dtype) + (with_master ? " master" : "") +
                                 " n=" + std::to_string(n) + " step " + std::to_string(step);
       ASSERT_EQ(test.param16, reference.param16) << where;
-      ASSERT_EQ(0, std::memcmp(test.param32.data(), reference.param32.data(), test.param32.size() * 4)) << where;
-      ASSERT_EQ(0, std::memcmp(test.master.data(), reference.master.data(), test.master.size() * 4)) << where;
+      ASSERT_TRUE(SameBits(test.param32, reference.param32)) << where;
+      ASSERT_TRUE(SameBits(test.master, reference.master)) << where;
       ASSERT_EQ(0, std::memcmp(&test.mu_product, &reference.mu_product, sizeof(double))) << where;
       for (int k = 0; k < kMaxStateBuffers; ++k) {
         for (size_t j = 0; j < test.state32[k].size(); ++j) {

@@ -189,3 +189,15 @@ def test_stochastic_rounding_of_the_state(algorithm):
     a, b, c = run(1), run(1), run(2)
     assert all(torch.equal(x, y) for x, y in zip(a, b))
     assert not all(torch.equal(x, y) for x, y in zip(a, c))
+
+
+def test_state_nbytes_counts_what_is_held():
+    w = torch.nn.Parameter(torch.randn(100))
+    h = torch.nn.Parameter(torch.randn(10).to(torch.bfloat16))
+    for state_dtype, per_element in (("float32", 8), ("bfloat16", 4), ({"exp_avg": "bfloat16"}, 6)):
+        opt = at.Adam([w, h], state_dtype=state_dtype, master_weights=True)
+        assert opt.state_nbytes() == 0
+        w.grad, h.grad = torch.ones_like(w), torch.ones_like(h)
+        opt.step()
+        # 110 elements of state per buffer pair, and h's float32 master copy (40 bytes).
+        assert opt.state_nbytes() == 110 * per_element + 40, state_dtype

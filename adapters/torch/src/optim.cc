@@ -186,7 +186,124 @@ template <class Core>
       if (p.grad().defined()) ::torch::autograd::impl::bump_version(p);
     }
   }
+  ShowState();
   return loss;
+}
+
+namespace {
+
+// A view of a state buffer as a tensor of its parameter's shape (or flat, for the part of a parameter a
+// range holds), sharing its memory. Read through const access, which leaves the state's stamp (and so
+// the optimizer's notes of where its buffers are) as it is; the view may write the elements.
+::torch::Tensor ViewOf(const Buffer& b, const ::torch::Tensor& p) {
+  void* data = const_cast<void*>(b.data());
+  const auto dtype = b.dtype() == DType::kFloat64    ? ::torch::kDouble
+                     : b.dtype() == DType::kBFloat16 ? ::torch::kBFloat16
+                                                     : ::torch::kFloat;
+  const auto options = ::torch::TensorOptions().dtype(dtype);
+  if (b.numel() == p.numel()) {
+    // A complex parameter's state is its real view's: shown as that (the shape of view_as_real(p)).
+    const auto sizes = p.is_complex() ? ::torch::view_as_real(p.detach()).sizes() : p.sizes();
+    if (b.numel() == c10::multiply_integers(sizes)) return ::torch::from_blob(data, sizes, options);
+  }
+  return ::torch::from_blob(data, {b.numel()}, options);
+}
+
+::torch::Tensor Named(const adamant::ParamState& s, const char* name, const ::torch::Tensor& p) {
+  return s.has(name) ? ViewOf(s.at(name), p) : ::torch::Tensor();
+}
+
+// libtorch's ParamState for algorithm Core, or adamant's, holding views of `s`.
+template <class Core>
+std::unique_ptr<::torch::optim::OptimizerParamState> EntryOf(const adamant::ParamState& s, const ::torch::Tensor& p) {
+  if constexpr (std::is_same_v<Core, adamant::Adam> || std::is_same_v<Core, adamant::AdamW>) {
+    using State = std::conditional_t<std::is_same_v<Core, adamant::AdamW>, ::torch::optim::AdamWParamState,
+                                     ::torch::optim::AdamParamState>;
+    auto e = std::make_unique<State>();
+    e->step(s.step).exp_avg(Named(s, "exp_avg", p)).exp_avg_sq(Named(s, "exp_avg_sq", p));
+    e->max_exp_avg_sq(Named(s, "max_exp_avg_sq", p));
+    return e;
+  } else if constexpr (std::is_same_v<Core, adamant::Adagrad>) {
+    auto e = std::make_unique<::torch::optim::AdagradParamState>();
+    e->step(s.step).sum(Named(s, "sum", p));
+    return e;
+  } else if constexpr (std::is_same_v<Core, adamant::RMSprop>) {
+    auto e = std::make_unique<::torch::optim::RMSpropParamState>();
+    e->step(s.step).square_avg(Named(s, "square_avg", p)).momentum_buffer(Named(s, "momentum_buffer", p));
+    e->grad_avg(Named(s, "grad_avg", p));
+    return e;
+  } else if constexpr (std::is_same_v<Core, adamant::SGD>) {
+    auto e = std::make_unique<::torch::optim::SGDParamState>();
+    e->momentum_buffer(Named(s, "momentum_buffer", p));
+    return e;
+  } else {
+    auto e = std::make_unique<adamant::optim::ParamState>();
+    e->step = s.step;
+    e->mu_product = s.mu_product;
+    for (const auto& [name, buffer] : s.buffers) e->buffers[name] = ViewOf(buffer, p);
+    return e;
+  }
+}
+
+// Updates the step count of an entry EntryOf<Core> made; false if `entry` is of another type (set by
+// hand), which is then made again.
+template <class Core>
+bool SetStep(::torch::optim::OptimizerParamState& entry, const adamant::ParamState& s) {
+  const auto set = [&](auto* e) {
+    if (e != nullptr) e->step(s.step);
+    return e != nullptr;
+  };
+  if constexpr (std::is_same_v<Core, adamant::Adam>) {
+    return set(dynamic_cast<::torch::optim::AdamParamState*>(&entry));
+  } else if constexpr (std::is_same_v<Core, adamant::AdamW>) {
+    return set(dynamic_cast<::torch::optim::AdamWParamState*>(&entry));
+  } else if constexpr (std::is_same_v<Core, adamant::Adagrad>) {
+    return set(dynamic_cast<::torch::optim::AdagradParamState*>(&entry));
+  } else if constexpr (std::is_same_v<Core, adamant::RMSprop>) {
+    return set(dynamic_cast<::torch::optim::RMSpropParamState*>(&entry));
+  } else if constexpr (std::is_same_v<Core, adamant::SGD>) {
+    return dynamic_cast<::torch::optim::SGDParamState*>(&entry) != nullptr;
+  } else {
+    auto* e = dynamic_cast<adamant::optim::ParamState*>(&entry);
+    if (e == nullptr) return false;
+    e->step = s.step;
+    e->mu_product = s.mu_product;
+    return true;
+  }
+}
+
+}  // namespace
+
+template <class Core>
+void Optimizer<Core>::ShowState() {
+  shown_.resize(param_groups_.size());
+  for (size_t g = 0; g < param_groups_.size(); ++g) {
+    const std::vector<::torch::Tensor>& params = param_groups_[g].params();
+    std::vector<Shown>& shown = shown_[g];
+    shown.resize(params.size());
+    for (size_t i = 0; i < params.size(); ++i) {
+      const ::torch::Tensor& p = params[i];
+      Shown& k = shown[i];
+      if (k.impl != p.unsafeGetTensorImpl()) {
+        // libtorch's key for a parameter's state (torch/optim/*.cpp).
+        k.key = c10::guts::to_string(p.unsafeGetTensorImpl());
+        k.impl = p.unsafeGetTensorImpl();
+        k.stamp = 0;
+      }
+      const adamant::ParamState& s = std::as_const(core_).state(g, i);
+      auto it = state_.find(k.key);
+      if (s.empty()) {
+        if (it != state_.end()) state_.erase(it);
+        k.stamp = 0;
+        continue;
+      }
+      const uint64_t stamp = s.buffers.stamp();
+      if (it == state_.end() || it->second == nullptr || k.stamp != stamp || !SetStep<Core>(*it->second, s)) {
+        state_[k.key] = EntryOf<Core>(s, p);
+        k.stamp = stamp;
+      }
+    }
+  }
 }
 
 template <class Core>
@@ -222,6 +339,9 @@ void Optimizer<Core>::load(::torch::serialize::InputArchive& archive) {
   for (size_t g = 0; g < param_groups_.size(); ++g) {
     static_cast<GroupOptions&>(param_groups_[g].options()).core() = core_.param_group(g).options;
   }
+  state_.clear();
+  shown_.clear();
+  ShowState();
 }
 
 #define ADAMANT_INSTANTIATE(Class, name, ...) template class Optimizer<adamant::Class>;

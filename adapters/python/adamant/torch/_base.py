@@ -574,6 +574,17 @@ class Optimizer(torch.optim.Optimizer):
                 if key not in required:
                     group.setdefault(key, value)
 
+    def state_nbytes(self):
+        """The bytes of optimizer state held: every state tensor of a parameter's shape (the algorithm's
+        buffers and master copies), as the C++ optimizers' ``state_nbytes()`` counts; the 0-dim ``step``
+        and ``mu_product`` are not counted. 8 per float32 parameter for Adam, 4 with ``state_dtype="bfloat16"``."""
+        total = 0
+        for p, state in self.state.items():
+            for value in state.values():
+                if isinstance(value, Tensor) and value.dim() > 0:
+                    total += value.numel() * value.element_size()
+        return total
+
     def state_dict(self):
         """torch.optim's state dict, plus ``adamant_step_count``: the number of steps taken, which keys
         stochastic rounding (torch.optim ignores the entry)."""

@@ -13,7 +13,12 @@
 // a group's options are an `adamant::optim::Options<...>` holding adamant's option struct (so `get_lr`/`set_lr`
 // and libtorch's LR schedulers work), and `step()` runs adamant's fused step over the groups' tensors in place.
 // The state lives in adamant's optimizer underneath, by position (`core().state(group, index)`), under
-// PyTorch's names; libtorch's `state()` map stays empty. `torch::save`/`torch::load` write and read it as
+// PyTorch's names. libtorch's `state()` map shows it after each step and load, as torch::optim keeps it:
+// keyed by the parameter's TensorImpl, libtorch's own ParamState classes for Adam, AdamW, Adagrad, RMSprop
+// and SGD (AdamParamState's step, exp_avg, ...), adamant::optim::ParamState for the others. Its tensors
+// share memory with adamant's state: changing their elements in place changes the state; replacing a
+// tensor or an entry in the map does not (the map is refreshed from adamant's state at the next step).
+// The master copies of bf16/fp16 parameters appear in ParamState only. `torch::save`/`torch::load` write and read it as
 // adamant's own checkpoint bytes (adamant::SerializeState: options, precision, steps taken, every state
 // buffer, CRC-checked; docs/checkpoint-format.md) in one entry of libtorch's archive, so that a damaged
 // state or option is refused by `load` (c10::Error "adamant: checkpoint: ...") and nothing changes, though
@@ -32,7 +37,9 @@
 #include <torch/serialize/archive.h>
 
 #include <list>
+#include <map>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -64,6 +71,14 @@ class Options : public ::torch::optim::OptimizerCloneableOptions<Options<CoreOpt
 #define ADAMANT_GROUP_OPTIONS(Class, name) using Class##Options = Options<adamant::Class##Options>;
 ADAMANT_OPTIMIZERS(ADAMANT_GROUP_OPTIONS, ADAMANT_SKIP_VARIANT)
 #undef ADAMANT_GROUP_OPTIONS
+
+// A parameter's entry in `state()` for the algorithms libtorch has no ParamState for (Adamax, NAdam, RAdam,
+// Adadelta, Lion): its step, NAdam's mu_product, and its buffers by PyTorch's names (master_param too).
+struct ParamState : ::torch::optim::OptimizerCloneableParamState<ParamState> {
+  int64_t step = 0;
+  double mu_product = 1.0;
+  std::map<std::string, ::torch::Tensor> buffers;
+};
 
 // What every adamant libtorch optimizer shares, whatever its algorithm: reach adamant's optimizer
 // underneath (state, precision, option names) from a torch::optim::Optimizer& (see CoreOf).
@@ -124,6 +139,17 @@ class Optimizer : public TorchOptimizer {
   void Sync(std::vector<::torch::Tensor>* contiguous_grads) const;
   // Sync's work, the layouts of strided parameters made in `layouts`.
   void Mirror(std::vector<::torch::Tensor>* contiguous_grads, std::list<Layout>& layouts) const;
+  // Refreshes libtorch's state() map from adamant's state: entries rebuilt where the state's buffers
+  // changed (StateBuffers::stamp), step counts updated, entries of parameters without state removed.
+  void ShowState();
+
+  // What ShowState last made for each parameter, by group and position.
+  struct Shown {
+    const void* impl = nullptr;  // the parameter's TensorImpl when its key was made
+    std::string key;
+    uint64_t stamp = 0;  // of the state's buffers when the entry was made
+  };
+  std::vector<std::vector<Shown>> shown_;
 
   // A mirror of the groups, refreshed by each step and by save (which is const to libtorch).
   mutable Core core_;
