@@ -185,11 +185,10 @@ std::vector<std::optional<adamant::Layout>> ReadLayouts(const py::object& layout
   return out;
 }
 
-// Per tensor, which of its state buffers are bfloat16: None (none), or a list of bit masks (bit k: buffer k
-// is bfloat16; bit 8 + k: rounded stochastically).
+// Per tensor, which of its state buffers are bfloat16, from a list of bit masks (bit k: buffer k is
+// bfloat16; bit 8 + k: rounded stochastically); the step's `storages` when it is not None.
 std::vector<uint32_t> ReadStorages(const py::object& storages, size_t count) {
   std::vector<uint32_t> out(count, 0);
-  if (storages.is_none()) return out;
   const auto list = py::cast<py::list>(storages);
   if (list.size() != count) {
     throw py::value_error("storages has " + std::to_string(list.size()) + " entries for " + std::to_string(count) +
@@ -233,12 +232,14 @@ py::object StepOf(const Tuples& tuples, Options defaults, Fix fix, const py::dic
   for (size_t i = 0; i < tensors.size(); ++i) {
     if (layouts[i]) tensors[i].param.layout = &*layouts[i];
   }
-  const std::vector<uint32_t> storages = ReadStorages(storage_list, tensors.size());
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    for (size_t k = 0; k < buffers; ++k) {
-      if (storages[i] >> k & 1u) {
-        tensors[i].state_storage[k] =
-            storages[i] >> (8 + k) & 1u ? StateStorage::kBFloat16Stochastic : StateStorage::kBFloat16;
+  if (!storage_list.is_none()) {
+    const std::vector<uint32_t> storages = ReadStorages(storage_list, tensors.size());
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      for (size_t k = 0; k < buffers; ++k) {
+        if (storages[i] >> k & 1u) {
+          tensors[i].state_storage[k] =
+              storages[i] >> (8 + k) & 1u ? StateStorage::kBFloat16Stochastic : StateStorage::kBFloat16;
+        }
       }
     }
   }

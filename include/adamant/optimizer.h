@@ -86,8 +86,8 @@ class Optimizer {
   virtual double lr(size_t group) const = 0;
   virtual void set_lr(size_t group, double lr) = 0;
   // How the group's state buffers are stored (its state_dtype option): the dtype of the state buffer `name`
-  // of a `dtype` parameter of the group is StateDType(dtype, state_dtype(group).Of(name)) (float64
-  // parameters keep float64 state); master_param is always float32. A change between steps applies to buffers made after it: an existing buffer of
+  // of a `dtype` parameter of the group is state_dtype(group).DTypeOf(name, dtype) (float64 parameters
+  // keep float64 state; master_param is always float32). A change between steps applies to buffers made after it: an existing buffer of
   // another dtype is refused at the next step (convert the state, or load a checkpoint).
   virtual const StateDTypes& state_dtype(size_t group) const = 0;
   // Throws std::invalid_argument if `dtypes` names a buffer that algorithm `algorithm` does not keep.

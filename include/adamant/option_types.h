@@ -45,6 +45,11 @@ struct StateDTypes {
     }
     return all;
   }
+  // The dtype of state buffer `name` of a `param` parameter: StateDType(param, Of(name)); master_param (a
+  // bfloat16 or float16 parameter's master copy) is always float32.
+  DType DTypeOf(std::string_view name, DType param) const {
+    return name == "master_param" ? DType::kFloat32 : StateDType(param, Of(name));
+  }
   bool operator==(const StateDTypes&) const = default;
 };
 

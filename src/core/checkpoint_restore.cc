@@ -250,8 +250,7 @@ void Restore(Optimizer& opt, const ParsedFile& file) {
     } else {
       const std::string problem = BufferProblem(*algorithm, key, p.dtype);
       if (!problem.empty()) Fail(where + problem);
-      const DType state_dtype =
-          key == "master_param" ? DType::kFloat32 : StateDType(p.dtype, storages[g].Of(key));
+      const DType state_dtype = storages[g].DTypeOf(key, p.dtype);
       expect(TypeOf(state_dtype), {static_cast<uint64_t>(state_numel)});
       Buffer buffer(state_dtype, state_numel);
       if (buffer.nbytes() != 0) std::memcpy(buffer.data(), entry.data.data(), buffer.nbytes());

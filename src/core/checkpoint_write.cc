@@ -73,8 +73,7 @@ Plan BuildPlan(const Optimizer& opt) {
       for (const auto& [name, buffer] : s.buffers) {
         const std::string problem = BufferProblem(*algorithm, name, p.dtype);
         if (!problem.empty()) Fail("cannot save " + where + ": " + problem);
-        const DType state_dtype =
-            name == "master_param" ? DType::kFloat32 : StateDType(p.dtype, opt.state_dtype(g).Of(name));
+        const DType state_dtype = opt.state_dtype(g).DTypeOf(name, p.dtype);
         if (buffer.dtype() != state_dtype || buffer.numel() != state_numel) {
           Fail("cannot save " + where + ": state '" + name + "' has " + std::to_string(buffer.numel()) +
                " elements of " + std::string(DTypeName(buffer.dtype())) + " but the " +

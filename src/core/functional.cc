@@ -164,18 +164,6 @@ void SetRounding(kernels::Slot& slot, size_t position, uint64_t step, const Prec
   }
 }
 
-kernels::StateStorage KernelStorage(StateStorage storage) {
-  switch (storage) {
-    case StateStorage::kBFloat16:
-      return kernels::StateStorage::kBFloat16;
-    case StateStorage::kBFloat16Stochastic:
-      return kernels::StateStorage::kBFloat16Stochastic;
-    case StateStorage::kFull:
-      break;
-  }
-  return kernels::StateStorage::kCompute;
-}
-
 // A slot's pointers, storages and rounding; `uses[k]`: the call's modes use buffer k.
 void FillSlot(kernels::Slot& slot, const Tensor& t, std::span<const bool> uses, size_t position, uint64_t step,
               const Precision& precision) {
@@ -186,7 +174,7 @@ void FillSlot(kernels::Slot& slot, const Tensor& t, std::span<const bool> uses, 
   slot.storage = core::StorageOf(t.param.dtype);
   for (size_t k = 0; k < uses.size(); ++k) {
     slot.state[k] = uses[k] ? t.state[k] : nullptr;
-    slot.state_storage[k] = uses[k] ? KernelStorage(t.state_storage[k]) : kernels::StateStorage::kCompute;
+    slot.state_storage[k] = uses[k] ? core::StorageOf(t.state_storage[k]) : kernels::StateStorage::kCompute;
   }
   SetRounding(slot, position, step, precision);
 }

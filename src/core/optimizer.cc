@@ -449,8 +449,7 @@ void Optimizer::CheckParams(size_t group, std::span<const ParamView> params) con
         }
       }
       for (const auto& [buffer_name, buffer] : states[i].buffers) {
-        const DType state_dtype =
-            buffer_name == "master_param" ? DType::kFloat32 : StateDType(p.dtype, storage.Of(buffer_name));
+        const DType state_dtype = storage.DTypeOf(buffer_name, p.dtype);
         if (buffer.numel() != p.numel || buffer.dtype() != state_dtype) {
           fail(i, "state '" + buffer_name + "' has " + std::to_string(buffer.numel()) + " elements of " +
                       std::string(DTypeName(buffer.dtype())) + " but the " + std::string(DTypeName(p.dtype)) +

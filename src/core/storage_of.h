@@ -1,5 +1,5 @@
-// The kernels' storage type of a parameter dtype: shared by the functional layer and clipping, which both
-// build kernel slots from ParamViews.
+// The kernels' storage types of a parameter dtype (shared by the functional layer and clipping, which both
+// build kernel slots from ParamViews) and of a state buffer's StateStorage.
 #ifndef ADAMANT_CORE_STORAGE_OF_H_
 #define ADAMANT_CORE_STORAGE_OF_H_
 
@@ -20,6 +20,18 @@ inline kernels::Storage StorageOf(DType dtype) {
       break;
   }
   return kernels::Storage::kFloat32;
+}
+
+inline kernels::StateStorage StorageOf(StateStorage storage) {
+  switch (storage) {
+    case StateStorage::kBFloat16:
+      return kernels::StateStorage::kBFloat16;
+    case StateStorage::kBFloat16Stochastic:
+      return kernels::StateStorage::kBFloat16Stochastic;
+    case StateStorage::kFull:
+      break;
+  }
+  return kernels::StateStorage::kCompute;
 }
 
 }  // namespace adamant::core

@@ -149,18 +149,18 @@ ADAMANT_KERNEL_INLINE void Elements(int64_t at, int64_t n, typename V::Param* __
   }
 }
 
-// A state buffer stored otherwise than in the compute type, for n elements: widened into `out` before the
-// rule runs (Stage) and stored back from it after (Unstage).
 // Stochastic rounding of staged state: buffer j's stream is the slot's state_stream plus j of these (the
 // golden ratio's odd 64-bit multiple), so that no two buffers of a tensor draw the same bits.
 inline constexpr uint64_t kStreamStep = 0x9E3779B97F4A7C15ull;
 
-// Not inlined: inlined into every variant's loop, they made the kernels take 2.5 times as long to compile.
+// A state buffer stored otherwise than in the compute type, for n elements: widened into `out` before the
+// rule runs (Stage) and stored back from it after (Unstage). Not inlined: inlined into every variant's loop,
+// they made the kernels take 2.5 times as long to compile.
 template <class S>
-__attribute__((noinline)) void Stage(StateStorage storage, const void* __restrict in, int64_t n, S* __restrict out) {
+__attribute__((noinline)) void Stage([[maybe_unused]] StateStorage storage, const void* __restrict in, int64_t n,
+                                     S* __restrict out) {
   const Half16* h = static_cast<const Half16*>(in);  // every staged storage is bf16 today
   for (int64_t i = 0; i < n; ++i) out[i] = static_cast<S>(BFloat16ToFloat(h[i]));
-  (void)storage;
 }
 // `at`: the tensor's index of element 0 (stochastic rounding draws by it, as for parameters).
 template <class S>

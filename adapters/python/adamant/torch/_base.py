@@ -579,7 +579,7 @@ class Optimizer(torch.optim.Optimizer):
         buffers and master copies), as the C++ optimizers' ``state_nbytes()`` counts; the 0-dim ``step``
         and ``mu_product`` are not counted. 8 per float32 parameter for Adam, 4 with ``state_dtype="bfloat16"``."""
         total = 0
-        for p, state in self.state.items():
+        for state in self.state.values():
             for value in state.values():
                 if isinstance(value, Tensor) and value.dim() > 0:
                     total += value.numel() * value.element_size()
@@ -846,7 +846,7 @@ class Optimizer(torch.optim.Optimizer):
                 self._init_state(state, p, group, names)
             for name in lazy:
                 if name not in state:
-                    journal.put(state, name, zeros(p, state_dtype(p, storage_of(group, name)) if lean else None))
+                    journal.put(state, name, zeros(p, state_dtype(p, storage_of(group, name))))
             st, step = step_of(state, lambda: f"adamant.torch.{self._name}: {_where(p, gi, i)}")
             tail = self._after_step(state, extras)
             step += 1

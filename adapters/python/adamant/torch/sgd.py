@@ -38,9 +38,10 @@ class SGD(_base.Optimizer):
         momentum = group["momentum"] != 0
         masters = group.get("master_weights", False)
         storage = _base.storage_of(group, "momentum_buffer")
+        lean = storage != "float32"
         state_of = self.state
         items = []
-        masks = []  # bit 0: the momentum buffer is bfloat16
+        masks = [] if lean else None  # bit 0: the momentum buffer is bfloat16 (None: no tensor's is)
         fresh = []  # (state, buffer) pairs stored once the step has run
         for _, p, g, dtype, dense, _ in grads:
             # State only where needed (momentum, a master copy), as torch keeps none without momentum.
@@ -53,10 +54,12 @@ class SGD(_base.Optimizer):
             master = 0 if state is None else master_ptr(state, p, dense, masters, journal)
             if not momentum:
                 items.append((p.data_ptr(), g.data_ptr(), _base.numel(p), dtype, 0, False, master))
-                masks.append(0)
+                if lean:
+                    masks.append(0)
                 continue
             buf_dtype = state_dtype(p, storage)
-            masks.append(_base.storage_mask(("momentum_buffer",), (buf_dtype,), (storage,)))
+            if lean:
+                masks.append(_base.storage_mask(("momentum_buffer",), (buf_dtype,), (storage,)))
             if state.get("momentum_buffer") is None or id(state) in fresh_states:
                 # torch 1.13 stores None without momentum. A parameter listed again whose buffer this
                 # step made is stepped as torch.optim steps it, from the buffers as they were before the
