@@ -4,7 +4,7 @@ BUILD_DIR := build
 PYTHON := /usr/bin/python3
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build test test-cpp test-python test-asan test-fuzz fuzz-corpus run bench golden clean
+.PHONY: all deps configure build test test-cpp test-python pytest test-asan test-fuzz fuzz-corpus run bench golden clean
 
 all: build
 
@@ -17,19 +17,22 @@ configure: deps
 build: configure
 	cmake --build --preset $(PRESET) -j $(JOBS)
 
-# C++ tests through CTest, the Python tests (the drop-ins, and the adamant command end to end), the
-# checkpoint fuzzer, then the C++ unit tests under the sanitizers; each runner's summary is the last
-# thing it prints.
+# C++ tests through CTest, the Python tests (the drop-ins, and the adamant command end to end) side by
+# side with the checkpoint fuzzer's build and run (pytest keeps about one core busy, the fuzzer's build
+# takes the other; each one's output is printed whole when it ends), then the C++ unit tests under the
+# sanitizers; each runner's summary is the last thing it prints.
 test: build
 	ctest --preset $(PRESET) -j $(JOBS)
-	PYTHONPATH=$(BUILD_DIR)/python $(PYTHON) -m pytest tests/python tests/cli -q -p no:cacheprovider
-	$(MAKE) --no-print-directory test-fuzz
+	$(MAKE) --no-print-directory -j 2 --output-sync=target pytest test-fuzz
 	$(MAKE) --no-print-directory test-asan
 
 test-cpp: build
 	ctest --preset $(PRESET) -j $(JOBS)
 
 test-python: build
+	$(MAKE) --no-print-directory pytest
+
+pytest:
 	PYTHONPATH=$(BUILD_DIR)/python $(PYTHON) -m pytest tests/python tests/cli -q -p no:cacheprovider
 
 # The C++ unit tests (label `unit`) under AddressSanitizer and UndefinedBehaviorSanitizer, in build-asan/;
