@@ -45,6 +45,8 @@ void Fill(std::string& bytes, DType dtype, int64_t numel, int step, size_t param
         std::memcpy(at, &h, 2);
         break;
       }
+      case DType::kUInt8:  // int8 state's codes, never a parameter's dtype
+        break;
     }
   }
 }

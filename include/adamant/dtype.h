@@ -13,6 +13,7 @@ enum class DType {
   kFloat64,
   kBFloat16,  // stored as the upper 16 bits of a float32 (uint16_t); computed in float32
   kFloat16,   // IEEE binary16 (uint16_t); computed in float32
+  kUInt8,     // int8 state's codes (StateStorage::kInt8); never a parameter's dtype
 };
 
 // The element type of an optimizer's state for a parameter of `dtype`: float64 for float64 parameters,
@@ -29,6 +30,11 @@ enum class StateStorage : uint8_t {
   // (1-beta2)*g^2 of a second moment) still move the state on average. The bits are drawn from the seed
   // (Precision::seed), step, tensor, buffer and element: reproducible, whatever the thread count.
   kBFloat16Stochastic,
+  // Block-wise 8-bit (docs/algorithms.md, "int8 state"): per block of 256 elements a float32 maximum |x|
+  // (functional::Tensor::state_absmax), per element the code (uint8) of the nearest value of bitsandbytes'
+  // dynamic map, signed or unsigned as the buffer's values can be. Requantized after each step from the
+  // step's float32 values. The functional layer takes it; the stateful optimizers do not yet.
+  kInt8,
 };
 
 constexpr bool IsBFloat16(StateStorage storage) {
@@ -39,7 +45,9 @@ constexpr bool IsBFloat16(StateStorage storage) {
 // float64 state whatever the storage asks: a group's state_dtype is for its float32, bfloat16 and float16
 // parameters (the functional layer refuses bfloat16 storage asked for a float64 tensor).
 constexpr DType StateDType(DType dtype, StateStorage storage) {
-  return IsBFloat16(storage) && dtype != DType::kFloat64 ? DType::kBFloat16 : StateDType(dtype);
+  if (dtype == DType::kFloat64) return DType::kFloat64;
+  if (storage == StateStorage::kInt8) return DType::kUInt8;
+  return IsBFloat16(storage) ? DType::kBFloat16 : StateDType(dtype);
 }
 
 // Bytes per element (0 for a value outside the enum).
@@ -52,6 +60,8 @@ constexpr size_t SizeOf(DType dtype) {
     case DType::kBFloat16:
     case DType::kFloat16:
       return 2;
+    case DType::kUInt8:
+      return 1;
   }
   return 0;
 }

@@ -66,6 +66,12 @@ struct Tensor {
   // stored rounded to nearest even: the update is the one float32 state holding the same values would
   // give. Not for float64 parameters.
   std::array<StateStorage, kMaxStateBuffers> state_storage = {};
+  // kInt8 buffers: the float32 maximum |x| of each block of 256 elements, ceil(numel / 256) of them
+  // (read before the step, written by it); the buffer in `state` holds the uint8 codes. The map is the
+  // signed one for buffers whose values can be negative (AlgorithmInfo's StateSpec), else the unsigned one.
+  // An int8 slice starts on a block boundary of the tensor (offset a multiple of 256) and ends on one or
+  // at the tensor's end; the parameter is contiguous.
+  std::array<float*, kMaxStateBuffers> state_absmax = {};
 };
 
 // One fused step of the algorithm whose options these are (AdamW: AdamWOptions, or AdamOptions with

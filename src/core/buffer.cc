@@ -161,6 +161,8 @@ void Buffer::Fill(double value) {
       for (int64_t i = 0; i < numel_; ++i) data[i] = bits;
       break;
     }
+    case DType::kUInt8:
+      throw std::invalid_argument("Buffer::Fill: a uint8 buffer holds int8 state's codes, not values");
   }
 }
 

@@ -12,6 +12,8 @@ std::string_view DTypeName(DType dtype) {
       return "bfloat16";
     case DType::kFloat16:
       return "float16";
+    case DType::kUInt8:
+      return "uint8";
   }
   return "unknown";
 }

@@ -42,6 +42,7 @@ struct StateArg {
   const void* ptr;
   bool used = true;
   StateStorage storage = StateStorage::kFull;
+  const float* absmax = nullptr;  // kInt8: the block maxima
 };
 
 // The bytes [begin, begin + size) of one buffer of a tensor, for the overlap check.
@@ -49,6 +50,9 @@ struct Region {
   const char* name;
   uintptr_t begin;
   uintptr_t size;
+  bool absmax = false;  // the block maxima of int8 buffer `name`
+
+  std::string Name() const { return std::string(name) + (absmax ? "_absmax" : ""); }
 };
 
 // No two buffers of a tensor may share memory: the kernels read and write them through restrict pointers
@@ -57,14 +61,14 @@ struct Region {
 void CheckNoOverlap(std::string_view algorithm, size_t index, std::span<const Region> regions) {
   for (size_t a = 0; a < regions.size(); ++a) {
     if (regions[a].size > std::numeric_limits<uintptr_t>::max() - regions[a].begin) {
-      Fail(algorithm, index, std::string(regions[a].name) + " runs past the end of the address space");
+      Fail(algorithm, index, regions[a].Name() + " runs past the end of the address space");
     }
     for (size_t b = 0; b < a; ++b) {
       const Region& x = regions[b];
       const Region& y = regions[a];
       if (x.begin < y.begin + y.size && y.begin < x.begin + x.size) {
         Fail(algorithm, index,
-             std::string(x.name) + " and " + y.name + " overlap in memory" +
+             x.Name() + " and " + y.Name() + " overlap in memory" +
                  (x.begin == y.begin ? " (the same pointer)" : "") + ": each must be a buffer of its own");
       }
     }
@@ -96,8 +100,12 @@ void CheckTensor(std::string_view algorithm, size_t index, const ParamView& p, c
   if (p.grad == nullptr) Fail(algorithm, index, "grad is null");
   for (const StateArg& s : state) {
     if (s.used && s.ptr == nullptr) Fail(algorithm, index, std::string(s.name) + " is null");
-    if (s.used && IsBFloat16(s.storage) && p.dtype == DType::kFloat64) {
-      Fail(algorithm, index, std::string(s.name) + ": bfloat16 state is not for float64 parameters");
+    if (s.used && (IsBFloat16(s.storage) || s.storage == StateStorage::kInt8) && p.dtype == DType::kFloat64) {
+      Fail(algorithm, index,
+           std::string(s.name) + ": " + std::string(StateStorageName(s.storage)) + " state is not for float64 parameters");
+    }
+    if (s.used && s.storage == StateStorage::kInt8 && s.absmax == nullptr) {
+      Fail(algorithm, index, std::string(s.name) + ": int8 state needs its block maxima (state_absmax)");
     }
   }
   // 8 bytes per element at most: a count beyond this cannot be the size of any buffer.
@@ -106,13 +114,18 @@ void CheckTensor(std::string_view algorithm, size_t index, const ParamView& p, c
   }
   const auto n = static_cast<uintptr_t>(p.numel);
   const auto at = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr); };
-  Region regions[8];
+  Region regions[12];
   size_t count = 0;
   regions[count++] = {"param data", at(p.data), static_cast<uintptr_t>(core::DataSpan(p)) * SizeOf(p.dtype)};
   regions[count++] = {"grad", at(p.grad), n * SizeOf(p.dtype)};
   for (const StateArg& s : state) {
     if (s.used && count < std::size(regions)) {
       regions[count++] = {s.name, at(s.ptr), n * SizeOf(StateDType(p.dtype, s.storage))};
+    }
+    if (s.used && s.storage == StateStorage::kInt8 && count < std::size(regions)) {
+      regions[count++] = {s.name, at(s.absmax),
+                          static_cast<uintptr_t>((p.numel + kernels::kStateBlock - 1) / kernels::kStateBlock) * sizeof(float),
+                          true};
     }
   }
   if (master != nullptr && count < std::size(regions)) regions[count++] = {"master", at(master), n * sizeof(float)};
@@ -131,12 +144,20 @@ void CheckTensorOf(size_t i, const Tensor& t, algorithms::ModeBits modes) {
   constexpr int kBuffers = static_cast<int>(A::kState.size());
   StateArg state[kBuffers];
   for (int k = 0; k < kBuffers; ++k) {
-    state[k] = {A::kState[k].name.data(), t.state[k], A::Uses(modes, k), t.state_storage[k]};
-    if (static_cast<uint8_t>(t.state_storage[k]) > static_cast<uint8_t>(StateStorage::kBFloat16Stochastic)) {
+    state[k] = {A::kState[k].name.data(), t.state[k], A::Uses(modes, k), t.state_storage[k], t.state_absmax[k]};
+    if (static_cast<uint8_t>(t.state_storage[k]) > static_cast<uint8_t>(StateStorage::kInt8)) {
       Fail(kName, i, std::string(A::kState[k].name) + ": unknown state storage");
     }
   }
   CheckTensor(kName, i, t.param, t.master, state);
+  for (int k = 0; k < kBuffers; ++k) {
+    if (!state[k].used || t.state_storage[k] != StateStorage::kInt8) continue;
+    if (t.offset % kernels::kStateBlock != 0) {
+      Fail(kName, i, std::string(A::kState[k].name) + ": an int8 slice starts on a block boundary (offset a multiple of " +
+                         std::to_string(kernels::kStateBlock) + "), not at " + std::to_string(t.offset));
+    }
+    if (core::IsStrided(t.param)) Fail(kName, i, std::string(A::kState[k].name) + ": int8 state is for contiguous parameters");
+  }
   if constexpr (A::kCountsSteps) CheckStep(kName, i, t.step);
   if (t.offset < 0) Fail(kName, i, "negative offset " + std::to_string(t.offset));
   if (t.position < -1) Fail(kName, i, "position " + std::to_string(t.position) + " is not -1 or an index");
@@ -165,8 +186,8 @@ void SetRounding(kernels::Slot& slot, size_t position, uint64_t step, const Prec
 }
 
 // A slot's pointers, storages and rounding; `uses[k]`: the call's modes use buffer k.
-void FillSlot(kernels::Slot& slot, const Tensor& t, std::span<const bool> uses, size_t position, uint64_t step,
-              const Precision& precision) {
+void FillSlot(kernels::Slot& slot, const Tensor& t, std::span<const bool> uses, std::span<const StateValues> signs,
+              size_t position, uint64_t step, const Precision& precision) {
   slot.param = t.param.data;
   slot.grad = t.param.grad;
   slot.master = t.master;
@@ -174,7 +195,8 @@ void FillSlot(kernels::Slot& slot, const Tensor& t, std::span<const bool> uses, 
   slot.storage = core::StorageOf(t.param.dtype);
   for (size_t k = 0; k < uses.size(); ++k) {
     slot.state[k] = uses[k] ? t.state[k] : nullptr;
-    slot.state_storage[k] = uses[k] ? core::StorageOf(t.state_storage[k]) : kernels::StateStorage::kCompute;
+    slot.state_storage[k] = uses[k] ? core::StorageOf(t.state_storage[k], signs[k]) : kernels::StateStorage::kCompute;
+    slot.state_absmax[k] = uses[k] && t.state_storage[k] == StateStorage::kInt8 ? t.state_absmax[k] : nullptr;
   }
   SetRounding(slot, position, step, precision);
 }
@@ -286,7 +308,11 @@ void StepOf(std::span<const Tensor> tensors, const typename A::Options& o, const
   const algorithms::ModeBits modes = A::ModesOf(o);
   using Slot = kernels::StepSlot<A>;
   std::array<bool, kBuffers> uses{};
-  for (int k = 0; k < kBuffers; ++k) uses[static_cast<size_t>(k)] = A::Uses(modes, k);
+  std::array<StateValues, kBuffers> signs{};
+  for (int k = 0; k < kBuffers; ++k) {
+    uses[static_cast<size_t>(k)] = A::Uses(modes, k);
+    signs[static_cast<size_t>(k)] = A::kState[k].values;
+  }
   struct SlotsTag;
   std::vector<Slot>& slots = core::ScratchOfSize<Slot, SlotsTag>(tensors.size());
   std::vector<ScalarTable<A>> tables(static_cast<size_t>(core::RunsFor(tensors.size())));
@@ -305,7 +331,7 @@ void StepOf(std::span<const Tensor> tensors, const typename A::Options& o, const
       slot = Slot{};
       const size_t position = t.position >= 0 ? static_cast<size_t>(t.position) : i;
       if (keep != nullptr) keep->positions[i] = position;
-      FillSlot(slot, t, uses, position, A::kCountsSteps ? static_cast<uint64_t>(t.step) : 0, precision);
+      FillSlot(slot, t, uses, signs, position, A::kCountsSteps ? static_cast<uint64_t>(t.step) : 0, precision);
       slot.element_offset = t.offset;
       slot.grad_scale = args.grad_scale;
       const algorithms::TensorStep step{.step = A::kCountsSteps ? t.step : 0,

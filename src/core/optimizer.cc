@@ -221,6 +221,12 @@ bool Optimizer::Holds(const StateRefs& refs, const ParamState& state, const Para
 }
 
 void Optimizer::ValidateStateDTypes(std::string_view algorithm, const StateDTypes& dtypes) {
+  bool int8 = dtypes.all == StateStorage::kInt8;
+  for (const auto& entry : dtypes.by_name) int8 = int8 || entry.second == StateStorage::kInt8;
+  if (int8) {
+    throw std::invalid_argument("invalid value for option 'state_dtype': '" + OptionToString(dtypes) +
+                                "' (int8 state is taken by functional::Step only, not yet by the optimizers)");
+  }
   if (dtypes.by_name.empty()) return;
   const AlgorithmInfo* info = FindAlgorithm(algorithm);
   for (const auto& entry : dtypes.by_name) {

@@ -13,6 +13,8 @@ std::string_view StateStorageName(StateStorage storage) {
       return "bfloat16";
     case StateStorage::kBFloat16Stochastic:
       return "bfloat16_stochastic";
+    case StateStorage::kInt8:
+      return "int8";
     case StateStorage::kFull:
       break;
   }

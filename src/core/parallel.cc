@@ -11,6 +11,7 @@
 
 #include "adamant/threads.h"
 #include "core/scratch.h"
+#include "kernels/kernels.h"
 
 namespace adamant {
 namespace {
@@ -35,8 +36,9 @@ constexpr int64_t kMinElementsPerThread = 1 << 15;
 constexpr size_t kMinItemsPerThread = 256;
 // The non-finite check reads a share backwards in blocks of this many elements.
 constexpr int64_t kCheckBlock = 1 << 18;
-// Piece boundaries inside a tensor: a multiple of 16 elements (64 bytes of fp32 state).
-constexpr int64_t kAlignElements = 16;
+// Piece boundaries inside a tensor: a multiple of the state block (256 elements), so that each block of
+// int8 state is requantized whole by one thread (kernels::Slot::state_absmax).
+constexpr int64_t kAlignElements = kernels::kStateBlock;
 
 // The position of global element `index` (prefix[k] <= index < prefix[k+1]), moved up to an aligned
 // offset within its tensor.

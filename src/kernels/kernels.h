@@ -39,7 +39,14 @@ enum class StateStorage : uint8_t {
   kCompute,             // in the compute type (float; double for kFloat64 parameters)
   kBFloat16,            // bf16 patterns, rounded to nearest even when stored; float compute types only
   kBFloat16Stochastic,  // bf16 patterns, rounded stochastically (Slot::state_stream) when stored
+  // Block-wise 8-bit (code_maps.h): per block of kStateBlock elements of the tensor, a float maximum
+  // (Slot::state_absmax) and per element the code of the nearest value of the signed or unsigned map.
+  kInt8Signed,
+  kInt8Unsigned,
 };
+// The block of int8 state, and the alignment of state stages to the tensor's element index.
+inline constexpr int64_t kStateBlock = 256;
+constexpr bool IsInt8(StateStorage s) { return s == StateStorage::kInt8Signed || s == StateStorage::kInt8Unsigned; }
 
 // How a bf16/fp16 parameter is written back.
 enum class Rounding : uint8_t {
@@ -55,6 +62,11 @@ struct Slot {
   // not use one.
   void* state[kMaxStateBuffers] = {};
   StateStorage state_storage[kMaxStateBuffers] = {};  // how each of them is stored
+  // int8 buffers: the block maxima, one float per block of kStateBlock elements of the tensor; the block
+  // of element e of these arrays is (element_offset + e) / kStateBlock - element_offset / kStateBlock. A slice with int8
+  // state starts on a block boundary and ends on one or at the tensor's end, and so does every range a
+  // step is called with, so that each block is requantized whole.
+  float* state_absmax[kMaxStateBuffers] = {};
   float* master = nullptr;  // bf16/fp16 only: fp32 master weights; the rule updates these, param = round(master)
   uint64_t random_stream = 0;  // stochastic rounding: mixes seed, step and tensor
   // Stochastic rounding of kBFloat16Stochastic state: buffer j draws from state_stream + j * kStreamStep.

@@ -7,11 +7,14 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 #include <utility>
 
+#include "kernels/code_maps.h"
 #include "kernels/kernels.h"
 #include "kernels/prefetch.h"
 #include "kernels/storage.h"
@@ -155,17 +158,52 @@ inline constexpr uint64_t kStreamStep = 0x9E3779B97F4A7C15ull;
 
 // A state buffer stored otherwise than in the compute type, for n elements: widened into `out` before the
 // rule runs (Stage) and stored back from it after (Unstage). Not inlined: inlined into every variant's loop,
-// they made the kernels take 2.5 times as long to compile.
+// they made the kernels take 2.5 times as long to compile. `absmax`: int8 storage's maximum of the block
+// these n elements are (a stage of int8 state is always one whole block).
 template <class S>
-__attribute__((noinline)) void Stage([[maybe_unused]] StateStorage storage, const void* __restrict in, int64_t n,
-                                     S* __restrict out) {
-  const Half16* h = static_cast<const Half16*>(in);  // every staged storage is bf16 today
+__attribute__((noinline)) void Stage(StateStorage storage, const void* __restrict in, int64_t n, S* __restrict out,
+                                     const float* absmax) {
+  if (IsInt8(storage)) {
+    const uint8_t* c = static_cast<const uint8_t*>(in);
+    const float* map = storage == StateStorage::kInt8Signed ? kSignedCodeMap : kUnsignedCodeMap;
+    const float scale = *absmax;
+    for (int64_t i = 0; i < n; ++i) out[i] = static_cast<S>(map[c[i]] * scale);
+    return;
+  }
+  const Half16* h = static_cast<const Half16*>(in);
   for (int64_t i = 0; i < n; ++i) out[i] = static_cast<S>(BFloat16ToFloat(h[i]));
 }
+
+// int8: the block's new maximum |x| (NaN if any x is NaN), then each code. A block whose maximum is 0
+// stores the zero code everywhere; one whose maximum is not finite too, so that it reads back as NaN
+// (0 * inf and 0 * NaN): never as a silent zero.
+template <class S>
+ADAMANT_KERNEL_INLINE void Quantize(const CodeTable& table, const S* __restrict in, int64_t n, uint8_t* __restrict out,
+                                    float* absmax) {
+  float m = 0.0f;
+  bool nan = false;
+  for (int64_t i = 0; i < n; ++i) {
+    const float a = std::fabs(static_cast<float>(in[i]));
+    m = a > m ? a : m;
+    nan |= a != a;
+  }
+  if (nan) m = std::numeric_limits<float>::quiet_NaN();
+  *absmax = m;
+  if (!(m > 0.0f && m <= std::numeric_limits<float>::max())) {
+    for (int64_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(table.zero_code);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) out[i] = NearestCode(table, static_cast<float>(in[i]) / m);
+}
+
 // `at`: the tensor's index of element 0 (stochastic rounding draws by it, as for parameters).
 template <class S>
 __attribute__((noinline)) void Unstage(StateStorage storage, const S* __restrict in, int64_t n, void* __restrict out,
-                                       uint64_t stream, int64_t at) {
+                                       uint64_t stream, int64_t at, float* absmax) {
+  if (IsInt8(storage)) {
+    const CodeTable& table = storage == StateStorage::kInt8Signed ? SignedCodeTable() : UnsignedCodeTable();
+    return Quantize(table, in, n, static_cast<uint8_t*>(out), absmax);
+  }
   Half16* h = static_cast<Half16*>(out);
   if (storage == StateStorage::kBFloat16Stochastic) {
     for (int64_t i = 0; i < n; ++i) {
@@ -178,13 +216,20 @@ __attribute__((noinline)) void Unstage(StateStorage storage, const S* __restrict
 
 // The elements of a staged state buffer that one stage holds, and the alignment of stages to the
 // tensor's element index (so that block-wise storages find their blocks whole, whatever the thread split).
-inline constexpr int64_t kStage = 256;
+inline constexpr int64_t kStage = kStateBlock;
 
 // Element i of `base` (an array of `storage`), as an address.
 template <class S>
 ADAMANT_KERNEL_INLINE void* StateAt(S* base, StateStorage storage, int64_t i) {
+  if (IsInt8(storage)) return reinterpret_cast<uint8_t*>(base) + i;
   if (storage != StateStorage::kCompute) return reinterpret_cast<Half16*>(base) + i;
   return base + i;
+}
+
+// The int8 block maximum of element i of arrays whose element 0 is the tensor's element `offset`, from
+// `absmax`, the maxima of their blocks (Slot::state_absmax); null for other storages.
+inline float* BlockMax(float* absmax, int64_t offset, int64_t i) {
+  return absmax == nullptr ? nullptr : absmax + ((offset + i) / kStage - offset / kStage);
 }
 
 // update(S& param, S grad, S& state...) for every element of [begin, end); in the AVX-512 copy in blocks
@@ -202,7 +247,8 @@ ADAMANT_KERNEL_INLINE void* StateAt(S* base, StateStorage storage, int64_t i) {
 // instructions of fp32 Adam's loop).
 template <class V, class Update, size_t... kJ, class... State>
 __attribute__((noinline)) void Loop(const Slot& slot, int64_t begin, int64_t end,
-                                    const std::array<StateStorage, sizeof...(State)> storage, Update update,
+                                    const std::array<StateStorage, sizeof...(State)> storage,
+                                    const std::array<float*, sizeof...(State)> absmax, Update update,
                                     std::index_sequence<kJ...>, State* __restrict... state) {
   using P = typename V::Param;
   using S = typename V::Compute;
@@ -228,29 +274,37 @@ __attribute__((noinline)) void Loop(const Slot& slot, int64_t begin, int64_t end
   // the loops in cache and gained nothing from memory (docs/performance.md, "Measurements behind the code").
   const bool prefetch = false;
 #endif
+  // Requests the lines of every stream from element `ahead` for kBlock elements.
+  const auto prefetch_at = [&](int64_t ahead) {
+    PrefetchBlock<V::kUnscale>(g + ahead);
+    PrefetchBlock<true>(p + ahead);
+    if constexpr (V::kUsesMaster) PrefetchBlock<true>(master + ahead);
+    if constexpr (kStageable) {
+      ((storage[kJ] == StateStorage::kCompute ? PrefetchBlock<true>(state + ahead)
+        : IsInt8(storage[kJ])                 ? PrefetchBlock<true>(static_cast<uint8_t*>(StateAt(state, storage[kJ], ahead)))
+                                              : PrefetchBlock<true>(static_cast<Half16*>(StateAt(state, storage[kJ], ahead)))),
+       ...);
+    } else {
+      (PrefetchBlock<true>(state + ahead), ...);
+    }
+  };
   for (int64_t b = begin; b < end;) {
     int64_t n = end - b;
-    if (prefetch && n >= kPrefetchAhead + kBlock) {
-      const int64_t ahead = b + kPrefetchAhead;
-      PrefetchBlock<V::kUnscale>(g + ahead);
-      PrefetchBlock<true>(p + ahead);
-      if constexpr (V::kUsesMaster) PrefetchBlock<true>(master + ahead);
-      if constexpr (kStageable) {
-        ((storage[kJ] == StateStorage::kCompute ? PrefetchBlock<true>(state + ahead)
-                                                : PrefetchBlock<true>(static_cast<Half16*>(StateAt(state, storage[kJ], ahead)))),
-         ...);
-      } else {
-        (PrefetchBlock<true>(state + ahead), ...);
+    if (kStageable && staged) {
+      // A stage ends where the tensor's next multiple of kStage begins: an int8 block, whole.
+      n = std::min(n, kStage - (slot.element_offset + b) % kStage);
+      if (prefetch && end - b >= kPrefetchAhead + n) {
+        for (int64_t o = 0; o < n; o += kBlock) prefetch_at(b + kPrefetchAhead + o);
       }
+    } else if (prefetch && n >= kPrefetchAhead + kBlock) {
+      prefetch_at(b + kPrefetchAhead);
       n = kBlock;
     }
     std::array<S*, kN> at = {(state + b)...};
     if (kStageable && staged) {
-      const int64_t index = slot.element_offset + b;
-      n = std::min(n, kStage - index % kStage);
       for (size_t j = 0; j < kN; ++j) {
         if (storage[j] == StateStorage::kCompute) continue;
-        Stage(storage[j], StateAt(base[j], storage[j], b), n, stage[j]);
+        Stage(storage[j], StateAt(base[j], storage[j], b), n, stage[j], BlockMax(absmax[j], slot.element_offset, b));
         at[j] = stage[j];
       }
     }
@@ -260,7 +314,7 @@ __attribute__((noinline)) void Loop(const Slot& slot, int64_t begin, int64_t end
       for (size_t j = 0; j < kN; ++j) {
         if (storage[j] != StateStorage::kCompute) {
           Unstage(storage[j], stage[j], n, StateAt(base[j], storage[j], b), slot.state_stream + j * kStreamStep,
-                  slot.element_offset + b);
+                  slot.element_offset + b, BlockMax(absmax[j], slot.element_offset, b));
         }
       }
     }

@@ -69,6 +69,7 @@ void StepLoop(const Slot& slot, int64_t begin, int64_t end, const typename A::te
   using Used = UsedState<A, kM>;
   Loop<V>(
       slot, begin, end, std::array<StateStorage, Used::kCount>{slot.state_storage[Used::kIndex[kUsed]]...},
+      std::array<float*, Used::kCount>{slot.state_absmax[Used::kIndex[kUsed]]...},
       [=](S& p, S g, Repeat<kUsed, S&>... used) {
         S unused[Used::kTotal] = {};
         auto refs = std::tie(used...);
@@ -138,9 +139,11 @@ void StepStaged(const StepSlot<A>& slot, int64_t begin, int64_t end) {
       if (slot.state_storage[k] == StateStorage::kCompute) {
         part.state[k] = static_cast<float*>(slot.state[k]) + b;  // staged slots compute in float
       } else {
-        Stage(slot.state_storage[k], static_cast<const Half16*>(slot.state[k]) + b, n, stage[k]);
+        Stage(slot.state_storage[k], StateAt(static_cast<float*>(slot.state[k]), slot.state_storage[k], b), n, stage[k],
+              BlockMax(slot.state_absmax[k], slot.element_offset, b));
         part.state[k] = stage[k];
         part.state_storage[k] = StateStorage::kCompute;
+        part.state_absmax[k] = nullptr;
       }
     }
     StepInComputeType(part, 0, n);
@@ -149,8 +152,9 @@ void StepStaged(const StepSlot<A>& slot, int64_t begin, int64_t end) {
     for (int k = 0; k < kBuffers; ++k) {
       if (slot.state[k] == nullptr) continue;
       if (slot.state_storage[k] != StateStorage::kCompute) {
-        Unstage(slot.state_storage[k], stage[k], n, static_cast<Half16*>(slot.state[k]) + b,
-                slot.state_stream + used * kStreamStep, slot.element_offset + b);
+        Unstage(slot.state_storage[k], stage[k], n, StateAt(static_cast<float*>(slot.state[k]), slot.state_storage[k], b),
+                slot.state_stream + used * kStreamStep, slot.element_offset + b,
+                BlockMax(slot.state_absmax[k], slot.element_offset, b));
       }
       ++used;
     }

@@ -45,6 +45,8 @@ struct Grad {
       case DType::kFloat16:
         reinterpret_cast<uint16_t*>(bytes.data())[i] = kernels::FloatToFloat16(static_cast<float>(v));
         return;
+      case DType::kUInt8:  // int8 state's codes, never a parameter's dtype
+        return;
     }
   }
   double Get(int64_t i) const {
@@ -57,6 +59,8 @@ struct Grad {
         return kernels::BFloat16ToFloat(reinterpret_cast<const uint16_t*>(bytes.data())[i]);
       case DType::kFloat16:
         return kernels::Float16ToFloat(reinterpret_cast<const uint16_t*>(bytes.data())[i]);
+      case DType::kUInt8:  // int8 state's codes, never a parameter's dtype
+        break;
     }
     return 0.0;
   }

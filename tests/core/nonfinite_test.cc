@@ -44,6 +44,8 @@ void StoreAs(DType dtype, void* base, int64_t i, double v) {
     case DType::kFloat16:
       static_cast<uint16_t*>(base)[i] = kernels::FloatToFloat16(static_cast<float>(v));
       return;
+    case DType::kUInt8:  // int8 state's codes, never a parameter's dtype
+      return;
   }
 }
 double LoadAs(DType dtype, const void* base, int64_t i) {
@@ -56,6 +58,8 @@ double LoadAs(DType dtype, const void* base, int64_t i) {
       return kernels::BFloat16ToFloat(static_cast<const uint16_t*>(base)[i]);
     case DType::kFloat16:
       return kernels::Float16ToFloat(static_cast<const uint16_t*>(base)[i]);
+    case DType::kUInt8:  // int8 state's codes, never a parameter's dtype
+      break;
   }
   return 0.0;
 }
