@@ -155,7 +155,7 @@ void Quantize(const std::vector<float>& x, bool is_signed, std::vector<uint8_t>&
       nan = nan || std::isnan(x[i]);
       m = std::max(m, std::fabs(x[i]));
     }
-    if (nan) m = std::numeric_limits<float>::quiet_NaN();
+    if (nan) m = std::numeric_limits<float>::quiet_NaN();  // the positive quiet NaN, whatever the NaNs were
     absmax[b] = m;
     for (int64_t i = b * kBlock; i < end; ++i) {
       codes[i] = static_cast<uint8_t>(!(m > 0.0f && std::isfinite(m)) ? zero : SearchNearest(map, x[i] / m));
