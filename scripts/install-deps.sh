@@ -20,12 +20,13 @@ done
 # reference BLAS that Debian's libtorch would otherwise use for its matrix products (about 13x faster here);
 # it is what makes `make run` take minutes rather than half an hour.
 # make test-fuzz: clang with libFuzzer and the sanitizer runtimes, and LLVM's OpenMP for clang.
+# The install test (pip install . into a venv): python3-venv and python3-pip, with setuptools.
 packages=(
   build-essential cmake pkg-config
   libgtest-dev libgmock-dev
   nlohmann-json3-dev
   pybind11-dev python3-dev
-  python3 python3-numpy python3-pytest python3-torch
+  python3 python3-numpy python3-pytest python3-torch python3-venv python3-pip python3-setuptools
   libtorch-dev libcli11-dev zlib1g-dev libopenblas0-pthread
   dataset-fashion-mnist python3-matplotlib
   clang libclang-rt-14-dev libomp-dev
