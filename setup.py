@@ -4,9 +4,10 @@
     .venv/bin/pip install --no-build-isolation .
 
 builds the extension with the project's CMake (Debian's setuptools and pybind11, nothing downloaded) in
-build-pip/ (ADAMANT_CMAKE_BUILD_DIR overrides it; ADAMANT_CMAKE_ARGS adds CMake arguments, e.g.
-"-DADAMANT_KERNEL_TARGETS=native" for a quicker build that runs only on machines like this one) and
-installs it; `pip uninstall adamant` removes it. torch is Debian's python3-torch, seen through
+build-pip/ and installs it; `pip uninstall adamant` removes it. ADAMANT_CMAKE_ARGS adds CMake arguments
+(e.g. "-DADAMANT_KERNEL_TARGETS=native" for a quicker build that runs only on machines like this one).
+ADAMANT_CMAKE_BUILD_DIR names another build directory: one already configured (`build`, after `make`) is
+built as it is configured, so that installing what `make` built takes seconds. torch is Debian's python3-torch, seen through
 --system-site-packages, and not a declared requirement: pip would otherwise fetch it.
 """
 import os
@@ -32,7 +33,19 @@ class CMakeBuild(build_ext):
     """Builds the extension `adamant._adamant` with CMake instead of setuptools' compiler calls."""
 
     def build_extension(self, ext):
-        build_dir = pathlib.Path(os.environ.get("ADAMANT_CMAKE_BUILD_DIR", ROOT / "build-pip"))
+        chosen = os.environ.get("ADAMANT_CMAKE_BUILD_DIR")
+        build_dir = pathlib.Path(chosen) if chosen else ROOT / "build-pip"
+        if not (chosen and (build_dir / "CMakeCache.txt").exists()):
+            self.configure(build_dir)
+        subprocess.run(["cmake", "--build", str(build_dir), "--target", "_adamant", "-j", str(os.cpu_count() or 1)],
+                       check=True)
+        (built,) = (build_dir / "python" / "adamant").glob("_adamant*.so")
+        target = pathlib.Path(self.get_ext_fullpath(ext.name))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(built, target)
+
+    @staticmethod
+    def configure(build_dir):
         args = [
             "-DCMAKE_BUILD_TYPE=Release",
             f"-DPython_EXECUTABLE={sys.executable}",
@@ -43,12 +56,6 @@ class CMakeBuild(build_ext):
             "-DADAMANT_BUILD_APPS=OFF",
         ] + shlex.split(os.environ.get("ADAMANT_CMAKE_ARGS", ""))
         subprocess.run(["cmake", "-S", str(ROOT), "-B", str(build_dir), *args], check=True)
-        subprocess.run(["cmake", "--build", str(build_dir), "--target", "_adamant", "-j", str(os.cpu_count() or 1)],
-                       check=True)
-        (built,) = (build_dir / "python" / "adamant").glob("_adamant*.so")
-        target = pathlib.Path(self.get_ext_fullpath(ext.name))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(built, target)
 
 
 setup(

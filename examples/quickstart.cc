@@ -95,6 +95,7 @@ int main() {
       {"rmsprop", "lr=0.01"},
       {"adadelta", "lr=10"},
       {"sgd", "lr=2 momentum=0.9 nesterov=true"},
+      {"lion", "lr=0.01"},  // sign updates: a smaller lr than Adam's (Chen et al., 2023)
   };
 
   std::vector<float> w0(Dataset::kD, 0.0f), gw(Dataset::kD);

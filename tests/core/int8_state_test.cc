@@ -29,6 +29,7 @@
 #include "kernels/code_maps.h"
 #include "kernels/kernels.h"
 #include "support/error_of.h"
+#include "support/state_storage_cases.h"
 #include "support/half.h"
 
 namespace adamant {
@@ -219,21 +220,6 @@ struct Int8Tensor {
   }
 };
 
-// Each algorithm with options under which its rule uses every buffer it has.
-template <class F>
-void ForEveryAlgorithm(F&& f) {
-  f("adam", AdamOptions{.weight_decay = 0.01, .amsgrad = true});
-  f("adamw", AdamWOptions{});
-  f("adamax", AdamaxOptions{});
-  f("nadam", NAdamOptions{});
-  f("radam", RAdamOptions{});
-  f("adagrad", AdagradOptions{});
-  f("rmsprop", RMSpropOptions{.momentum = 0.9, .centered = true});
-  f("adadelta", AdadeltaOptions{});
-  f("sgd", SGDOptions{.lr = 0.1, .momentum = 0.9, .nesterov = true});
-  f("lion", LionOptions{});
-}
-
 // Three steps of `test` (int8 state); before each, the reference takes the same parameter and float32
 // state holding the dequantized values, and steps it: the parameters must be the same bits and the test's
 // codes and maxima the reference's new state quantized by the spec.
@@ -275,20 +261,15 @@ void CheckAgainstDequantized(const char* name, const Options& options, DType dty
 class Int8State : public ::testing::TestWithParam<int> {};
 
 TEST_P(Int8State, IsTheFloat32StepOnTheDequantizedStateRequantized) {
-  const int threads = GetNumThreads();
-  SetNumThreads(GetParam());
-  for (int target = 0; target < kernels::NumAvailableTargets(); ++target) {
-    kernels::SetTarget(kernels::AvailableTarget(target).target);
-    SCOPED_TRACE(std::string(kernels::AvailableTarget(target).target));
-    ForEveryAlgorithm([&](const char* name, const auto& options) {
-      // A short last block, one block, the AVX-512 copy's prefetching (from 2048), and enough for two
-      // threads (2^16 elements).
-      for (int64_t n : {1000, 256, 4097, 70000}) CheckAgainstDequantized(name, options, DType::kFloat32, n);
+  test_support::ForEveryTarget(GetParam(), [] {
+    test_support::ForEveryAlgorithmUsingEveryBuffer([&](const char* name, const auto& options) {
+      // A short last block, one block, and the AVX-512 copy's prefetching (from 2048).
+      for (int64_t n : {1000, 256, 4097}) CheckAgainstDequantized(name, options, DType::kFloat32, n);
       for (DType d : {DType::kBFloat16, DType::kFloat16}) CheckAgainstDequantized(name, options, d, 1000);
     });
-  }
-  kernels::SetTarget("");
-  SetNumThreads(threads);
+    // Enough elements for two threads (2^16), where the pieces meet on a block boundary.
+    CheckAgainstDequantized("adam", AdamOptions{.amsgrad = true}, DType::kFloat32, 70000);
+  });
 }
 
 INSTANTIATE_TEST_SUITE_P(Threads, Int8State, ::testing::Values(1, 2));

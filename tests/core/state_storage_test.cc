@@ -22,6 +22,7 @@
 #include "adamant/threads.h"
 #include "kernels/kernels.h"
 #include "support/error_of.h"
+#include "support/state_storage_cases.h"
 #include "support/half.h"
 
 namespace adamant {
@@ -93,21 +94,6 @@ struct Pair {
   }
 };
 
-// Each algorithm with options under which its rule uses every buffer it has.
-template <class F>
-void ForEveryAlgorithm(F&& f) {
-  f("adam", AdamOptions{.weight_decay = 0.01, .amsgrad = true});
-  f("adamw", AdamWOptions{});
-  f("adamax", AdamaxOptions{});
-  f("nadam", NAdamOptions{});
-  f("radam", RAdamOptions{});
-  f("adagrad", AdagradOptions{});
-  f("rmsprop", RMSpropOptions{.momentum = 0.9, .centered = true});
-  f("adadelta", AdadeltaOptions{});
-  f("sgd", SGDOptions{.lr = 0.1, .momentum = 0.9, .nesterov = true});
-  f("lion", LionOptions{});
-}
-
 std::string Name(DType d) { return std::string(DTypeName(d)); }
 
 // Bitwise equality of two float arrays (NaNs by their bits); memcmp is not given the null data() of an
@@ -155,12 +141,8 @@ void CheckAgainstWidened(const char* algorithm, const Options& options, DType dt
 class BFloat16State : public ::testing::TestWithParam<int> {};
 
 TEST_P(BFloat16State, IsTheFloat32UpdateRoundedToNearestEven) {
-  const int threads = GetNumThreads();
-  SetNumThreads(GetParam());
-  for (int target = 0; target < kernels::NumAvailableTargets(); ++target) {
-    kernels::SetTarget(kernels::AvailableTarget(target).target);
-    SCOPED_TRACE(std::string(kernels::AvailableTarget(target).target));
-    ForEveryAlgorithm([&](const char* name, const auto& options) {
+  test_support::ForEveryTarget(GetParam(), [] {
+    test_support::ForEveryAlgorithmUsingEveryBuffer([&](const char* name, const auto& options) {
       const bool all[kMaxStateBuffers] = {true, true, true};
       for (DType d : {DType::kFloat32, DType::kBFloat16, DType::kFloat16}) CheckAgainstWidened(name, options, d, false, all);
       CheckAgainstWidened(name, options, DType::kBFloat16, true, all);
@@ -171,9 +153,7 @@ TEST_P(BFloat16State, IsTheFloat32UpdateRoundedToNearestEven) {
         CheckAgainstWidened(name, options, DType::kFloat32, false, one);
       }
     });
-  }
-  kernels::SetTarget("");
-  SetNumThreads(threads);
+  });
 }
 
 INSTANTIATE_TEST_SUITE_P(Threads, BFloat16State, ::testing::Values(1, 2));
