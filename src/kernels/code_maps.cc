@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -22,16 +23,22 @@ float CeilToFloat(double x) {
   return f;
 }
 
+// The low `shift` bits of |x|'s pattern above kCodeMinBits, within bucket b.
+uint32_t LowBits(float x, int shift, int32_t b) {
+  const uint32_t a = FloatBits(x) & 0x7FFFFFFFu;
+  return (std::max(a, kCodeMinBits) - kCodeMinBits) - (static_cast<uint32_t>(b) << shift);
+}
+
 CodeTable MakeTable(const float* map, int zero_code, bool is_signed, int mantissa_bits) {
   CodeTable t;
   t.map = map;
   t.zero_code = zero_code;
   t.is_signed = is_signed;
-  t.mantissa_bits = mantissa_bits;
+  t.shift = 23 - mantissa_bits;
   t.half = (24 << mantissa_bits) + 1;
   const int signs = is_signed ? 2 : 1;
   if (signs * t.half > kCodeMaxBuckets) throw std::logic_error("code table: too many buckets");
-  const uint32_t width = 1u << (23 - mantissa_bits);
+  const uint32_t width = 1u << t.shift;
   for (int sign = 0; sign < signs; ++sign) {
     for (int32_t b = 0; b < t.half; ++b) {
       // The magnitudes of bucket b: [lo, hi] as float bits, clipped to 1.0.
@@ -39,20 +46,26 @@ CodeTable MakeTable(const float* map, int zero_code, bool is_signed, int mantiss
       const uint32_t hi = std::min(kCodeMinBits + static_cast<uint32_t>(b + 1) * width - 1, 0x3F800000u);
       const int32_t index = b + sign * t.half;
       if (lo > 0x3F800000u) {  // beyond 1.0: never indexed
-        t.base[index] = sign == 0 ? 255 : 0;
-        t.threshold[index] = std::numeric_limits<float>::infinity();
+        t.entry[index] = (sign == 0 ? 255u : 0u) | width << 8;
         continue;
       }
-      const float qa = sign == 0 ? BitsFloat(lo) : -BitsFloat(hi);  // the bucket's lowest q
-      const float qb = sign == 0 ? BitsFloat(hi) : -BitsFloat(lo);  // and highest
-      const int ca = NearestCodeByMidpoints(map, qa);
-      const int cb = NearestCodeByMidpoints(map, qb);
-      if (cb - ca > 1) {
-        throw std::logic_error("code table: bucket " + std::to_string(index) + " holds " + std::to_string(cb - ca) +
-                               " midpoints");
+      // The codes at the bucket's smallest and largest |q|.
+      const float small = sign == 0 ? BitsFloat(lo) : -BitsFloat(lo);
+      const float large = sign == 0 ? BitsFloat(hi) : -BitsFloat(hi);
+      const int c_small = NearestCodeByMidpoints(map, small);
+      const int c_large = NearestCodeByMidpoints(map, large);
+      if (std::abs(c_large - c_small) > 1 || (b == 0 && c_large != c_small)) {
+        throw std::logic_error("code table: bucket " + std::to_string(index) + " holds more than one midpoint");
       }
-      t.base[index] = ca;
-      t.threshold[index] = cb == ca ? std::numeric_limits<float>::infinity() : CeilToFloat(Midpoint(map, ca));
+      uint32_t from = width;  // the same code throughout
+      if (c_large != c_small) {
+        // The threshold between the two codes: q >= it is the higher code.
+        const float threshold = CeilToFloat(Midpoint(map, std::min(c_small, c_large)));
+        // Positive q: from the threshold's |q| on, one more. Negative q: the higher code while |q| is at
+        // most the threshold's, one less above it.
+        from = LowBits(threshold, t.shift, b) + (sign == 0 ? 0u : 1u);
+      }
+      t.entry[index] = static_cast<uint32_t>(c_small) | from << 8;
     }
   }
   return t;

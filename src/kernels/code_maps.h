@@ -6,9 +6,10 @@
 // [-1, 1]. The maps are monotone, so "nearest, ties up" is the number of midpoints (map[i] + map[i+1]) / 2
 // at or below q, with the midpoints exact in double. Counting them one by one costs 8 comparisons of a
 // binary search per element; instead, a table indexed by q's sign, exponent and top mantissa bits holds for
-// each bucket of floats the code of its lowest q and the one threshold inside it (the smallest float at or
-// above a midpoint; +inf if none), so that a code is one lookup and one comparison. The buckets are fine
-// enough that none holds two midpoints: CodeTable's construction checks it.
+// each bucket of floats, in one 32-bit entry, the code of its smallest |q| and where inside the bucket the
+// one threshold lies (the smallest float at or above a midpoint), as the low bits of |q|'s pattern: a code
+// is one lookup and one integer comparison. The buckets are fine enough that none holds two midpoints:
+// CodeTable's construction checks it.
 #ifndef ADAMANT_KERNELS_CODE_MAPS_H_
 #define ADAMANT_KERNELS_CODE_MAPS_H_
 
@@ -36,10 +37,12 @@ struct CodeTable {
   const float* map = nullptr;  // 256 increasing values
   int zero_code = 0;
   bool is_signed = false;
-  int mantissa_bits = 0;  // of |q| below the exponent in a bucket's index
-  int32_t half = 0;       // buckets per sign (the signed map's negative q index from here)
-  int32_t base[kCodeMaxBuckets] = {};
-  float threshold[kCodeMaxBuckets] = {};
+  int shift = 0;     // 23 - the mantissa bits of |q| in a bucket's index: the bits below them place q in it
+  int32_t half = 0;  // buckets per sign (the signed map's negative q index from here)
+  // Per bucket: bits 0-7 the code of the bucket's smallest |q|; bits 8- the first value of |q|'s low
+  // `shift` bits (above kCodeMinBits) from which the code is one more (positive q) or one less (negative
+  // q); 1 << shift where it is the same code throughout.
+  uint32_t entry[kCodeMaxBuckets] = {};
 };
 
 // The tables, built once on first use (code_maps.cc; a plain function, compiled once, not per target).
@@ -51,12 +54,12 @@ const CodeTable& UnsignedCodeTable();
 ADAMANT_KERNEL_INLINE uint8_t NearestCode(const CodeTable& table, float q) {
   uint32_t u = FloatBits(q);
   if (!table.is_signed) u = (u >> 31) != 0 ? 0u : u;
+  const uint32_t negative = u >> 31;
   const uint32_t a = u & 0x7FFFFFFFu;
-  const uint32_t above = a < kCodeMinBits ? 0u : a - kCodeMinBits;
-  const int32_t index =
-      static_cast<int32_t>(above >> (23 - table.mantissa_bits)) + ((u >> 31) != 0 ? table.half : 0);
-  const float x = BitsFloat(u);
-  return static_cast<uint8_t>(table.base[index] + (x >= table.threshold[index] ? 1 : 0));
+  const uint32_t above = (a < kCodeMinBits ? kCodeMinBits : a) - kCodeMinBits;
+  const uint32_t entry = table.entry[(above >> table.shift) + (negative != 0 ? static_cast<uint32_t>(table.half) : 0u)];
+  const uint32_t past = (above & ((1u << table.shift) - 1u)) >= (entry >> 8) ? 1u : 0u;
+  return static_cast<uint8_t>(negative != 0 ? (entry & 0xFFu) - past : (entry & 0xFFu) + past);
 }
 
 // The same code by counting midpoints, exact in double: the reference the table is built from and
