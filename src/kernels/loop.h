@@ -164,8 +164,10 @@ inline constexpr uint64_t kStreamStep = 0x9E3779B97F4A7C15ull;
 // scalar loop after it does the rest, with the same operations, so every target gives the same bits.
 // GCC 12 warns that the intrinsics' undefined pass-through operands "may be used uninitialized" (its bug
 // 105593, fixed in GCC 13): a false positive, silenced for these two functions only.
+#if !defined(__clang__)  // unknown to clang, which only the fuzz build uses
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 // map[c[i]] * scale into out[i].
 inline int64_t DequantizeVectors([[maybe_unused]] const uint8_t* __restrict c, [[maybe_unused]] const float* map,
                                  [[maybe_unused]] float scale, [[maybe_unused]] int64_t n,
@@ -249,7 +251,9 @@ inline int64_t NearestCodeVectors([[maybe_unused]] const CodeTable& table, [[may
   return i;
 }
 
+#if !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 // A state buffer stored otherwise than in the compute type, for n elements: widened into `out` before the
 // rule runs (Stage) and stored back from it after (Unstage). Not inlined: inlined into every variant's loop,
