@@ -100,7 +100,7 @@ void CheckTensor(std::string_view algorithm, size_t index, const ParamView& p, c
   if (p.grad == nullptr) Fail(algorithm, index, "grad is null");
   for (const StateArg& s : state) {
     if (s.used && s.ptr == nullptr) Fail(algorithm, index, std::string(s.name) + " is null");
-    if (s.used && (IsBFloat16(s.storage) || s.storage == StateStorage::kInt8) && p.dtype == DType::kFloat64) {
+    if (s.used && s.storage != StateStorage::kFull && p.dtype == DType::kFloat64) {
       Fail(algorithm, index,
            std::string(s.name) + ": " + std::string(StateStorageName(s.storage)) + " state is not for float64 parameters");
     }

@@ -11,10 +11,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
-
-#include <immintrin.h>
 #include <type_traits>
 #include <utility>
+
+#include <immintrin.h>
 
 #include "kernels/code_maps.h"
 #include "kernels/kernels.h"
@@ -211,7 +211,8 @@ inline int64_t NearestCodeVectors([[maybe_unused]] const CodeTable& table, [[may
       negative = 0;
     }
     const __m512i above = _mm512_sub_epi32(_mm512_max_epu32(_mm512_and_si512(u, abs_mask), min_bits), min_bits);
-    const __m512i index = _mm512_mask_add_epi32(_mm512_srl_epi32(above, shift), negative, _mm512_srl_epi32(above, shift), half);
+    const __m512i bucket = _mm512_srl_epi32(above, shift);
+    const __m512i index = _mm512_mask_add_epi32(bucket, negative, bucket, half);
     const __m512i entry = _mm512_i32gather_epi32(index, table.entry, 4);
     const __mmask16 past = _mm512_cmpge_epu32_mask(_mm512_and_si512(above, low_mask), _mm512_srli_epi32(entry, 8));
     __m512i code = _mm512_and_si512(entry, code_mask);
@@ -255,6 +256,11 @@ inline int64_t NearestCodeVectors([[maybe_unused]] const CodeTable& table, [[may
 #pragma GCC diagnostic pop
 #endif
 
+// The code table of an int8 storage: the signed map's or the unsigned one's.
+inline const CodeTable& CodeTableOf(StateStorage storage) {
+  return storage == StateStorage::kInt8Signed ? SignedCodeTable() : UnsignedCodeTable();
+}
+
 // A state buffer stored otherwise than in the compute type, for n elements: widened into `out` before the
 // rule runs (Stage) and stored back from it after (Unstage). Not inlined: inlined into every variant's loop,
 // they made the kernels take 2.5 times as long to compile. `absmax`: int8 storage's maximum of the block
@@ -264,7 +270,7 @@ __attribute__((noinline)) void Stage(StateStorage storage, const void* __restric
                                      const float* absmax) {
   if (IsInt8(storage)) {
     const uint8_t* c = static_cast<const uint8_t*>(in);
-    const float* map = storage == StateStorage::kInt8Signed ? kSignedCodeMap : kUnsignedCodeMap;
+    const float* map = CodeTableOf(storage).map;
     const float scale = *absmax;
     int64_t i = 0;
     if constexpr (std::is_same_v<S, float>) i = DequantizeVectors(c, map, scale, n, out);
@@ -305,8 +311,7 @@ template <class S>
 __attribute__((noinline)) void Unstage(StateStorage storage, const S* __restrict in, int64_t n, void* __restrict out,
                                        uint64_t stream, int64_t at, float* absmax) {
   if (IsInt8(storage)) {
-    const CodeTable& table = storage == StateStorage::kInt8Signed ? SignedCodeTable() : UnsignedCodeTable();
-    return Quantize(table, in, n, static_cast<uint8_t*>(out), absmax);
+    return Quantize(CodeTableOf(storage), in, n, static_cast<uint8_t*>(out), absmax);
   }
   Half16* h = static_cast<Half16*>(out);
   if (storage == StateStorage::kBFloat16Stochastic) {
