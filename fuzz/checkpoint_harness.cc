@@ -308,6 +308,19 @@ std::vector<std::pair<std::string, std::string>> SeedCorpus() {
     }
     corpus.emplace_back(std::string(name) + "_bf16_state.safetensors", SerializeState(*opt));
   }
+  for (std::string_view name : {"adam", "adagrad"}) {
+    // int8 state (U8 codes, F32 block maxima) in group 0, of the first buffer only in group 1; with
+    // min_quant_size 0, so that these small parameters keep it (the float64 one keeps float64).
+    Model model = Model::Small();
+    std::unique_ptr<Optimizer> opt = MakeOptimizer(name, model, FullStateOptions(name));
+    opt->SetOptions(0, {{"state_dtype", "int8"}, {"min_quant_size", "0"}});
+    opt->SetOptions(1, {{"state_dtype", std::string(FindAlgorithm(name)->state[0]) + ":int8"}, {"min_quant_size", "0"}});
+    for (int step = 1; step <= 2; ++step) {
+      model.SetGrads(step);
+      opt->Step();
+    }
+    corpus.emplace_back(std::string(name) + "_int8_state.safetensors", SerializeState(*opt));
+  }
   // Damaged copies of a valid file, each refused at a different check.
   const std::string adam = corpus.front().second;
   uint64_t header_len = 0;

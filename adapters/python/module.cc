@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,8 @@ void ReadField(std::string_view key, py::handle value, EpsMode& out) {
 // A group's state_dtype is the drop-ins' to honour: they make the state tensors of the dtype it asks for
 // and pass each tensor's storage with the step (`storages`), which is what the step follows. Not read here.
 void ReadField(std::string_view, py::handle, StateDTypes&) {}
+// min_quant_size too: it only chooses the storage of a tensor's state.
+void ReadField(std::string_view, py::handle, int64_t&) {}
 
 // Options from a param group dict, starting from `defaults`; absent keys keep their default.
 template <class Options>
@@ -185,17 +188,34 @@ std::vector<std::optional<adamant::Layout>> ReadLayouts(const py::object& layout
   return out;
 }
 
-// Per tensor, which of its state buffers are bfloat16, from a list of bit masks (bit k: buffer k is
-// bfloat16; bit 8 + k: rounded stochastically); the step's `storages` when it is not None.
-std::vector<uint32_t> ReadStorages(const py::object& storages, size_t count) {
-  std::vector<uint32_t> out(count, 0);
+// Per tensor, how its state buffers are stored: a bit mask (bit k: buffer k is bfloat16; bit 8 + k:
+// rounded stochastically; bit 16 + k: int8), or, where a buffer is int8, a tuple (mask, the data_ptr() of
+// each buffer's block maxima, 0 for none); the step's `storages` when it is not None.
+void ReadStorages(const py::object& storages, std::span<functional::Tensor> tensors, size_t buffers) {
   const auto list = py::cast<py::list>(storages);
-  if (list.size() != count) {
-    throw py::value_error("storages has " + std::to_string(list.size()) + " entries for " + std::to_string(count) +
-                          " tensors");
+  if (list.size() != tensors.size()) {
+    throw py::value_error("storages has " + std::to_string(list.size()) + " entries for " +
+                          std::to_string(tensors.size()) + " tensors");
   }
-  for (size_t i = 0; i < count; ++i) out[i] = py::cast<uint32_t>(list[i]);
-  return out;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    uint32_t mask = 0;
+    py::tuple absmax;
+    if (py::isinstance<py::tuple>(list[i])) {
+      absmax = AsTuple(list[i], 1 + buffers, "(mask, <the block maxima of each buffer>)");
+      mask = py::cast<uint32_t>(absmax[0]);
+    } else {
+      mask = py::cast<uint32_t>(list[i]);
+    }
+    for (size_t k = 0; k < buffers; ++k) {
+      if (mask >> (16 + k) & 1u) {
+        if (absmax.empty()) throw py::value_error("tensor " + std::to_string(i) + ": int8 state without its block maxima");
+        tensors[i].state_storage[k] = StateStorage::kInt8;
+        tensors[i].state_absmax[k] = static_cast<float*>(Ptr(absmax[1 + k]));
+      } else if (mask >> k & 1u) {
+        tensors[i].state_storage[k] = mask >> (8 + k) & 1u ? StateStorage::kBFloat16Stochastic : StateStorage::kBFloat16;
+      }
+    }
+  }
 }
 
 template <class Options, class Fix>
@@ -232,17 +252,7 @@ py::object StepOf(const Tuples& tuples, Options defaults, Fix fix, const py::dic
   for (size_t i = 0; i < tensors.size(); ++i) {
     if (layouts[i]) tensors[i].param.layout = &*layouts[i];
   }
-  if (!storage_list.is_none()) {
-    const std::vector<uint32_t> storages = ReadStorages(storage_list, tensors.size());
-    for (size_t i = 0; i < tensors.size(); ++i) {
-      for (size_t k = 0; k < buffers; ++k) {
-        if (storages[i] >> k & 1u) {
-          tensors[i].state_storage[k] =
-              storages[i] >> (8 + k) & 1u ? StateStorage::kBFloat16Stochastic : StateStorage::kBFloat16;
-        }
-      }
-    }
-  }
+  if (!storage_list.is_none()) ReadStorages(storage_list, tensors, buffers);
   const Precision precision = ReadPrecision(group);
   {
     const StepArgs args{grad_scale, check_only};
@@ -323,6 +333,31 @@ void ValidateOptions(const std::string& algorithm, const py::dict& options) {
   throw py::value_error("unknown algorithm '" + algorithm + "'");
 }
 
+// int8 state's conversions (adamant/state_layout.h) on raw memory: numel float32 values to codes and
+// ceil(numel / 256) block maxima, and back.
+void Quantize(uintptr_t values, int64_t numel, bool is_signed, uintptr_t codes, uintptr_t absmax) {
+  if (numel < 0) throw py::value_error("negative element count");
+  py::gil_scoped_release release;
+  QuantizeBlockwise(reinterpret_cast<const float*>(values), numel, is_signed, reinterpret_cast<uint8_t*>(codes),
+                    reinterpret_cast<float*>(absmax));
+}
+void Dequantize(uintptr_t codes, uintptr_t absmax, int64_t numel, bool is_signed, uintptr_t out) {
+  if (numel < 0) throw py::value_error("negative element count");
+  py::gil_scoped_release release;
+  DequantizeBlockwise(reinterpret_cast<const uint8_t*>(codes), reinterpret_cast<const float*>(absmax), numel,
+                      is_signed, reinterpret_cast<float*>(out));
+}
+
+// Whether each of its state buffers can be negative (int8 state: the signed map), in the order of its
+// tuples.
+py::tuple StateSigned(const std::string& algorithm) {
+  const AlgorithmInfo* info = FindAlgorithm(algorithm);
+  if (info == nullptr) throw py::value_error("unknown algorithm '" + algorithm + "'");
+  py::list out;
+  for (const StateSpec& spec : info->buffers) out.append(py::bool_(spec.values == StateValues::kSigned));
+  return py::tuple(out);
+}
+
 // Its state buffers' names, in the order of its tuples.
 py::tuple StateNames(const std::string& algorithm) {
   const AlgorithmInfo* info = FindAlgorithm(algorithm);
@@ -344,7 +379,7 @@ PYBIND11_MODULE(_adamant, m) {
   const auto check_only = py::arg("check_only") = false;
   // layouts: None, or per tensor None or (sizes, strides) of a parameter strided with gaps (ReadLayouts).
   const auto layouts = py::arg("layouts") = py::none();
-  // storages: None, or per tensor a bit mask of its bfloat16 state buffers (ReadStorages).
+  // storages: None, or per tensor a bit mask of its bfloat16 and int8 state buffers (ReadStorages).
   const auto storages = py::arg("storages") = py::none();
   // One step function per optimizer, by its name: adamant._adamant.adam(group, tensors, ...).
 #define ADAMANT_BIND_STEP(name, defaults, fix)                                                              \
@@ -362,6 +397,12 @@ PYBIND11_MODULE(_adamant, m) {
 #undef ADAMANT_BIND_VARIANT
   m.def("state_names", &StateNames, py::arg("algorithm"),
         "The names of an algorithm's state buffers, in the order of its step's tuples");
+  m.def("state_signed", &StateSigned, py::arg("algorithm"),
+        "Whether each of an algorithm's state buffers can be negative (int8 state: the signed code map)");
+  m.def("quantize_blockwise", &Quantize, py::arg("values"), py::arg("numel"), py::arg("signed"), py::arg("codes"),
+        py::arg("absmax"), "int8 state's block-wise quantization of numel float32 values (by data_ptr())");
+  m.def("dequantize_blockwise", &Dequantize, py::arg("codes"), py::arg("absmax"), py::arg("numel"),
+        py::arg("signed"), py::arg("out"), "int8 state's codes and block maxima back to float32 (by data_ptr())");
   m.def("stream_seed", &adamant::StreamSeed, py::arg("seed"), py::arg("steps_taken"), py::arg("group"),
         "The seed of a param group's stochastic rounding on the next step (adamant::StreamSeed)");
   m.def("mix_seed", &adamant::MixSeed, py::arg("x"), "splitmix64's finalizer on a 64-bit integer (adamant::MixSeed)");

@@ -78,7 +78,9 @@ struct OptimizerFlags {
     for (auto& s : switches) s.option = app->add_flag(s.flag, s.value, s.help)->group(group);
     state_dtype_option = app->add_option("--state-dtype", state_dtype,
                                          "how the optimizer state is stored: float32 (default), bfloat16, "
-                                         "bfloat16_stochastic, or per buffer, e.g. exp_avg_sq:bfloat16")
+                                         "bfloat16_stochastic, int8 (block-wise; tensors of fewer than "
+                                         "min_quant_size elements, 4096 unless --opt min_quant_size=N, keep "
+                                         "float32), or per buffer, e.g. exp_avg:int8,exp_avg_sq:bfloat16")
                              ->group(group);
     app->add_option("--opt", extra,
                     "any option as key=value under PyTorch's name, e.g. --opt eps_mode=tensorflow "

@@ -17,6 +17,7 @@
 #include "adamant/precision.h"
 #include "adamant/schedule.h"
 #include "adamant/state.h"
+#include "adamant/state_layout.h"
 #include "adamant/threads.h"
 
 #endif  // ADAMANT_ADAMANT_H_

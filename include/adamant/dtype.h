@@ -33,7 +33,7 @@ enum class StateStorage : uint8_t {
   // Block-wise 8-bit (docs/algorithms.md, "int8 state"): per block of 256 elements a float32 maximum |x|
   // (functional::Tensor::state_absmax), per element the code (uint8) of the nearest value of bitsandbytes'
   // dynamic map, signed or unsigned as the buffer's values can be. Requantized after each step from the
-  // step's float32 values. The functional layer takes it; the stateful optimizers do not yet.
+  // step's float32 values. The optimizers keep the maxima as state "<name>_absmax" (state_layout.h).
   kInt8,
 };
 

@@ -90,8 +90,12 @@ class Optimizer {
   // keep float64 state; master_param is always float32). A change between steps applies to buffers made after it: an existing buffer of
   // another dtype is refused at the next step (convert the state, or load a checkpoint).
   virtual const StateDTypes& state_dtype(size_t group) const = 0;
-  // Throws std::invalid_argument if `dtypes` names a buffer that algorithm `algorithm` does not keep.
-  static void ValidateStateDTypes(std::string_view algorithm, const StateDTypes& dtypes);
+  // The group's min_quant_size option: where state_dtype asks for int8, parameters of fewer elements keep
+  // float32 state (state_layout.h, StorageFor). Its changes apply as state_dtype's do.
+  virtual int64_t min_quant_size(size_t group) const = 0;
+  // Throws std::invalid_argument if `dtypes` names a buffer that algorithm `algorithm` does not keep, or if
+  // min_quant_size is negative.
+  static void ValidateStateDTypes(std::string_view algorithm, const StateDTypes& dtypes, int64_t min_quant_size = 0);
 
   // State of the index-th parameter of a group (PyTorch keys state by tensor; we key it by position,
   // which survives the caller moving or reallocating its buffers).
@@ -119,7 +123,8 @@ class Optimizer {
   std::vector<std::optional<ElementRange>> OwnedElements(size_t group) const;
 
   // The bytes of every state buffer held (the algorithm's and the master copies), over all groups: 8 per
-  // float32 parameter for Adam, and for a group restricted to a range, those of its elements inside.
+  // float32 parameter for Adam, 4 with bfloat16 state, 2 and 4 per 256 elements (the block maxima) with
+  // int8 state; for a group restricted to a range, those of its elements inside.
   size_t state_nbytes() const;
 
   // How bf16/fp16 parameters are updated (precision.h). Set it before the first step: switching master
@@ -133,21 +138,26 @@ class Optimizer {
   void set_steps_taken(uint64_t steps) { steps_taken_ = steps; }
 
   // For the optimizers' own use (public so that their helpers can name it):
-  // Where the last step found one parameter's state: the algorithm's buffers (in its kernel's order) and
-  // the master copy. It holds while the state's stamp (StateBuffers), the parameter's size and dtype, and
-  // `key` (which buffers the options ask for) are unchanged, and each buffer still has the address noted
-  // (a Buffer replaced through a reference kept from before is noticed too). The buffers are only read
-  // for that when some Buffer has changed since (Buffer::changes()): in a training loop, none has.
+  // Where the last step found one parameter's state: the algorithm's buffers (in its kernel's order), the
+  // master copy, and the block maxima of int8 buffers. It holds while the state's stamp (StateBuffers),
+  // the parameter's size and dtype, and `key` (which buffers the options ask for) are unchanged, and each
+  // buffer still has the address, size and dtype noted (a Buffer replaced through a reference kept from
+  // before is noticed too). The buffers are only read for that when some Buffer has changed since
+  // (Buffer::changes()): in a training loop, none has.
   struct StateRefs {
-    static constexpr int kMaxBuffers = 4;  // three of the algorithm's and master_param
-    uint64_t stamp = 0;                    // 0: nothing noted
-    uint64_t buffer_changes = 0;           // Buffer::changes() when the buffers were last seen as noted
+    // Slots 0-2 the algorithm's buffers, 3 master_param, 4-6 the block maxima of buffers 0-2 (int8).
+    static constexpr int kMaxBuffers = 7;
+    static constexpr int kMasterSlot = 3;
+    static constexpr int kAbsmaxSlot = 4;
+    uint64_t stamp = 0;           // 0: nothing noted
+    uint64_t buffer_changes = 0;  // Buffer::changes() when the buffers were last seen as noted
     int64_t numel = -1;
     DType dtype = DType::kFloat32;
     uint32_t key = 0;
     const Buffer* buffers[kMaxBuffers] = {};
     void* data[kMaxBuffers] = {};
-    DType dtypes[kMaxBuffers] = {};  // each buffer's dtype
+    DType dtypes[kMaxBuffers] = {};   // each buffer's dtype
+    int64_t numels[kMaxBuffers] = {};  // and element count
   };
   // The parameters of a group as its range restricts them (set_range): `params` are views of the
   // elements inside the range (a view without a gradient where there are none), parallel to the group's,
@@ -156,6 +166,7 @@ class Optimizer {
   // parameters themselves.
   struct GroupParams {
     std::span<const ParamView> params;
+    std::span<const ParamView> whole;  // the group's parameters themselves
     std::vector<ParamView> views;
     std::vector<int64_t> offsets;
     std::vector<int64_t> positions;
@@ -201,7 +212,7 @@ class Optimizer {
   std::vector<std::vector<StateRefs>> refs_;
   // The state_dtype of each group when its notes were last made by a step that succeeded: under another,
   // the notes say nothing of whether the buffers fit (CheckParams checks them all).
-  std::vector<StateDTypes> noted_dtypes_;
+  std::vector<std::pair<StateDTypes, int64_t>> noted_dtypes_;  // and min_quant_size
   std::vector<KeptPlan> plans_;       // parallel to the groups; grown by the steps
   std::vector<ElementRange> ranges_;  // parallel to the groups, or shorter (the rest are whole)
   std::vector<GroupParams> owned_;    // filled by each step: Own
@@ -257,7 +268,7 @@ class OptimizerBase : public Optimizer {
     if (SkipStep(args)) return;
     for (size_t g = 0; g < groups_.size(); ++g) {
       StepGroup(groups_[g].options, owned_[g], states_[g], refs_[g], plans_[g].plan, NextStepPrecision(g), args);
-      noted_dtypes_[g] = groups_[g].options.state_dtype;
+      noted_dtypes_[g] = {groups_[g].options.state_dtype, groups_[g].options.min_quant_size};
     }
     CountStep();
     set_last_step_skipped(false);
@@ -301,6 +312,7 @@ class OptimizerBase : public Optimizer {
   double lr(size_t group) const override { return param_group(group).options.lr; }
   void set_lr(size_t group, double lr) override { param_group(group).options.lr = lr; }
   const StateDTypes& state_dtype(size_t group) const override { return param_group(group).options.state_dtype; }
+  int64_t min_quant_size(size_t group) const override { return param_group(group).options.min_quant_size; }
 
  protected:
   // `algorithm`: the name of the algorithm whose options these are (before the subclass exists, name()
@@ -316,10 +328,10 @@ class OptimizerBase : public Optimizer {
     AddParamGroup(std::move(params));
   }
 
-  // Validates options: the algorithm's Validate, and the buffer names of state_dtype.
+  // Validates options: the algorithm's Validate, the buffer names of state_dtype, and min_quant_size.
   void Check(const Options& o) const {
     Validate(o);
-    ValidateStateDTypes(algorithm_, o.state_dtype);
+    ValidateStateDTypes(algorithm_, o.state_dtype, o.min_quant_size);
   }
 
   void ThrowUnknownOption(std::string_view key) const {

@@ -19,6 +19,7 @@ using OptionList = std::vector<std::pair<std::string, std::string>>;
 std::string FormatNumber(double value);
 
 std::string OptionToString(double value);
+std::string OptionToString(int64_t value);
 std::string OptionToString(bool value);                // "true" / "false"
 std::string OptionToString(const Betas& value);        // "0.9,0.999"
 std::string OptionToString(EpsMode value);             // "pytorch" / "tensorflow"
@@ -27,10 +28,11 @@ std::string OptionToString(const StateDTypes& value);  // "float32", "exp_avg:bf
 // Parse `text` into `out`; on failure throw std::invalid_argument naming `key` and the text, e.g.
 //   invalid value for option 'lr': 'fast' (expected a number)
 void OptionFromString(std::string_view key, std::string_view text, double& out);
+void OptionFromString(std::string_view key, std::string_view text, int64_t& out);   // a decimal integer
 void OptionFromString(std::string_view key, std::string_view text, bool& out);      // true/false/1/0/yes/no/on/off
 void OptionFromString(std::string_view key, std::string_view text, Betas& out);     // "0.9,0.999"
 void OptionFromString(std::string_view key, std::string_view text, EpsMode& out);   // pytorch|tensorflow
-// "float32", "bfloat16" or "bfloat16_stochastic" for every buffer, or "name:dtype,..." per buffer (the
+// "float32", "bfloat16", "bfloat16_stochastic" or "int8" for every buffer, or "name:dtype,..." per buffer (the
 // others float32). Which
 // names an algorithm has is checked where the options meet it (ValidateStateDTypes, optimizer.h).
 void OptionFromString(std::string_view key, std::string_view text, StateDTypes& out);

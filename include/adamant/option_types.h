@@ -3,6 +3,7 @@
 #define ADAMANT_OPTION_TYPES_H_
 
 #include <array>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,7 +27,8 @@ std::string_view EpsModeName(EpsMode mode);
 
 // The state_dtype option: how a param group's state buffers are stored (StateStorage, dtype.h), one
 // storage for all of them (`all`) except the buffers named in `by_name`. Its text is "float32" or
-// "bfloat16", or per buffer "exp_avg:bfloat16,exp_avg_sq:float32" (buffers not named keep float32).
+// "bfloat16" (or "bfloat16_stochastic", "int8"), or per buffer "exp_avg:int8,exp_avg_sq:bfloat16"
+// (buffers not named keep float32).
 // "float32" means the compute type: float64 parameters keep float64 state.
 struct StateDTypes {
   StateDTypes() = default;
@@ -53,25 +55,28 @@ struct StateDTypes {
   bool operator==(const StateDTypes&) const = default;
 };
 
-// "float32" / "bfloat16" / "bfloat16_stochastic".
+// "float32" / "bfloat16" / "bfloat16_stochastic" / "int8".
 std::string_view StateStorageName(StateStorage storage);
 
 // An algorithm's options from one list of fields, FIELDS(X) calling X(type, name, default) for each field
 // in order: the struct `Name` (a plain aggregate with default member initializers, so that
 // `Name{.lr = 1e-2}` works) and its visitor, VisitOptionsImpl(Name&, visit), which calls visit("name",
 // field) for every field in the same order (options.h: VisitOptions). The names are PyTorch's. Every
-// algorithm's options end with `state_dtype`, which its state's storage follows.
+// algorithm's options end with `state_dtype`, which its state's storage follows, and `min_quant_size`:
+// parameters of fewer elements keep float32 state where state_dtype asks for int8 (state_layout.h).
 #define ADAMANT_OPTION_FIELD(type, name, default_value) type name = default_value;
 #define ADAMANT_OPTION_VISIT(type, name, default_value) visit(#name, o.name);
 #define ADAMANT_DEFINE_OPTIONS(Name, FIELDS)           \
   struct Name {                                        \
     FIELDS(ADAMANT_OPTION_FIELD)                       \
     StateDTypes state_dtype = {};                      \
+    int64_t min_quant_size = 4096;                     \
   };                                                   \
   template <class Visitor>                             \
   void VisitOptionsImpl(Name& o, Visitor&& visit) {    \
     FIELDS(ADAMANT_OPTION_VISIT)                       \
     visit("state_dtype", o.state_dtype);               \
+    visit("min_quant_size", o.min_quant_size);         \
   }
 
 }  // namespace adamant

@@ -16,8 +16,8 @@
 
 namespace adamant::checkpoint_internal {
 
-// The element types adamant writes (safetensors names F64, F32, I64).
-enum class ElementType { kF64, kF32, kI64, kBF16 };
+// The element types adamant writes (safetensors names F64, F32, I64, BF16, U8).
+enum class ElementType { kF64, kF32, kI64, kBF16, kU8 };
 
 struct TensorEntry {
   ElementType type = ElementType::kF32;

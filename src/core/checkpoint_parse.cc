@@ -92,8 +92,10 @@ TensorEntry ParseEntry(const std::string& name, const Json& value, std::string_v
     e.type = ElementType::kBF16;
   } else if (type_name == "I64") {
     e.type = ElementType::kI64;
+  } else if (type_name == "U8") {
+    e.type = ElementType::kU8;
   } else {
-    Fail(where + "dtype " + Quote(type_name) + " is not one a checkpoint holds (F64, F32, I64, BF16)");
+    Fail(where + "dtype " + Quote(type_name) + " is not one a checkpoint holds (F64, F32, I64, BF16, U8)");
   }
   const Json& shape = value["shape"];
   if (!shape.is_array() || shape.size() > kMaxDims) {

@@ -13,6 +13,7 @@
 #include <utility>
 
 
+#include "adamant/state_layout.h"
 #include "core/checkpoint_internal.h"
 #include "core/checkpoint_schema.h"
 #include "kernels/storage.h"
@@ -40,6 +41,7 @@ std::optional<int64_t> FirstNegative(const AlgorithmInfo& algorithm, std::string
   const auto spec = std::find_if(algorithm.buffers.begin(), algorithm.buffers.end(),
                                  [&](const StateSpec& s) { return s.name == name; });
   if (spec == algorithm.buffers.end() || spec->values != StateValues::kNonNegative) return std::nullopt;
+  if (b.dtype() == DType::kUInt8) return std::nullopt;  // int8 codes of the unsigned map: never negative
   const auto first = [](auto values) -> std::optional<int64_t> {
     for (size_t i = 0; i < values.size(); ++i) {
       if (values[i] < 0) return static_cast<int64_t>(i);
@@ -144,6 +146,7 @@ void Restore(Optimizer& opt, const ParsedFile& file) {
   const std::vector<std::string> option_names = opt.option_names();
   std::vector<OptionList> options(num_groups);
   std::vector<StateDTypes> storages(num_groups);  // each group's state_dtype in the checkpoint
+  std::vector<int64_t> min_quant_sizes(num_groups);  // and min_quant_size
   std::vector<std::vector<ParamState>> states(num_groups);
   for (size_t g = 0; g < num_groups; ++g) {
     const std::string group = std::to_string(g);
@@ -160,12 +163,18 @@ void Restore(Optimizer& opt, const ParsedFile& file) {
         options[g].emplace_back(key, "float32");
         continue;
       }
+      // Nor had they min_quant_size, which matters to int8 state only.
+      if (key == "min_quant_size" && !meta.Has(meta_key)) {
+        options[g].emplace_back(key, OptionToString(AdamOptions{}.min_quant_size));
+        continue;
+      }
       options[g].emplace_back(key, meta.Get(meta_key));
     }
     try {
       opt.CheckOptions(g, options[g]);
       for (const auto& [key, value] : options[g]) {
         if (key == "state_dtype") OptionFromString(key, value, storages[g]);
+        if (key == "min_quant_size") OptionFromString(key, value, min_quant_sizes[g]);
       }
     } catch (const std::invalid_argument& e) {
       Fail("param group " + group + ": " + e.what());
@@ -250,10 +259,25 @@ void Restore(Optimizer& opt, const ParsedFile& file) {
     } else {
       const std::string problem = BufferProblem(*algorithm, key, p.dtype);
       if (!problem.empty()) Fail(where + problem);
-      const DType state_dtype = storages[g].DTypeOf(key, p.dtype);
-      expect(TypeOf(state_dtype), {static_cast<uint64_t>(state_numel)});
-      Buffer buffer(state_dtype, state_numel);
+      const std::optional<BufferLayout> layout =
+          ExpectedBuffer(key, storages[g], min_quant_sizes[g], p.dtype, p.numel, state_numel);
+      if (!layout) {
+        Fail(where + "block maxima of '" + std::string(AbsmaxOf(key)) +
+             "', which the group's state_dtype and min_quant_size do not keep as int8 for this parameter");
+      }
+      expect(TypeOf(layout->dtype), {static_cast<uint64_t>(layout->numel)});
+      Buffer buffer(layout->dtype, layout->numel);
       if (buffer.nbytes() != 0) std::memcpy(buffer.data(), entry.data.data(), buffer.nbytes());
+      // A block maximum is a largest |x|: never below zero (NaN where the block held one).
+      if (!AbsmaxOf(key).empty()) {
+        const std::span<const float> maxima = buffer.as<float>();
+        for (size_t b = 0; b < maxima.size(); ++b) {
+          if (maxima[b] < 0) {
+            Fail(where + "element " + std::to_string(b) + " is " + FormatNumber(maxima[b]) +
+                 ", but a block maximum is never negative");
+          }
+        }
+      }
       // A second moment below zero has no square root: the step would make NaNs of it, silently.
       if (const std::optional<int64_t> bad = FirstNegative(*algorithm, key, buffer)) {
         Fail(where + "element " + std::to_string(*bad) + " is " + FormatNumber(ElementOf(buffer, *bad)) + ", but " +
@@ -267,6 +291,18 @@ void Restore(Optimizer& opt, const ParsedFile& file) {
       const std::string id = std::to_string(g) + "." + std::to_string(i);
       if (has_any[g][i] && algorithm->counts_steps && !has_step[g][i]) Fail("tensor 'state." + id + ".step' is missing");
       if (has_any[g][i] && !algorithm->scalar_state.empty() && !has_mu[g][i]) Fail("tensor 'state." + id + ".mu_product' is missing");
+      // int8 codes and their block maxima come in pairs.
+      for (const auto& entry : states[g][i].buffers) {
+        const std::string_view of = AbsmaxOf(entry.first);
+        if (entry.second.dtype() == DType::kUInt8 && !states[g][i].has(AbsmaxName(entry.first))) {
+          Fail("tensor 'state." + id + "." + AbsmaxName(entry.first) + "' is missing (the block maxima of int8 state '" +
+               entry.first + "')");
+        }
+        if (!of.empty() && !states[g][i].has(of)) {
+          Fail("tensor 'state." + id + "." + std::string(of) + "' is missing (the int8 state whose block maxima '" +
+               entry.first + "' holds)");
+        }
+      }
     }
   }
 

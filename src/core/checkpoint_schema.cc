@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <system_error>
 
+#include "adamant/state_layout.h"
+
 namespace adamant::checkpoint_internal {
 
 std::string Quote(std::string_view text) {
@@ -29,16 +31,25 @@ std::string_view TypeName(ElementType type) {
     case ElementType::kF32: return "F32";
     case ElementType::kI64: return "I64";
     case ElementType::kBF16: return "BF16";
+    case ElementType::kU8: return "U8";
   }
   return "?";
 }
 
 uint64_t TypeSize(ElementType type) {
-  return type == ElementType::kF32 ? 4 : type == ElementType::kBF16 ? 2 : 8;
+  switch (type) {
+    case ElementType::kF32: return 4;
+    case ElementType::kBF16: return 2;
+    case ElementType::kU8: return 1;
+    case ElementType::kF64:
+    case ElementType::kI64: return 8;
+  }
+  return 8;
 }
 
 ElementType TypeOf(DType state_dtype) {
   if (state_dtype == DType::kBFloat16) return ElementType::kBF16;
+  if (state_dtype == DType::kUInt8) return ElementType::kU8;
   return state_dtype == DType::kFloat64 ? ElementType::kF64 : ElementType::kF32;
 }
 
@@ -53,6 +64,12 @@ std::string BufferProblem(const AlgorithmInfo& algorithm, std::string_view name,
                                     std::string(DTypeName(dtype));
   }
   if (std::find(algorithm.state.begin(), algorithm.state.end(), name) != algorithm.state.end()) return "";
+  // The block maxima of an int8 buffer (state_layout.h); whether that buffer is int8 is checked against
+  // the group's options.
+  if (const std::string_view of = AbsmaxOf(name);
+      !of.empty() && std::find(algorithm.state.begin(), algorithm.state.end(), of) != algorithm.state.end()) {
+    return "";
+  }
   std::string known;
   for (std::string_view b : algorithm.state) known += std::string(b) + ", ";
   return Quote(name) + " is not state of " + std::string(algorithm.name) + " (its state: " + known +

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "adamant/state_layout.h"
 #include "core/checkpoint_internal.h"
 #include "core/checkpoint_schema.h"
 #include "core/crc32.h"
@@ -73,15 +74,26 @@ Plan BuildPlan(const Optimizer& opt) {
       for (const auto& [name, buffer] : s.buffers) {
         const std::string problem = BufferProblem(*algorithm, name, p.dtype);
         if (!problem.empty()) Fail("cannot save " + where + ": " + problem);
-        const DType state_dtype = opt.state_dtype(g).DTypeOf(name, p.dtype);
-        if (buffer.dtype() != state_dtype || buffer.numel() != state_numel) {
+        const std::optional<BufferLayout> expected =
+            ExpectedBuffer(name, opt.state_dtype(g), opt.min_quant_size(g), p.dtype, p.numel, state_numel);
+        if (!expected) Fail("cannot save " + where + ": state '" + name + "' holds block maxima of state that is not int8");
+        if (buffer.dtype() != expected->dtype || buffer.numel() != expected->numel) {
           Fail("cannot save " + where + ": state '" + name + "' has " + std::to_string(buffer.numel()) +
                " elements of " + std::string(DTypeName(buffer.dtype())) + " but the " +
-               std::string(DTypeName(p.dtype)) + " parameter needs " + std::to_string(state_numel) + " of " +
-               std::string(DTypeName(state_dtype)));
+               std::string(DTypeName(p.dtype)) + " parameter needs " + std::to_string(expected->numel) + " of " +
+               std::string(DTypeName(expected->dtype)));
         }
-        plan.pieces.push_back({"state." + id + "." + name, TypeOf(state_dtype), {static_cast<uint64_t>(state_numel)},
-                               buffer.data(), buffer.nbytes()});
+        // int8 codes and their block maxima come in pairs: half of one could not be loaded.
+        if (buffer.dtype() == DType::kUInt8 && !s.has(AbsmaxName(name))) {
+          Fail("cannot save " + where + ": state '" + name + "' is int8 but its block maxima '" + AbsmaxName(name) +
+               "' are missing");
+        }
+        if (const std::string_view of = AbsmaxOf(name); !of.empty() && !s.has(of)) {
+          Fail("cannot save " + where + ": state '" + name + "' holds the block maxima of int8 state '" +
+               std::string(of) + "', which is missing");
+        }
+        plan.pieces.push_back({"state." + id + "." + name, TypeOf(expected->dtype),
+                               {static_cast<uint64_t>(expected->numel)}, buffer.data(), buffer.nbytes()});
       }
       if (algorithm->counts_steps) scalar("state." + id + ".step", ElementType::kI64, static_cast<uint64_t>(s.step));
       if (!algorithm->scalar_state.empty()) scalar("state." + id + ".mu_product", ElementType::kF64, std::bit_cast<uint64_t>(s.mu_product));

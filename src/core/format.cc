@@ -1,6 +1,7 @@
 // Reading and printing option values.
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -78,6 +79,7 @@ std::string FormatNumber(double value) {
 }
 
 std::string OptionToString(double value) { return FormatNumber(value); }
+std::string OptionToString(int64_t value) { return std::to_string(value); }
 std::string OptionToString(bool value) { return value ? "true" : "false"; }
 std::string OptionToString(const Betas& value) {
   return FormatNumber(value[0]) + "," + FormatNumber(value[1]);
@@ -98,6 +100,15 @@ void OptionFromString(std::string_view key, std::string_view text, double& out) 
   double v = 0;
   if (!ParseDouble(text, v)) ThrowBadValue(key, text, "a number");
   out = v;
+}
+
+void OptionFromString(std::string_view key, std::string_view text, int64_t& out) {
+  const std::string t(Trim(text));
+  errno = 0;
+  char* end = nullptr;
+  const long long v = t.empty() ? 0 : std::strtoll(t.c_str(), &end, 10);
+  if (t.empty() || end != t.c_str() + t.size() || errno == ERANGE) ThrowBadValue(key, text, "an integer");
+  out = static_cast<int64_t>(v);
 }
 
 void OptionFromString(std::string_view key, std::string_view text, bool& out) {
@@ -139,7 +150,8 @@ void OptionFromString(std::string_view key, std::string_view text, EpsMode& out)
 namespace {
 
 bool ParseStateStorage(std::string_view text, StateStorage& out) {
-  for (const StateStorage s : {StateStorage::kFull, StateStorage::kBFloat16, StateStorage::kBFloat16Stochastic}) {
+  for (const StateStorage s :
+       {StateStorage::kFull, StateStorage::kBFloat16, StateStorage::kBFloat16Stochastic, StateStorage::kInt8}) {
     if (text == StateStorageName(s)) {
       out = s;
       return true;
@@ -152,7 +164,7 @@ bool ParseStateStorage(std::string_view text, StateStorage& out) {
 
 void OptionFromString(std::string_view key, std::string_view text, StateDTypes& out) {
   constexpr const char* kExpected =
-      "float32, bfloat16 or bfloat16_stochastic, or name:dtype pairs separated by commas";
+      "float32, bfloat16, bfloat16_stochastic or int8, or name:dtype pairs separated by commas";
   StateDTypes result;
   bool all_given = false;
   std::string_view rest = text;

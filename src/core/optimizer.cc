@@ -17,6 +17,7 @@
 #include "adamant/algorithm_info.h"
 #include "adamant/functional.h"
 #include "adamant/option_text.h"
+#include "adamant/state_layout.h"
 #include "algorithms/all.h"
 #include "core/layout.h"
 #include "core/parallel.h"
@@ -27,22 +28,52 @@
 namespace adamant {
 namespace {
 
-// The state buffer `name` for parameter `p`, created zero-filled (or filled with `init`) on first use, in
-// StateDType(p.dtype, storage). A parameter whose size or dtype changed since its state was created (or
-// a buffer of another dtype than the options ask for) is an error, not a silent reset.
+// A new state buffer of `numel` elements of `dtype` holding `init` everywhere; for int8 (kUInt8) its codes,
+// with the block maxima in `absmax`.
+Buffer NewState(DType dtype, int64_t numel, double init, bool is_signed, Buffer* absmax) {
+  Buffer b(dtype, numel);
+  if (dtype == DType::kUInt8) {
+    *absmax = Buffer(DType::kFloat32, AbsmaxNumel(numel));
+    if (init != 0.0 && numel > 0) {
+      std::vector<float> values(static_cast<size_t>(numel), static_cast<float>(init));
+      QuantizeBlockwise(values.data(), numel, is_signed, static_cast<uint8_t*>(b.data()), absmax->as<float>().data());
+    } else if (numel > 0) {
+      // Zero maxima: every code is the zero code, whatever it is.
+      std::memset(b.data(), 0, static_cast<size_t>(numel));
+    }
+  } else if (init != 0.0) {
+    b.Fill(init);
+  }
+  return b;
+}
+
+// The state buffer `name` for parameter `p`, created zero-filled (or filled with `init`) on first use, as
+// `storage` asks for p's dtype; an int8 one with its block maxima, whose Buffer `absmax` points to (null
+// otherwise). A parameter whose size or dtype changed since its state was created (or a buffer of another
+// dtype than the options ask for) is an error, not a silent reset.
 Buffer& StateBuffer(ParamState& state, const char* name, const ParamView& p, double init = 0.0,
-                    StateStorage storage = StateStorage::kFull) {
+                    StateStorage storage = StateStorage::kFull, bool is_signed = true, Buffer** absmax = nullptr) {
   const DType dtype = StateDType(p.dtype, storage);
+  const std::string absmax_name = dtype == DType::kUInt8 ? AbsmaxName(name) : std::string();
   auto it = state.buffers.find(name);
   if (it == state.buffers.end()) {
-    Buffer b(dtype, p.numel);
-    if (init != 0.0) b.Fill(init);
+    Buffer maxima;
+    Buffer b = NewState(dtype, p.numel, init, is_signed, &maxima);
+    if (dtype == DType::kUInt8) state.buffers.emplace(absmax_name, std::move(maxima));
     it = state.buffers.emplace(name, std::move(b)).first;
   } else if (it->second.numel() != p.numel || it->second.dtype() != dtype) {
     throw std::invalid_argument(std::string("state '") + name + "' has " + std::to_string(it->second.numel()) +
                                 " elements of " + std::string(DTypeName(it->second.dtype())) + " but its " +
                                 std::string(DTypeName(p.dtype)) + " parameter needs " + std::to_string(p.numel) +
                                 " of " + std::string(DTypeName(dtype)));
+  }
+  if (dtype == DType::kUInt8) {
+    // CheckParams made sure that existing int8 state has its maxima, of the right size.
+    Buffer& maxima = state.buffers.at(absmax_name);
+    if (maxima.numel() != AbsmaxNumel(p.numel) || maxima.dtype() != DType::kFloat32) {
+      throw std::invalid_argument("state '" + absmax_name + "' does not fit its buffer '" + name + "'");
+    }
+    if (absmax != nullptr) *absmax = &maxima;
   }
   return it->second;
 }
@@ -81,32 +112,46 @@ Buffer& MasterWeights(ParamState& state, const ParamView& p) {
 struct BufferSpec {
   const char* name;
   double init = 0.0;
-  StateStorage storage = StateStorage::kFull;
+  StateStorage storage = StateStorage::kFull;  // as the group's options ask (StorageFor decides per parameter)
+  bool is_signed = true;                       // its values may be negative (int8: the signed map)
 };
 
 using StateRefs = Optimizer::StateRefs;
-constexpr int kMasterSlot = StateRefs::kMaxBuffers - 1;
+constexpr int kMasterSlot = StateRefs::kMasterSlot;
+constexpr int kAbsmaxSlot = StateRefs::kAbsmaxSlot;
+
+// How buffer `spec` of a parameter of `dtype` and `whole_numel` elements (the parameter's, not its part in
+// a range: every process of a sharded group decides alike) is stored under the group's min_quant_size.
+StateStorage StorageOf(const BufferSpec& spec, DType dtype, int64_t whole_numel, int64_t min_quant_size) {
+  if (spec.storage == StateStorage::kInt8 && (whole_numel < std::max<int64_t>(min_quant_size, 1) || dtype == DType::kFloat64)) {
+    return StateStorage::kFull;
+  }
+  return spec.storage;
+}
+
+void Note(StateRefs& refs, int slot, const Buffer& b) {
+  refs.buffers[slot] = &b;
+  refs.data[slot] = const_cast<Buffer&>(b).data();
+  refs.dtypes[slot] = b.dtype();
+  refs.numels[slot] = b.numel();
+}
 
 // Finds (creating on first use) the buffers `specs` name and the master copy, and notes where they are.
-StateRefs NoteState(ParamState& state, const ParamView& p, const Precision& precision,
-                    std::span<const BufferSpec> specs, uint32_t key) {
+StateRefs NoteState(ParamState& state, const ParamView& p, int64_t whole_numel, int64_t min_quant_size,
+                    const Precision& precision, std::span<const BufferSpec> specs, uint32_t key) {
   StateRefs refs;
   int k = 0;
   for (const BufferSpec& spec : specs) {
     if (spec.name != nullptr) {
-      Buffer& b = StateBuffer(state, spec.name, p, spec.init, spec.storage);
-      refs.buffers[k] = &b;
-      refs.data[k] = b.data();
-      refs.dtypes[k] = b.dtype();
+      Buffer* absmax = nullptr;
+      Buffer& b = StateBuffer(state, spec.name, p, spec.init, StorageOf(spec, p.dtype, whole_numel, min_quant_size),
+                              spec.is_signed, &absmax);
+      Note(refs, k, b);
+      if (absmax != nullptr) Note(refs, kAbsmaxSlot + k, *absmax);
     }
     ++k;
   }
-  if (UsesMaster(p, precision)) {
-    Buffer& b = MasterWeights(state, p);
-    refs.buffers[kMasterSlot] = &b;
-    refs.data[kMasterSlot] = b.data();
-    refs.dtypes[kMasterSlot] = b.dtype();
-  }
+  if (UsesMaster(p, precision)) Note(refs, kMasterSlot, MasterWeights(state, p));
   refs.numel = p.numel;
   refs.dtype = p.dtype;
   refs.key = key;
@@ -122,12 +167,12 @@ uint32_t Key(const Precision& precision, uint32_t bits = 0) {
 
 // The noted state of parameter i, noted afresh if `stale` (the last note no longer holds: Stale).
 const StateRefs& Refs(std::vector<StateRefs>& refs, size_t i, bool stale, uint64_t changes, ParamState& state,
-                      const ParamView& p, const Precision& precision, std::span<const BufferSpec> specs,
-                      uint32_t key) {
+                      const ParamView& p, int64_t whole_numel, int64_t min_quant_size, const Precision& precision,
+                      std::span<const BufferSpec> specs, uint32_t key) {
   StateRefs& r = refs[i];
   if (stale) {
     r = StateRefs{};  // forgotten first: NoteState may throw (allocation, a buffer that does not fit)
-    r = NoteState(state, p, precision, specs, key);
+    r = NoteState(state, p, whole_numel, min_quant_size, precision, specs, key);
   } else {
     r.buffer_changes = changes;  // the buffers were read and found as noted: the next step need not
   }
@@ -146,8 +191,10 @@ bool Stale(const StateRefs& r, const ParamState& state, const ParamView& p, uint
 // at a time, a name's buffers alternate page by page with the others', and many small tensors step
 // slower (docs/performance.md, "Many small tensors"). Whatever is not made here (an empty master copy)
 // is made one at a time by NoteState.
-void CreateByName(std::span<const size_t> with, std::span<const char> stale, std::span<const ParamView> params,
-                  std::vector<ParamState>& states, const Precision& precision, std::span<const BufferSpec> specs) {
+void CreateByName(std::span<const size_t> with, std::span<const char> stale, const Optimizer::GroupParams& group,
+                  int64_t min_quant_size, std::vector<ParamState>& states, const Precision& precision,
+                  std::span<const BufferSpec> specs) {
+  const std::span<const ParamView> params = group.params;
   struct MissingTag;
   struct NumelsTag;
   std::vector<size_t>& missing = core::Scratch<size_t, MissingTag>();
@@ -157,7 +204,7 @@ void CreateByName(std::span<const size_t> with, std::span<const char> stale, std
     numels.clear();
     for (size_t j = 0; j < with.size(); ++j) {
       const size_t i = with[j];
-      if (stale[j] && needs(params[i]) && !states[i].has(name)) {
+      if (stale[j] && needs(params[i], group.whole[i].numel) && !states[i].has(name)) {
         missing.push_back(i);
         numels.push_back(params[i].numel);
       }
@@ -169,11 +216,15 @@ void CreateByName(std::span<const size_t> with, std::span<const char> stale, std
       states[missing[k]].buffers.emplace(name, std::move(buffers[k]));
     }
   };
+  // int8 buffers (with their maxima) are made one at a time by NoteState: they are for large tensors.
   for (const BufferSpec& spec : specs) {
     if (spec.name == nullptr) continue;
     for (const DType dtype : {DType::kFloat32, DType::kFloat64, DType::kBFloat16}) {
       create(
-          spec.name, dtype, [&](const ParamView& p) { return StateDType(p.dtype, spec.storage) == dtype; },
+          spec.name, dtype,
+          [&](const ParamView& p, int64_t whole_numel) {
+            return StateDType(p.dtype, StorageOf(spec, p.dtype, whole_numel, min_quant_size)) == dtype;
+          },
           [&](Buffer& b, const ParamView&) {
             if (spec.init != 0.0) b.Fill(spec.init);
           });
@@ -181,7 +232,7 @@ void CreateByName(std::span<const size_t> with, std::span<const char> stale, std
   }
   create(
       "master_param", DType::kFloat32,
-      [&](const ParamView& p) { return UsesMaster(p, precision) && p.numel > 0 && p.data != nullptr; },
+      [&](const ParamView& p, int64_t) { return UsesMaster(p, precision) && p.numel > 0 && p.data != nullptr; },
       [](Buffer& b, const ParamView& p) { Widen(p, static_cast<float*>(b.data())); });
 }
 
@@ -213,19 +264,16 @@ bool Optimizer::Holds(const StateRefs& refs, const ParamState& state, const Para
   if (refs.buffer_changes == Buffer::changes()) return true;  // no Buffer anywhere has changed since
   for (int k = 0; k < StateRefs::kMaxBuffers; ++k) {
     const Buffer* b = refs.buffers[k];
-    if (b != nullptr && (b->data() != refs.data[k] || b->numel() != p.numel || b->dtype() != refs.dtypes[k])) {
+    if (b != nullptr && (b->data() != refs.data[k] || b->numel() != refs.numels[k] || b->dtype() != refs.dtypes[k])) {
       return false;
     }
   }
   return true;
 }
 
-void Optimizer::ValidateStateDTypes(std::string_view algorithm, const StateDTypes& dtypes) {
-  bool int8 = dtypes.all == StateStorage::kInt8;
-  for (const auto& entry : dtypes.by_name) int8 = int8 || entry.second == StateStorage::kInt8;
-  if (int8) {
-    throw std::invalid_argument("invalid value for option 'state_dtype': '" + OptionToString(dtypes) +
-                                "' (int8 state is taken by functional::Step only, not yet by the optimizers)");
+void Optimizer::ValidateStateDTypes(std::string_view algorithm, const StateDTypes& dtypes, int64_t min_quant_size) {
+  if (min_quant_size < 0) {
+    throw std::invalid_argument("Invalid min_quant_size value: " + std::to_string(min_quant_size));
   }
   if (dtypes.by_name.empty()) return;
   const AlgorithmInfo* info = FindAlgorithm(algorithm);
@@ -343,6 +391,7 @@ const Optimizer::GroupParams& Optimizer::Own(size_t group, std::span<const Param
   o.offsets.clear();
   o.positions.clear();
   const ElementRange r = range(group);
+  o.whole = params;
   if (r.whole()) {
     o.params = params;
     return o;
@@ -392,7 +441,12 @@ void Optimizer::CheckParams(size_t group, std::span<const ParamView> params) con
   // The views the group's last step updated, each checked then against the state it left.
   const auto* plan = group < plans_.size() ? static_cast<const core::PlanBase*>(plans_[group].plan.get()) : nullptr;
   const StateDTypes& storage = state_dtype(group);
-  const bool same_dtypes = group < noted_dtypes_.size() && noted_dtypes_[group] == storage;
+  const int64_t min_quant = min_quant_size(group);
+  const bool same_dtypes = group < noted_dtypes_.size() && noted_dtypes_[group].first == storage &&
+                           noted_dtypes_[group].second == min_quant;
+  const std::span<const ParamView> whole = this->params(group);
+  const std::vector<int64_t>& offsets = owned_[group].offsets;  // empty for a whole group
+  const AlgorithmInfo* info = FindAlgorithm(name());
   // Spread over the threads; the first failing parameter in order is the one reported, as in a loop.
   core::ParallelRuns(params.size(), [&](size_t begin, size_t end, int) {
     for (size_t i = begin; i < end; ++i) {
@@ -407,6 +461,21 @@ void Optimizer::CheckParams(size_t group, std::span<const ParamView> params) con
       }
       if (p.layout != nullptr) {
         if (const std::string error = core::LayoutError(p); !error.empty()) fail(i, error);
+      }
+      // int8 state's blocks are runs of 256 elements of the parameter from its first: a strided parameter's
+      // runs would cut them, and so would a range that starts inside one.
+      if (info != nullptr && p.dtype != DType::kFloat64) {
+        for (std::string_view buffer : info->state) {
+          if (StorageFor(storage, min_quant, buffer, p.dtype, whole[i].numel) != StateStorage::kInt8) continue;
+          if (core::IsStrided(p)) {
+            fail(i, "int8 state is for contiguous parameters (its blocks are runs of 256 elements); this one is strided");
+          }
+          if (!offsets.empty() && offsets[i] % kStateBlockSize != 0) {
+            fail(i, "the group's range starts inside it at element " + std::to_string(offsets[i]) +
+                        ", which is not a multiple of 256: int8 state needs the range's ends on its blocks");
+          }
+          break;
+        }
       }
       // The kernels read the gradient and write the parameter in one pass through restrict pointers: a
       // gradient sharing memory with its parameter would be read after it was overwritten. (The memory a
@@ -439,7 +508,7 @@ void Optimizer::CheckParams(size_t group, std::span<const ParamView> params) con
         const StateRefs& r = (*refs)[i];
         bool overlaps = false;
         for (int k = 0; k < StateRefs::kMaxBuffers; ++k) {
-          const uintptr_t state_bytes = static_cast<uintptr_t>(p.numel) * SizeOf(r.dtypes[k]);
+          const uintptr_t state_bytes = static_cast<uintptr_t>(r.numels[k]) * SizeOf(r.dtypes[k]);
           overlaps = overlaps || (r.data[k] != nullptr && address(p.grad) < address(r.data[k]) + state_bytes &&
                                   address(r.data[k]) < address(p.grad) + bytes);
         }
@@ -455,12 +524,30 @@ void Optimizer::CheckParams(size_t group, std::span<const ParamView> params) con
         }
       }
       for (const auto& [buffer_name, buffer] : states[i].buffers) {
-        const DType state_dtype = storage.DTypeOf(buffer_name, p.dtype);
-        if (buffer.numel() != p.numel || buffer.dtype() != state_dtype) {
+        const std::optional<BufferLayout> expected =
+            ExpectedBuffer(buffer_name, storage, min_quant, p.dtype, whole[i].numel, p.numel);
+        if (!expected) {
+          fail(i, "state '" + buffer_name + "' holds block maxima, but the options keep '" +
+                      std::string(AbsmaxOf(buffer_name)) + "' of this parameter in " +
+                      std::string(DTypeName(StateDType(p.dtype, StorageFor(storage, min_quant, AbsmaxOf(buffer_name),
+                                                                           p.dtype, whole[i].numel)))) +
+                      ", not int8");
+        }
+        if (buffer.numel() != expected->numel || buffer.dtype() != expected->dtype) {
           fail(i, "state '" + buffer_name + "' has " + std::to_string(buffer.numel()) + " elements of " +
                       std::string(DTypeName(buffer.dtype())) + " but the " + std::string(DTypeName(p.dtype)) +
-                      " parameter needs " + std::to_string(p.numel) + " of " +
-                      std::string(DTypeName(state_dtype)));
+                      " parameter needs " + std::to_string(expected->numel) + " of " +
+                      std::string(DTypeName(expected->dtype)));
+        }
+        // int8 codes mean nothing without their maxima, nor maxima without their codes: a step that made
+        // the missing half afresh would read garbage.
+        if (buffer.dtype() == DType::kUInt8 && !states[i].has(AbsmaxName(buffer_name))) {
+          fail(i, "state '" + buffer_name + "' is int8 but its block maxima '" + AbsmaxName(buffer_name) +
+                      "' are missing");
+        }
+        if (const std::string_view of = AbsmaxOf(buffer_name); !of.empty() && !states[i].has(of)) {
+          fail(i, "state '" + buffer_name + "' holds the block maxima of int8 state '" + std::string(of) +
+                      "', which is missing");
         }
       }
     }
@@ -506,7 +593,7 @@ std::array<BufferSpec, A::kState.size()> SpecsOf(const typename A::Options& o, a
   for (size_t k = 0; k < specs.size(); ++k) {
     const int buffer = static_cast<int>(k);
     specs[k] = {A::Uses(modes, buffer) ? A::kState[k].name.data() : nullptr, A::Init(o, buffer),
-                o.state_dtype.Of(A::kState[k].name)};
+                o.state_dtype.Of(A::kState[k].name), A::kState[k].values == StateValues::kSigned};
   }
   return specs;
 }
@@ -616,19 +703,26 @@ void StepAlgorithm(const typename A::Options& o, const Optimizer::GroupParams& g
     }
     if (any) any_stale.store(true, std::memory_order_relaxed);
   });
-  if (any_stale.load()) CreateByName(with, stale, group.params, states, precision, specs);
+  if (any_stale.load()) CreateByName(with, stale, group, o.min_quant_size, states, precision, specs);
   core::ParallelRuns(with.size(), [&](size_t begin, size_t end, int) {
     for (size_t j = begin; j < end; ++j) {
       const size_t i = with[j];
       ParamState& s = states[i];
-      const StateRefs& r = Refs(refs, i, stale[j], changes, s, group.params[i], precision, specs, key);
+      const StateRefs& r = Refs(refs, i, stale[j], changes, s, group.params[i], group.whole[i].numel,
+                                o.min_quant_size, precision, specs, key);
       functional::Tensor& t = tensors[j];
       t = functional::Tensor{};
       t.param = group.params[i];
       for (size_t k = 0; k < specs.size(); ++k) {
         t.state[k] = r.data[k];
-        // float64 parameters keep float64 state (StateDType).
-        t.state_storage[k] = t.param.dtype == DType::kFloat64 ? StateStorage::kFull : specs[k].storage;
+        // As the buffer found is stored (CheckParams or its creation made it what the options ask for):
+        // float64 parameters keep float64 state, small ones float32 in place of int8 (StorageFor).
+        const DType dtype = r.dtypes[k];
+        t.state_storage[k] = dtype == DType::kUInt8      ? StateStorage::kInt8
+                             : dtype == DType::kBFloat16 ? (IsBFloat16(specs[k].storage) ? specs[k].storage
+                                                                                          : StateStorage::kBFloat16)
+                                                         : StateStorage::kFull;
+        t.state_absmax[k] = static_cast<float*>(r.data[kAbsmaxSlot + k]);
       }
       t.step = s.step + 1;
       t.master = static_cast<float*>(r.data[kMasterSlot]);
@@ -647,7 +741,9 @@ void StepAlgorithm(const typename A::Options& o, const Optimizer::GroupParams& g
       for (size_t j = 0; j < with.size(); ++j) {
         if (!fresh[j]) continue;
         for (const BufferSpec& spec : specs) {
-          if (spec.name != nullptr) states[with[j]].buffers.erase(spec.name);
+          if (spec.name == nullptr) continue;
+          states[with[j]].buffers.erase(spec.name);
+          states[with[j]].buffers.erase(AbsmaxName(spec.name));
         }
       }
     }

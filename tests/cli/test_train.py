@@ -91,8 +91,8 @@ def summary_of(out, *extra):
 @pytest.mark.parametrize("extra", [[], ["--optimizer", "sgd", "--momentum", "0.9", "--nesterov", "--accumulate", "3",
                                         "--schedule", "cosine", "--warmup", "2", "--clip-grad-norm", "1.0"],
                                    ["--optimizer", "lion", "--lr", "3e-4", "--weight-decay", "0.1"],
-                                   ["--state-dtype", "bfloat16"]],
-                         ids=["adam", "sgd-accumulate-cosine-clip", "lion", "adam-bfloat16-state"])
+                                   ["--state-dtype", "bfloat16"], ["--optimizer", "adamw", "--state-dtype", "int8"]],
+                         ids=["adam", "sgd-accumulate-cosine-clip", "lion", "adam-bfloat16-state", "adamw-int8-state"])
 def test_resume_ends_with_the_same_weights(tmp_path, extra):
     straight = tmp_path / "straight"
     run("train", *TINY, "--no-plot", "--out", straight, *extra)
@@ -118,6 +118,13 @@ def test_state_dtype_halves_the_optimizer_state(tmp_path):
     assert lean["optimizer_state_bytes"] == 4 * full["parameters"]
     assert per_buffer["optimizer_state_bytes"] == 6 * full["parameters"]
     assert lean["test_accuracy"] > 0.5 and lean["weights_checksum"] != full["weights_checksum"]
+    # int8: 2 bytes and the block maxima (4 per 256 elements per buffer) for tensors of 4096 elements or
+    # more; the others keep float32 (the default MLP, 784-512-256-10).
+    int8 = summary_of(tmp_path / "int8", "--state-dtype", "int8")
+    sizes = [784 * 512, 512, 512 * 256, 256, 256 * 10, 10]
+    assert sum(sizes) == full["parameters"]
+    assert int8["optimizer_state_bytes"] == sum(2 * n + 8 * -(-n // 256) if n >= 4096 else 8 * n for n in sizes)
+    assert int8["test_accuracy"] > 0.5
     bad = run("train", *TINY, "--out", tmp_path / "bad", "--state-dtype", "int3", check=False)
     assert bad.returncode != 0 and "invalid value for option 'state_dtype': 'int3'" in bad.stderr
 

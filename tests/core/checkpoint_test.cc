@@ -619,7 +619,7 @@ TEST_F(Refusals, Offsets) {
 TEST_F(Refusals, TensorEntries) {
   File f = Good();
   Find(f, "state.0.0.exp_avg")->dtype = "F16";
-  EXPECT_PRED2(Contains, Refused(f), "dtype 'F16' is not one a checkpoint holds (F64, F32, I64, BF16)");
+  EXPECT_PRED2(Contains, Refused(f), "dtype 'F16' is not one a checkpoint holds (F64, F32, I64, BF16, U8)");
   // BF16 is held (bfloat16 state), but not where the options ask for float32.
   f = Good();
   Find(f, "state.0.0.exp_avg")->dtype = "BF16";

@@ -220,10 +220,10 @@ TEST(Factory, UnknownAlgorithmListsKnownNames) {
 TEST(Factory, UnknownKeyNamesItAndListsValidKeys) {
   EXPECT_EQ(CreateError("adam", {{"momentum", "0.9"}}),
             "unknown option 'momentum' for adam (valid: lr, betas, eps, weight_decay, amsgrad, maximize, "
-            "decoupled_weight_decay, bias_correction, eps_mode, state_dtype)");
+            "decoupled_weight_decay, bias_correction, eps_mode, state_dtype, min_quant_size)");
   EXPECT_EQ(CreateError("sgd", {{"betas", "0.9,0.99"}}),
             "unknown option 'betas' for sgd (valid: lr, momentum, dampening, weight_decay, nesterov, maximize, "
-            "state_dtype)");
+            "state_dtype, min_quant_size)");
   for (const std::string& name : kNames) {
     const std::string msg = CreateError(name, {{"lr", "0.1"}, {"no_such_key", "1"}});
     EXPECT_PRED2(Contains, msg, "'no_such_key'") << name;

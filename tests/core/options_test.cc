@@ -447,20 +447,20 @@ std::vector<std::string> OptionNames() {
 TEST(OptionsVisit, NamesArePyTorchs) {
   using V = std::vector<std::string>;
   EXPECT_EQ(OptionNames<AdamOptions>(), (V{"lr", "betas", "eps", "weight_decay", "amsgrad", "maximize",
-                                           "decoupled_weight_decay", "bias_correction", "eps_mode", "state_dtype"}));
+                                           "decoupled_weight_decay", "bias_correction", "eps_mode", "state_dtype", "min_quant_size"}));
   EXPECT_EQ(OptionNames<AdamaxOptions>(),
-            (V{"lr", "betas", "eps", "weight_decay", "maximize", "bias_correction", "eps_mode", "state_dtype"}));
+            (V{"lr", "betas", "eps", "weight_decay", "maximize", "bias_correction", "eps_mode", "state_dtype", "min_quant_size"}));
   EXPECT_EQ(OptionNames<NAdamOptions>(), (V{"lr", "betas", "eps", "weight_decay", "momentum_decay",
-                                            "decoupled_weight_decay", "maximize", "bias_correction", "eps_mode", "state_dtype"}));
+                                            "decoupled_weight_decay", "maximize", "bias_correction", "eps_mode", "state_dtype", "min_quant_size"}));
   EXPECT_EQ(OptionNames<RAdamOptions>(),
-            (V{"lr", "betas", "eps", "weight_decay", "decoupled_weight_decay", "maximize", "bias_correction", "state_dtype"}));
+            (V{"lr", "betas", "eps", "weight_decay", "decoupled_weight_decay", "maximize", "bias_correction", "state_dtype", "min_quant_size"}));
   EXPECT_EQ(OptionNames<AdagradOptions>(),
-            (V{"lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps", "maximize", "state_dtype"}));
+            (V{"lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps", "maximize", "state_dtype", "min_quant_size"}));
   EXPECT_EQ(OptionNames<RMSpropOptions>(),
-            (V{"lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize", "state_dtype"}));
-  EXPECT_EQ(OptionNames<AdadeltaOptions>(), (V{"lr", "rho", "eps", "weight_decay", "maximize", "state_dtype"}));
-  EXPECT_EQ(OptionNames<SGDOptions>(), (V{"lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize", "state_dtype"}));
-  EXPECT_EQ(OptionNames<LionOptions>(), (V{"lr", "betas", "weight_decay", "maximize", "state_dtype"}));
+            (V{"lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize", "state_dtype", "min_quant_size"}));
+  EXPECT_EQ(OptionNames<AdadeltaOptions>(), (V{"lr", "rho", "eps", "weight_decay", "maximize", "state_dtype", "min_quant_size"}));
+  EXPECT_EQ(OptionNames<SGDOptions>(), (V{"lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize", "state_dtype", "min_quant_size"}));
+  EXPECT_EQ(OptionNames<LionOptions>(), (V{"lr", "betas", "weight_decay", "maximize", "state_dtype", "min_quant_size"}));
 }
 
 // The visitor hands out references to the fields themselves: writing through it changes the options.

@@ -359,7 +359,8 @@ TEST(StateDTypeOption, IsChosenPerBufferByName) {
 }
 
 TEST(StateDTypeOption, TextRoundTripsAndBadTextIsRefused) {
-  for (const char* text : {"float32", "bfloat16", "bfloat16_stochastic", "exp_avg:bfloat16",
+  for (const char* text : {"float32", "bfloat16", "bfloat16_stochastic", "int8", "exp_avg:int8,exp_avg_sq:bfloat16",
+                           "exp_avg:bfloat16",
                            "exp_avg:bfloat16,exp_avg_sq:bfloat16_stochastic", "exp_avg:float32,bfloat16"}) {
     StateDTypes d;
     OptionFromString("state_dtype", text, d);
@@ -373,7 +374,7 @@ TEST(StateDTypeOption, TextRoundTripsAndBadTextIsRefused) {
                           "bfloat16,float32", "exp_avg=bfloat16"}) {
     EXPECT_EQ(test_support::ErrorOf([&] { OptionFromString("state_dtype", bad, d); }),
               std::string("invalid value for option 'state_dtype': '") + bad +
-                  "' (expected float32, bfloat16 or bfloat16_stochastic, or name:dtype pairs separated by commas)");
+                  "' (expected float32, bfloat16, bfloat16_stochastic or int8, or name:dtype pairs separated by commas)");
   }
 }
 

@@ -11,7 +11,7 @@ import pytest
 
 CORPUS = pathlib.Path(__file__).resolve().parents[2] / "fuzz" / "corpus"
 VALID = sorted(p for p in CORPUS.glob("*.safetensors") if not p.name.startswith("damaged_"))
-SIZES = {"F64": 8, "F32": 4, "I64": 8, "BF16": 2}
+SIZES = {"F64": 8, "F32": 4, "I64": 8, "BF16": 2, "U8": 1}
 
 
 def read(path):
@@ -92,8 +92,19 @@ def test_state_matches_the_parameters_described(path):
         elif key == "mu_product":
             assert algorithm == "nadam" and e["dtype"] == "F64"
             assert 0.0 < np.frombuffer(data[begin:stop], "<f8")[0] < 1.0
+        elif key.endswith("_absmax"):
+            # The block maxima of an int8 buffer, which is there as U8: one float32 per 256 elements.
+            assert header[name[:-len("_absmax")]]["dtype"] == "U8", name
+            assert e["dtype"] == "F32" and e["shape"] == [-(-numel // 256)], name
+            assert all(np.frombuffer(data[begin:stop], "<f4") >= 0), name
         else:
             want = "F64" if meta[f"param.{g}.{i}.dtype"] == "float64" else "F32"
-            if want == "F32" and key != "master_param" and stored_as(meta.get(f"group.{g}.option.state_dtype", "float32"), key) == "bfloat16":
+            stored = stored_as(meta.get(f"group.{g}.option.state_dtype", "float32"), key)
+            whole = int(meta[f"param.{g}.{i}.numel"])
+            if want == "F32" and key != "master_param" and stored == "bfloat16":
                 want = "BF16"
+            if want == "F32" and key != "master_param" and stored == "int8" and \
+                    whole >= max(int(meta.get(f"group.{g}.option.min_quant_size", "4096")), 1):
+                want = "U8"
+                assert name + "_absmax" in header, name
             assert e["dtype"] == want and e["shape"] == [numel], name

@@ -15,7 +15,7 @@ ADAM_EXTRAS = [("bias_correction", True, K), ("eps_mode", "pytorch", K)]
 # Every optimizer's mixed-precision options (test_torch_mixed_precision.py) and state storage
 # (test_torch_state_dtype.py), last.
 PRECISION = [("master_weights", False, K), ("stochastic_rounding", False, K), ("seed", 0, K),
-             ("state_dtype", "float32", K)]
+             ("state_dtype", "float32", K), ("min_quant_size", 4096, K)]
 # The optimizer's non-finite gradient policy (test_torch_nonfinite.py), not a param group option.
 NONFINITE = [("nonfinite", "propagate", K)]
 

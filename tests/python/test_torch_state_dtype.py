@@ -74,8 +74,8 @@ def test_state_dtype_per_buffer_and_what_keeps_its_own():
 
 
 @pytest.mark.parametrize("value, error, message", [
-    ("int4", ValueError, r"^Invalid state_dtype: 'int4' \(expected 'float32', 'bfloat16' or 'bfloat16_stochastic', "
-                         r"or a dict of them by state name\)$"),
+    ("int4", ValueError, r"^Invalid state_dtype: 'int4' \(expected 'float32', 'bfloat16', 'bfloat16_stochastic' or "
+                         r"'int8', or a dict of them by state name\)$"),
     ("float64", ValueError, r"^Invalid state_dtype: 'float64'"),
     ({"exp_inf": "bfloat16"}, ValueError, r"^Invalid state_dtype: 'exp_inf' is not state of adamant.torch.Adam "
                                           r"\(its state: exp_avg, exp_avg_sq, max_exp_avg_sq\)$"),
@@ -91,8 +91,8 @@ def test_a_group_changed_by_hand_is_checked_before_anything_changes():
     p = torch.nn.Parameter(torch.zeros(3))
     p.grad = torch.ones(3)
     opt = at.Adam([p])
-    opt.param_groups[0]["state_dtype"] = "int8"
-    with pytest.raises(ValueError, match="^Invalid state_dtype: 'int8'"):
+    opt.param_groups[0]["state_dtype"] = "int4"
+    with pytest.raises(ValueError, match="^Invalid state_dtype: 'int4'"):
         opt.step()
     assert not opt.state[p] and torch.equal(p.detach(), torch.zeros(3))
 

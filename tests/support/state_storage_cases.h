@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <type_traits>
 
 #include "adamant/options.h"
 #include "adamant/threads.h"
@@ -26,6 +27,17 @@ void ForEveryAlgorithmUsingEveryBuffer(F&& f) {
   f("adadelta", AdadeltaOptions{});
   f("sgd", SGDOptions{.lr = 0.1, .momentum = 0.9, .nesterov = true});
   f("lion", LionOptions{});
+}
+
+// The same with the options under which int8 state may keep every buffer it can: RMSprop not centered
+// (its options refuse int8 square_avg and grad_avg then).
+template <class F>
+void ForEveryAlgorithmWithInt8State(F&& f) {
+  ForEveryAlgorithmUsingEveryBuffer([&](const char* name, const auto& options) {
+    auto o = options;
+    if constexpr (std::is_same_v<std::decay_t<decltype(o)>, RMSpropOptions>) o.centered = false;
+    f(name, o);
+  });
 }
 
 // Calls f() on every kernel target this machine runs, with `threads` threads; then restores both.

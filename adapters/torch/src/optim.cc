@@ -199,6 +199,7 @@ namespace {
   void* data = const_cast<void*>(b.data());
   const auto dtype = b.dtype() == DType::kFloat64    ? ::torch::kDouble
                      : b.dtype() == DType::kBFloat16 ? ::torch::kBFloat16
+                     : b.dtype() == DType::kUInt8    ? ::torch::kByte
                                                      : ::torch::kFloat;
   const auto options = ::torch::TensorOptions().dtype(dtype);
   if (b.numel() == p.numel()) {

@@ -25,6 +25,14 @@ inline void Validate(const RMSpropOptions& o) {
   Require(NonNegative(o.momentum), "Invalid momentum value", o.momentum);
   validation::CheckWeightDecay(o.weight_decay);
   Require(NonNegative(o.alpha), "Invalid alpha value", o.alpha);
+  // Centered RMSprop takes the root of square_avg - grad_avg^2, which int8's error of a few percent makes
+  // negative (NaN); bitsandbytes refuses it too.
+  if (o.centered && (o.state_dtype.Of("square_avg") == StateStorage::kInt8 ||
+                     o.state_dtype.Of("grad_avg") == StateStorage::kInt8)) {
+    throw std::invalid_argument(
+        "Invalid state_dtype for centered RMSprop: int8 square_avg or grad_avg would make square_avg - grad_avg^2 "
+        "negative (use bfloat16 or float32 for them)");
+  }
 }
 
 }  // namespace adamant

@@ -22,8 +22,14 @@ there is no master copy) and ``seed`` (the stochastic rounding's seed: same seed
 float64 parameters ignore them. Details in ``adamant.torch._base``.
 
 Lean state: ``state_dtype="bfloat16"`` (keyword-only, per param group; or a dict by state name such as
-``{"exp_avg_sq": "bfloat16"}``) keeps the optimizer state in bfloat16: half its memory, each step the
-float32 update from the stored values, rounded to nearest even. float64 and complex parameters keep their
+``{"exp_avg": "int8", "exp_avg_sq": "bfloat16"}``) keeps the optimizer state in bfloat16: half its memory,
+each step the float32 update from the stored values, rounded to nearest even. ``state_dtype="int8"`` keeps
+it block-wise 8-bit (bitsandbytes' dynamic map, the exact nearest code): a ``torch.uint8`` tensor of codes
+under the buffer's name and ``<name>_absmax``, the float32 maxima of its blocks of 256 elements, for
+parameters of at least ``min_quant_size`` elements (4096 by default; smaller ones keep float32).
+``Adam8bit``, ``AdamW8bit`` and ``Lion8bit`` are bitsandbytes' names for Adam, AdamW and Lion with int8
+state. A full-precision state dict (torch.optim's) loads into int8 state, quantized at the next step;
+``dequantized_state_dict(opt)`` gives one that torch.optim loads. float64 and complex parameters keep their
 own state dtype.
 
 Non-finite gradients and loss scaling: every optimizer takes the keyword-only ``nonfinite`` ("propagate",
@@ -51,5 +57,7 @@ _missing = [name for name in _adamant.algorithms if name not in _base.DROP_INS]
 if _missing:
     raise ImportError(f"adamant.torch has no drop-in for {', '.join(_missing)}")
 globals().update({cls.__name__: cls for cls in _base.DROP_INS.values()})
+from adamant.torch.eight_bit import Adam8bit, AdamW8bit, Lion8bit, dequantized_state_dict  # noqa: E402
 
-__all__ = sorted(["Optimizer", *(cls.__name__ for cls in _base.DROP_INS.values())])
+__all__ = sorted(["Optimizer", "Adam8bit", "AdamW8bit", "Lion8bit", "dequantized_state_dict",
+                  *(cls.__name__ for cls in _base.DROP_INS.values())])

@@ -89,10 +89,16 @@ _STATE_DTYPES = {torch.float32: torch.float32, torch.float64: torch.float64, tor
                  torch.float16: torch.float32, torch.complex64: torch.complex64,
                  torch.complex128: torch.complex128}
 _HALF = frozenset((torch.bfloat16, torch.float16))
-# The values of the state_dtype option, and the parameter dtypes whose state may be bfloat16.
-STATE_STORAGES = ("float32", "bfloat16", "bfloat16_stochastic")
+# The values of the state_dtype option, and the parameter dtypes whose state may be bfloat16 or int8.
+STATE_STORAGES = ("float32", "bfloat16", "bfloat16_stochastic", "int8")
 _LEAN = frozenset((torch.float32, torch.bfloat16, torch.float16))
 _BF16 = torch.bfloat16
+_UINT8 = torch.uint8
+# int8 state: per buffer, uint8 codes of the parameter's shape and, under the buffer's name with this suffix,
+# one float32 maximum |x| per block of _BLOCK elements (docs/algorithms.md, "int8 state").
+ABSMAX_SUFFIX = "_absmax"
+_BLOCK = 256
+DEFAULT_MIN_QUANT_SIZE = 4096
 _COMPLEX = frozenset((torch.complex64, torch.complex128))
 _FLOAT32 = torch.float32
 _STRIDED = torch.strided
@@ -165,10 +171,11 @@ def _bump_versions(tensors):
 
 
 def state_dtype(p, storage="float32"):
-    """The dtype of `p`'s state tensors: p's own, float32 for bfloat16 and float16 parameters; bfloat16
-    where `storage` (a value of the state_dtype option) says so, for float32, bfloat16 and float16 ones."""
+    """The dtype of `p`'s state tensors: p's own, float32 for bfloat16 and float16 parameters; bfloat16 or
+    uint8 (int8 codes) where `storage` (a value of the state_dtype option) says so, for float32, bfloat16 and
+    float16 ones."""
     if storage != "float32" and p.dtype in _LEAN:
-        return _BF16
+        return _UINT8 if storage == "int8" else _BF16
     return _STATE_DTYPES.get(p.dtype, p.dtype)
 
 
@@ -180,14 +187,98 @@ def storage_of(group, name):
     return chosen.get(name, "float32")
 
 
+def storage_for(group, name, p):
+    """storage_of for parameter `p`: int8 only for float32, bfloat16 and float16 parameters of at least the
+    group's min_quant_size elements (and at least one); the others keep float32 ("float32")."""
+    storage = storage_of(group, name)
+    if storage == "int8" and (p.dtype not in _LEAN or p.numel() < max(group.get("min_quant_size", DEFAULT_MIN_QUANT_SIZE), 1)):
+        return "float32"
+    return storage
+
+
 def storage_mask(names, dtypes, storages):
     """The C++ step's bit mask of a tensor's bfloat16 buffers (bit k), rounded stochastically (bit 8 + k),
-    from the dtypes of the tensors passed and the storages the group asks for."""
+    and int8 buffers (bit 16 + k), from the dtypes of the tensors passed and the storages the group asks for."""
     mask = 0
     for k, (name, dtype, storage) in enumerate(zip(names, dtypes, storages)):
         if name is not None and dtype is _BF16:
             mask |= 1 << k | (1 << (8 + k) if storage == "bfloat16_stochastic" else 0)
+        elif name is not None and dtype is _UINT8:
+            mask |= 1 << (16 + k)
     return mask
+
+
+# Whether a state buffer (by name, for every algorithm) can be negative: int8 state's signed code map.
+_SIGNED = {name: signed for algorithm in _adamant.algorithms
+           for name, signed in zip(_adamant.state_names(algorithm), _adamant.state_signed(algorithm))}
+
+
+def quantized(values, signed):
+    """(codes, block maxima) of a dense float32 tensor, in its memory order: uint8 codes laid out like it."""
+    codes = torch.empty_like(values, dtype=_UINT8)
+    absmax = torch.empty(((values.numel() + _BLOCK - 1) // _BLOCK,), dtype=_FLOAT32)
+    _adamant.quantize_blockwise(values.data_ptr(), values.numel(), signed, codes.data_ptr(), absmax.data_ptr())
+    return codes, absmax
+
+
+def dequantized(codes, absmax, signed):
+    """The float32 values of dense uint8 codes and their block maxima (int8 state), laid out like the codes."""
+    absmax = absmax.to(dtype=_FLOAT32).contiguous()
+    out = torch.empty_like(codes, dtype=_FLOAT32)
+    _adamant.dequantize_blockwise(codes.data_ptr(), absmax.data_ptr(), codes.numel(), signed, out.data_ptr())
+    return out
+
+
+def _absmax_of(state, key, codes, where=""):
+    """The block maxima of int8 state `key`: a float32 tensor of ceil(numel / 256) elements, or RuntimeError."""
+    a = state.get(key + ABSMAX_SUFFIX)
+    blocks = (codes.numel() + _BLOCK - 1) // _BLOCK
+    if not isinstance(a, Tensor):
+        raise RuntimeError(f"{where}state '{key}' is int8 (torch.uint8 codes) but its block maxima "
+                           f"'{key}{ABSMAX_SUFFIX}' are missing")
+    if a.numel() != blocks or not a.is_floating_point():
+        raise RuntimeError(f"{where}state '{key}{ABSMAX_SUFFIX}' has {a.numel()} elements of {a.dtype}, but the "
+                           f"block maxima of {codes.numel()} codes are {blocks} floats")
+    if not _is_dense(codes):
+        raise RuntimeError(f"{where}state '{key}' (int8 codes) is not dense; its blocks follow its memory order")
+    return a
+
+
+def new_state(p, name, dtype, value=0.0):
+    """{name: tensor} for a new state buffer of `p` of `dtype` holding `value`; for uint8 (int8 state) its
+    codes and block maxima."""
+    if dtype is _UINT8:
+        values = torch.full_like(p, float(value), dtype=_FLOAT32, memory_format=state_format(p))
+        return dict(zip((name, name + ABSMAX_SUFFIX), quantized(values, _SIGNED.get(name, True))))
+    if value == 0:
+        return {name: zeros(p, dtype)}
+    return {name: torch.full_like(p, float(value), dtype=dtype, memory_format=state_format(p))}
+
+
+def int8_ptrs(state, key, p, dense, journal):
+    """(data_ptr() of the codes, of the block maxima) of int8 state `key` of `p`; state of another dtype or
+    layout (float32 from a full-precision state dict, codes laid out otherwise) is quantized afresh (once,
+    stored back, recorded in `journal`)."""
+    s = state[key]
+    if _fits(s, p, dense, _UINT8):
+        a = _absmax_of(state, key, s)
+        if not (a.dtype is _FLOAT32 and a.is_contiguous() and a.dim() == 1 and a.is_cpu):
+            a = a.to(device="cpu", dtype=_FLOAT32).contiguous().reshape(-1)
+            journal.put(state, key + ABSMAX_SUFFIX, a)
+        return s.data_ptr(), a.data_ptr()
+    target = _converted(_widened(state, key), p, f"state '{key}'", _FLOAT32)
+    codes, absmax = quantized(target, _SIGNED.get(key, True))
+    journal.put(state, key, codes)
+    journal.put(state, key + ABSMAX_SUFFIX, absmax)
+    return codes.data_ptr(), absmax.data_ptr()
+
+
+def _widened(state, key):
+    """state[key] with int8 codes dequantized (a float32 tensor of their layout); anything else as it is."""
+    s = state[key]
+    if isinstance(s, Tensor) and s.dtype is _UINT8:
+        return dequantized(s, _absmax_of(state, key, s), _SIGNED.get(key, True))
+    return s
 
 
 def _rounds_state_stochastically(group):
@@ -197,22 +288,32 @@ def _rounds_state_stochastically(group):
 
 def check_state_dtype(name, algorithm, options):
     """TypeError or ValueError unless the state_dtype option is one of STATE_STORAGES, or a dict from the
-    algorithm's state names to them."""
+    algorithm's state names to them, and min_quant_size an int >= 0."""
+    size = options.get("min_quant_size", DEFAULT_MIN_QUANT_SIZE)
+    if size.__class__ is not int and (isinstance(size, bool) or not isinstance(size, numbers.Integral)):
+        raise TypeError(f"min_quant_size must be an int, got {type(size).__name__}")
+    if size < 0:
+        raise ValueError(f"Invalid min_quant_size value: {size}")
     chosen = options.get("state_dtype", "float32")
-    expected = "'float32', 'bfloat16' or 'bfloat16_stochastic', or a dict of them by state name"
+    expected = "'float32', 'bfloat16', 'bfloat16_stochastic' or 'int8', or a dict of them by state name"
     if isinstance(chosen, str):
         if chosen not in STATE_STORAGES:
             raise ValueError(f"Invalid state_dtype: {chosen!r} (expected {expected})")
-        return
-    if not isinstance(chosen, dict):
+    elif not isinstance(chosen, dict):
         raise TypeError(f"state_dtype must be a str or a dict, got {type(chosen).__name__}")
-    names = _adamant.state_names(algorithm)
-    for key, value in chosen.items():
-        if key not in names:
-            raise ValueError(f"Invalid state_dtype: {key!r} is not state of adamant.torch.{name} (its state: "
-                             f"{', '.join(names)})")
-        if value not in STATE_STORAGES:
-            raise ValueError(f"Invalid state_dtype: {value!r} for {key!r} (expected {expected})")
+    else:
+        names = _adamant.state_names(algorithm)
+        for key, value in chosen.items():
+            if key not in names:
+                raise ValueError(f"Invalid state_dtype: {key!r} is not state of adamant.torch.{name} (its state: "
+                                 f"{', '.join(names)})")
+            if value not in STATE_STORAGES:
+                raise ValueError(f"Invalid state_dtype: {value!r} for {key!r} (expected {expected})")
+    # As the C++ options refuse it (adamant/options/rmsprop.h).
+    if algorithm == "rmsprop" and options.get("centered") and "int8" in (storage_of(options, "square_avg"),
+                                                                          storage_of(options, "grad_avg")):
+        raise ValueError("Invalid state_dtype for centered RMSprop: int8 square_avg or grad_avg would make "
+                         "square_avg - grad_avg^2 negative (use bfloat16 or float32 for them)")
 
 
 def state_format(p):
@@ -345,6 +446,10 @@ def state_ptr(state, key, p, dense, dtype=None):
     dtype = dtype or _STATE_DTYPES[p.dtype]
     s = state[key]
     if not _fits(s, p, dense, dtype):
+        # int8 codes (a group switched away from int8, an int8 state dict loaded) are their values first.
+        if isinstance(s, Tensor) and s.dtype is _UINT8:
+            s = _widened(state, key)
+            state.pop(key + ABSMAX_SUFFIX, None)
         s = _converted(s, p, f"state '{key}'", dtype)
         state[key] = s
     return s.data_ptr()
@@ -575,13 +680,14 @@ class Optimizer(torch.optim.Optimizer):
                     group.setdefault(key, value)
 
     def state_nbytes(self):
-        """The bytes of optimizer state held: every state tensor of a parameter's shape (the algorithm's
-        buffers and master copies), as the C++ optimizers' ``state_nbytes()`` counts; the 0-dim ``step``
-        and ``mu_product`` are not counted. 8 per float32 parameter for Adam, 4 with ``state_dtype="bfloat16"``."""
+        """The bytes of optimizer state held: every state tensor (the algorithm's buffers, their block maxima
+        and master copies), as the C++ optimizers' ``state_nbytes()`` counts; ``step`` and ``mu_product``
+        are not counted. 8 per float32 parameter for Adam, 4 with ``state_dtype="bfloat16"``, 2 and 8 per
+        256 elements with ``state_dtype="int8"``."""
         total = 0
         for state in self.state.values():
-            for value in state.values():
-                if isinstance(value, Tensor) and value.dim() > 0:
+            for key, value in state.items():
+                if isinstance(value, Tensor) and key not in ("step", "mu_product"):
                     total += value.numel() * value.element_size()
         return total
 
@@ -594,7 +700,8 @@ class Optimizer(torch.optim.Optimizer):
 
     def load_state_dict(self, state_dict):
         """torch.optim's load_state_dict, except that the state of bfloat16 and float16 parameters stays
-        float32, and a group saved without ``state_dtype`` (by torch.optim) keeps the one it has.
+        float32, int8 state (uint8 codes, float32 block maxima) stays as it is, and a group saved without
+        ``state_dtype`` or ``min_quant_size`` (by torch.optim) keeps the ones it has.
 
         torch casts every floating state tensor but ``step`` to its parameter's dtype, which would round
         the float32 state (and master copy) of a half-precision parameter; it is restored here from the
@@ -609,23 +716,30 @@ class Optimizer(torch.optim.Optimizer):
         params = chain.from_iterable(g["params"] for g in self.param_groups)
         for key, p in zip(ids, params):
             s = states.get(key)
-            if p.dtype in _HALF and isinstance(s, dict):
-                floats = {k: v for k, v in s.items()
-                          if k != "step" and isinstance(v, Tensor) and v.is_floating_point()}
-                if floats:
-                    saved[p] = floats
-        # A state dict without state_dtype (torch.optim's) leaves each group's storage as it is: its state
-        # is converted to it at the next step.
-        kept = [g.get("state_dtype", "float32") for g in self.param_groups]
-        lacking = [isinstance(g, dict) and "state_dtype" not in g for g in state_dict.get("param_groups", ())]
+            if not isinstance(s, dict):
+                continue
+            # torch would cast int8 codes (and their maxima) to the parameter's dtype too: they are kept as
+            # they are.
+            kept = {k: v for k, v in s.items() if isinstance(v, Tensor) and (
+                v.dtype is _UINT8 or k.endswith(ABSMAX_SUFFIX) or (
+                    p.dtype in _HALF and k != "step" and v.is_floating_point()))}
+            if kept:
+                saved[p] = kept
+        # A state dict without state_dtype or min_quant_size (torch.optim's) leaves each group's as it is:
+        # its state is converted at the next step.
+        storage_options = ("state_dtype", "min_quant_size")
+        kept_options = [{k: g[k] for k in storage_options if k in g} for g in self.param_groups]
+        lacking = [[k for k in storage_options if isinstance(g, dict) and k not in g]
+                   for g in state_dict.get("param_groups", ())]
         super().load_state_dict(state_dict)  # checks the groups before anything changes
-        for group, storage, lacks in zip(self.param_groups, kept, lacking):
-            if lacks:
-                group["state_dtype"] = storage
-        for p, floats in saved.items():
+        for group, options, lacks in zip(self.param_groups, kept_options, lacking):
+            for k in lacks:
+                if k in options:
+                    group[k] = options[k]
+        for p, tensors in saved.items():
             state = self.state[p]
-            for k, v in floats.items():
-                state[k] = v.to(device=p.device, dtype=_FLOAT32, copy=True)
+            for k, v in tensors.items():
+                state[k] = v.to(device=p.device, dtype=v.dtype if v.dtype is _UINT8 else _FLOAT32, copy=True)
         self._adamant_step_count = int(count)
 
     def add_param_group(self, param_group):
@@ -816,7 +930,7 @@ class Optimizer(torch.optim.Optimizer):
         lazy = self._lazy_buffers
         for name in names:
             if name is not None and name not in lazy:
-                state[name] = zeros(p, state_dtype(p, storage_of(group, name)))
+                state.update(new_state(p, name, state_dtype(p, storage_for(group, name, p))))
 
     def _after_step(self, state, extras):
         """Hook: the values that follow the step in the tuple (none by default); may append to `extras`,
@@ -831,7 +945,6 @@ class Optimizer(torch.optim.Optimizer):
         lazy = [name for name in names if name in self._lazy_buffers]
         masters = group.get("master_weights", False)
         lean = group.get("state_dtype", "float32") != "float32"
-        storages = [storage_of(group, name) for name in names] if lean else None
         state_of = self.state
         items = []
         steps = []
@@ -846,14 +959,29 @@ class Optimizer(torch.optim.Optimizer):
                 self._init_state(state, p, group, names)
             for name in lazy:
                 if name not in state:
-                    journal.put(state, name, zeros(p, state_dtype(p, storage_of(group, name))))
+                    for key, value in new_state(p, name, state_dtype(p, storage_for(group, name, p))).items():
+                        journal.put(state, key, value)
             st, step = step_of(state, lambda: f"adamant.torch.{self._name}: {_where(p, gi, i)}")
             tail = self._after_step(state, extras)
             step += 1
             if lean:
-                dtypes = [state_dtype(p, storage) for storage in storages]
-                ptrs = [0 if name is None else state_ptr(state, name, p, dense, d) for name, d in zip(names, dtypes)]
-                masks.append(storage_mask(names, dtypes, storages))
+                mine = [storage_for(group, name, p) if name is not None else "float32" for name in names]
+                dtypes = [state_dtype(p, storage) for storage in mine]
+                ptrs = []
+                absmax = []
+                for name, d in zip(names, dtypes):
+                    if name is None:
+                        ptrs.append(0)
+                        absmax.append(0)
+                    elif d is _UINT8:
+                        codes, maxima = int8_ptrs(state, name, p, dense, journal)
+                        ptrs.append(codes)
+                        absmax.append(maxima)
+                    else:
+                        ptrs.append(state_ptr(state, name, p, dense, d))
+                        absmax.append(0)
+                mask = storage_mask(names, dtypes, mine)
+                masks.append((mask, *absmax) if _UINT8 in dtypes else mask)
             else:
                 ptrs = [0 if name is None else state_ptr(state, name, p, dense) for name in names]
             items.append((p.data_ptr(), g.data_ptr(), numel(p), dtype, *ptrs, step,

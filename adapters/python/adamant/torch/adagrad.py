@@ -2,17 +2,14 @@
 
 from typing import Optional
 
-import torch
-
 from adamant.torch import _base
-from adamant.torch._base import new_step, state_dtype, state_format, storage_of
+from adamant.torch._base import new_state, new_step, state_dtype, storage_for
 
 
 def _init_state(state, p, group):
     state["step"] = new_step()
     init = group["initial_accumulator_value"]
-    state["sum"] = torch.full_like(p, float(init), dtype=state_dtype(p, storage_of(group, "sum")),
-                                   memory_format=state_format(p))
+    state.update(new_state(p, "sum", state_dtype(p, storage_for(group, "sum", p)), init))
 
 
 @_base.drop_in("adagrad")
@@ -31,12 +28,12 @@ class Adagrad(_base.Optimizer):
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
                  foreach: Optional[bool] = None, *, maximize: bool = False, differentiable: bool = False,
                  fused: Optional[bool] = None, master_weights: bool = False, stochastic_rounding: bool = False, seed: int = 0,
-                 state_dtype="float32",
+                 state_dtype="float32", min_quant_size: int = 4096,
                  nonfinite: str = "propagate"):
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value, foreach=foreach,
                                       maximize=maximize, differentiable=differentiable, fused=fused,
-                                      master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed, state_dtype=state_dtype),
+                                      master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed, state_dtype=state_dtype, min_quant_size=min_quant_size),
                          nonfinite=nonfinite)
 
     def add_param_group(self, param_group):
@@ -50,7 +47,9 @@ class Adagrad(_base.Optimizer):
     def share_memory(self):
         for group in self.param_groups:
             for p in group["params"]:
-                self.state[p]["sum"].share_memory_()
+                for value in self.state[p].values():  # sum, and its block maxima with int8 state
+                    if value is not self.state[p]["step"]:
+                        value.share_memory_()
 
     def _init_state(self, state, p, group, names):  # e.g. state cleared by hand
         _init_state(state, p, group)

@@ -29,14 +29,14 @@ class Adam(_base.Optimizer):
                  foreach: Optional[bool] = None, maximize: bool = False, capturable: bool = False,
                  differentiable: bool = False, fused: Optional[bool] = None, decoupled_weight_decay: bool = False,
                  bias_correction: bool = True, eps_mode: str = "pytorch", master_weights: bool = False, stochastic_rounding: bool = False, seed: int = 0,
-                 state_dtype="float32",
+                 state_dtype="float32", min_quant_size: int = 4096,
                  nonfinite: str = "propagate"):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                                       maximize=maximize, foreach=foreach, capturable=capturable,
                                       differentiable=differentiable, fused=fused,
                                       decoupled_weight_decay=decoupled_weight_decay,
                                       bias_correction=bias_correction, eps_mode=eps_mode,
-                                      master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed, state_dtype=state_dtype),
+                                      master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed, state_dtype=state_dtype, min_quant_size=min_quant_size),
                          nonfinite=nonfinite)
 
     _lazy_buffers = frozenset(("max_exp_avg_sq",))  # made when amsgrad is first on
@@ -57,11 +57,11 @@ class AdamW(Adam):
                  maximize: bool = False, foreach: Optional[bool] = None, capturable: bool = False,
                  differentiable: bool = False, fused: Optional[bool] = None, bias_correction: bool = True,
                  eps_mode: str = "pytorch", master_weights: bool = False, stochastic_rounding: bool = False, seed: int = 0,
-                 state_dtype="float32",
+                 state_dtype="float32", min_quant_size: int = 4096,
                  nonfinite: str = "propagate"):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                          foreach=foreach, maximize=maximize, capturable=capturable, differentiable=differentiable,
                          fused=fused, decoupled_weight_decay=True, bias_correction=bias_correction,
                          eps_mode=eps_mode, master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed,
-                         state_dtype=state_dtype,
+                         state_dtype=state_dtype, min_quant_size=min_quant_size,
                          nonfinite=nonfinite)

@@ -19,9 +19,9 @@ class Adamax(_base.Optimizer):
                  foreach: Optional[bool] = None, *, maximize: bool = False, differentiable: bool = False,
                  capturable: bool = False, bias_correction: bool = True, eps_mode: str = "pytorch",
                  master_weights: bool = False, stochastic_rounding: bool = False, seed: int = 0,
-                 state_dtype="float32",
+                 state_dtype="float32", min_quant_size: int = 4096,
                  nonfinite: str = "propagate"):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
                                       maximize=maximize, differentiable=differentiable, capturable=capturable,
-                                      bias_correction=bias_correction, eps_mode=eps_mode, master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed, state_dtype=state_dtype),
+                                      bias_correction=bias_correction, eps_mode=eps_mode, master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed, state_dtype=state_dtype, min_quant_size=min_quant_size),
                          nonfinite=nonfinite)

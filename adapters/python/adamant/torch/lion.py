@@ -26,8 +26,8 @@ class Lion(_base.Optimizer):
     def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, *, maximize: bool = False,
                  foreach: Optional[bool] = None, differentiable: bool = False, master_weights: bool = False,
                  stochastic_rounding: bool = False, seed: int = 0,
-                 state_dtype="float32", nonfinite: str = "propagate"):
+                 state_dtype="float32", min_quant_size: int = 4096, nonfinite: str = "propagate"):
         super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay, maximize=maximize,
                                       foreach=foreach, differentiable=differentiable, master_weights=master_weights,
-                                      stochastic_rounding=stochastic_rounding, seed=seed, state_dtype=state_dtype),
+                                      stochastic_rounding=stochastic_rounding, seed=seed, state_dtype=state_dtype, min_quant_size=min_quant_size),
                          nonfinite=nonfinite)

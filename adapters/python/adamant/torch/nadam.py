@@ -7,7 +7,7 @@ import torch
 from torch import Tensor
 
 from adamant.torch import _base
-from adamant.torch._base import new_step, state_dtype, storage_of, zeros
+from adamant.torch._base import new_state, new_step, state_dtype, storage_for
 
 _MU_DTYPE = torch.float64
 
@@ -41,13 +41,13 @@ class NAdam(_base.Optimizer):
                  decoupled_weight_decay: bool = False, *, foreach: Optional[bool] = None, maximize: bool = False,
                  capturable: bool = False, differentiable: bool = False, bias_correction: bool = True,
                  eps_mode: str = "pytorch", master_weights: bool = False, stochastic_rounding: bool = False, seed: int = 0,
-                 state_dtype="float32",
+                 state_dtype="float32", min_quant_size: int = 4096,
                  nonfinite: str = "propagate"):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay,
                                       foreach=foreach, maximize=maximize, capturable=capturable,
                                       differentiable=differentiable, bias_correction=bias_correction,
-                                      eps_mode=eps_mode, master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed, state_dtype=state_dtype),
+                                      eps_mode=eps_mode, master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed, state_dtype=state_dtype, min_quant_size=min_quant_size),
                          nonfinite=nonfinite)
 
     def load_state_dict(self, state_dict):
@@ -71,8 +71,8 @@ class NAdam(_base.Optimizer):
     def _init_state(self, state, p, group, names):
         state["step"] = new_step()
         state["mu_product"] = torch.tensor(1.0, dtype=_MU_DTYPE)
-        state["exp_avg"] = zeros(p, state_dtype(p, storage_of(group, "exp_avg")))
-        state["exp_avg_sq"] = zeros(p, state_dtype(p, storage_of(group, "exp_avg_sq")))
+        for name in ("exp_avg", "exp_avg_sq"):
+            state.update(new_state(p, name, state_dtype(p, storage_for(group, name, p))))
 
     def _after_step(self, state, mus):
         mu, mu_product = _mu_product_of(state)

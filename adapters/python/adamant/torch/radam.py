@@ -19,10 +19,10 @@ class RAdam(_base.Optimizer):
                  decoupled_weight_decay: bool = False, *, foreach: Optional[bool] = None, maximize: bool = False,
                  capturable: bool = False, differentiable: bool = False, bias_correction: bool = True,
                  master_weights: bool = False, stochastic_rounding: bool = False, seed: int = 0,
-                 state_dtype="float32",
+                 state_dtype="float32", min_quant_size: int = 4096,
                  nonfinite: str = "propagate"):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
                                       maximize=maximize, capturable=capturable, differentiable=differentiable,
                                       decoupled_weight_decay=decoupled_weight_decay,
-                                      bias_correction=bias_correction, master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed, state_dtype=state_dtype),
+                                      bias_correction=bias_correction, master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed, state_dtype=state_dtype, min_quant_size=min_quant_size),
                          nonfinite=nonfinite)

@@ -18,11 +18,11 @@ class RMSprop(_base.Optimizer):
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
                  capturable: bool = False, foreach: Optional[bool] = None, maximize: bool = False,
                  differentiable: bool = False, *, master_weights: bool = False, stochastic_rounding: bool = False, seed: int = 0,
-                 state_dtype="float32",
+                 state_dtype="float32", min_quant_size: int = 4096,
                  nonfinite: str = "propagate"):
         super().__init__(params, dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
                                       weight_decay=weight_decay, capturable=capturable, foreach=foreach,
-                                      maximize=maximize, differentiable=differentiable, master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed, state_dtype=state_dtype),
+                                      maximize=maximize, differentiable=differentiable, master_weights=master_weights, stochastic_rounding=stochastic_rounding, seed=seed, state_dtype=state_dtype, min_quant_size=min_quant_size),
                          nonfinite=nonfinite)
 
     # Created on first use, so that switching momentum or centered on later works.

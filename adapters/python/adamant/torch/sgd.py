@@ -2,10 +2,8 @@
 
 from typing import Optional
 
-import torch
-
 from adamant.torch import _base
-from adamant.torch._base import master_ptr, state_dtype, state_ptr
+from adamant.torch._base import ABSMAX_SUFFIX, int8_ptrs, master_ptr, state_dtype, state_ptr
 
 
 @_base.drop_in("sgd")
@@ -26,23 +24,24 @@ class SGD(_base.Optimizer):
                  maximize: bool = False, foreach: Optional[bool] = None, differentiable: bool = False,
                  fused: Optional[bool] = None, master_weights: bool = False, stochastic_rounding: bool = False,
                  seed: int = 0,
-                 state_dtype="float32",
+                 state_dtype="float32", min_quant_size: int = 4096,
                  nonfinite: str = "propagate"):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                                       nesterov=nesterov, maximize=maximize, foreach=foreach,
                                       differentiable=differentiable, fused=fused, master_weights=master_weights,
-                                      stochastic_rounding=stochastic_rounding, seed=seed, state_dtype=state_dtype),
+                                      stochastic_rounding=stochastic_rounding, seed=seed, state_dtype=state_dtype, min_quant_size=min_quant_size),
                          nonfinite=nonfinite)
 
     def _prepare(self, group, gi, grads, journal, fresh_states=()):
         momentum = group["momentum"] != 0
         masters = group.get("master_weights", False)
-        storage = _base.storage_of(group, "momentum_buffer")
-        lean = storage != "float32"
+        lean = _base.storage_of(group, "momentum_buffer") != "float32"
         state_of = self.state
         items = []
-        masks = [] if lean else None  # bit 0: the momentum buffer is bfloat16 (None: no tensor's is)
-        fresh = []  # (state, buffer) pairs stored once the step has run
+        # Per tensor, the bit mask of the momentum buffer's storage, with its block maxima where it is int8
+        # (None: no tensor's is bfloat16 or int8).
+        masks = [] if lean else None
+        fresh = []  # (state, {name: tensor}) pairs stored once the step has run
         for _, p, g, dtype, dense, _ in grads:
             # State only where needed (momentum, a master copy), as torch keeps none without momentum.
             state = None
@@ -57,24 +56,33 @@ class SGD(_base.Optimizer):
                 if lean:
                     masks.append(0)
                 continue
+            storage = _base.storage_for(group, "momentum_buffer", p)
             buf_dtype = state_dtype(p, storage)
-            if lean:
-                masks.append(_base.storage_mask(("momentum_buffer",), (buf_dtype,), (storage,)))
+            absmax = 0
             if state.get("momentum_buffer") is None or id(state) in fresh_states:
                 # torch 1.13 stores None without momentum. A parameter listed again whose buffer this
                 # step made is stepped as torch.optim steps it, from the buffers as they were before the
                 # step: set to the gradient again. The step sets the buffer to the gradient.
-                buf = torch.empty_like(p, dtype=buf_dtype, memory_format=_base.state_format(p))
-                fresh.append((state, buf))
-                items.append((p.data_ptr(), g.data_ptr(), _base.numel(p), dtype, buf.data_ptr(), False, master))
+                made = _base.new_state(p, "momentum_buffer", buf_dtype)
+                fresh.append((state, made))
+                if buf_dtype is _base._UINT8:
+                    absmax = made["momentum_buffer" + ABSMAX_SUFFIX].data_ptr()
+                items.append((p.data_ptr(), g.data_ptr(), _base.numel(p), dtype, made["momentum_buffer"].data_ptr(),
+                              False, master))
+            elif buf_dtype is _base._UINT8:
+                codes, absmax = int8_ptrs(state, "momentum_buffer", p, dense, journal)
+                items.append((p.data_ptr(), g.data_ptr(), _base.numel(p), dtype, codes, True, master))
             else:
                 items.append((p.data_ptr(), g.data_ptr(), _base.numel(p), dtype,
                               state_ptr(state, "momentum_buffer", p, dense, buf_dtype), True, master))
+            if lean:
+                mask = _base.storage_mask(("momentum_buffer",), (buf_dtype,), (storage,))
+                masks.append((mask, absmax) if buf_dtype is _base._UINT8 else mask)
         return items, (), fresh, masks
 
     def _prepare_again(self, group, gi, grads, first):
         return self._prepare(group, gi, grads, _base._Journal(), {id(state) for state, _ in first[2]})
 
     def _finish(self, fresh, result):
-        for state, buf in fresh:
-            state["momentum_buffer"] = buf
+        for state, made in fresh:
+            state.update(made)
