@@ -72,6 +72,7 @@ Row RunAdamant(const Variant& v, const Shape& shape, int threads, const RepPolic
       std::vector<Timing> t = TimeInterleaved(policy, {[&] { opt->Step(); }, [&] { probe.Step(); }}, skip);
       row.timing = t[0];
       row.paired_probe = t[1];
+      row.step_peak_mib = StepPeakMiB([&] { opt->Step(); });
     } else {
       // The same optimizer under the policy and under the default, in turn: the gradients are finite, so
       // both take every step, and the difference is the policy's check.
@@ -85,6 +86,7 @@ Row RunAdamant(const Variant& v, const Shape& shape, int threads, const RepPolic
       row.paired_default = t[1];
       row.paired_probe = t[2];
     }
+    row.state_bytes_per_param = static_cast<double>(opt->state_nbytes()) / static_cast<double>(shape.total());
   } catch (const std::invalid_argument& e) {
     row.timing = {};
     row.note = std::string("n/a: ") + e.what();

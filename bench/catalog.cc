@@ -5,6 +5,7 @@
 #include <ostream>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -17,8 +18,10 @@
 
 namespace adamant_bench {
 
-std::string StorageName(Storage s) { return s == Storage::kBFloat16 ? "bf16" : "fp32"; }
-int StorageBytes(Storage s) { return s == Storage::kBFloat16 ? 2 : 4; }
+std::string StorageName(Storage s) {
+  return s == Storage::kBFloat16 ? "bf16" : s == Storage::kInt8 ? "int8" : "fp32";
+}
+int StorageBytes(Storage s) { return s == Storage::kBFloat16 ? 2 : s == Storage::kInt8 ? 1 : 4; }
 
 std::string Layout::Name() const {
   return states == 0 ? "p+g" : "p+g+" + std::to_string(states) + " state";
@@ -94,19 +97,24 @@ const std::vector<Variant>& Catalog() {
       bf16.in_libtorch = false;
       v.push_back(std::move(bf16));
     }
-    // bfloat16 state (fp32 parameters) for the algorithms whose state is moments that low-memory training
-    // uses most: adamant only.
-    for (size_t i = 0; i < algorithms; ++i) {
-      if (v[i].state.empty() || (v[i].name != "adam" && v[i].name != "adamw" && v[i].name != "lion" &&
-                                 v[i].name != "rmsprop" && v[i].name != "adagrad" && v[i].name != "sgd")) {
-        continue;
+    // bfloat16 and int8 state (fp32 parameters) for the algorithms whose state is moments that low-memory
+    // training uses most: adamant only. int8 for every tensor (min_quant_size=0): the shapes' small
+    // tensors would keep float32 state otherwise.
+    for (const auto& [suffix, options, storage] :
+         {std::tuple{"-bf16state", " state_dtype=bfloat16", kBFloat16},
+          std::tuple{"-int8state", " state_dtype=int8 min_quant_size=0", kInt8}}) {
+      for (size_t i = 0; i < algorithms; ++i) {
+        if (v[i].state.empty() || (v[i].name != "adam" && v[i].name != "adamw" && v[i].name != "lion" &&
+                                   v[i].name != "rmsprop" && v[i].name != "adagrad" && v[i].name != "sgd")) {
+          continue;
+        }
+        Variant lean = v[i];
+        lean.name += suffix;
+        lean.options += options;
+        lean.state_storage = storage;
+        lean.in_libtorch = false;
+        v.push_back(std::move(lean));
       }
-      Variant lean = v[i];
-      lean.name += "-bf16state";
-      lean.options += " state_dtype=bfloat16";
-      lean.state_storage = kBFloat16;
-      lean.in_libtorch = false;
-      v.push_back(std::move(lean));
     }
     v.insert(v.end(), {
         // The non-finite policies that check the gradients before the step (the same traffic counted: the

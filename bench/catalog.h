@@ -11,10 +11,11 @@
 
 namespace adamant_bench {
 
-// Storage of the parameter and its gradient, or of the optimizer state.
-enum class Storage { kFloat32, kBFloat16 };
+// Storage of the parameter and its gradient, or of the optimizer state (int8: state only, block-wise; its
+// block maxima, 4 bytes per 256 elements, are left out of the byte counts).
+enum class Storage { kFloat32, kBFloat16, kInt8 };
 
-std::string StorageName(Storage s);  // "fp32", "bf16"
+std::string StorageName(Storage s);  // "fp32", "bf16", "int8"
 int StorageBytes(Storage s);
 
 // The memory traffic of one step: the parameter is read and written, the gradient read, and each state

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "adamant/buffer.h"
@@ -17,7 +18,11 @@ namespace adamant_bench {
 // bf16 as PyTorch rounds it (nearest even; finite inputs only here).
 uint16_t FloatToBf16(float x);
 
-// One buffer per tensor of a shape, elements of `element_bytes` (4: float, 2: bf16), filled with a
+// How far running f() raises the process's resident memory above what it held just before, in MiB (the
+// peak of Linux's VmHWM, reset through /proc/self/clear_refs); NaN where Linux cannot tell.
+double StepPeakMiB(const std::function<void()>& f);
+
+// One buffer per tensor of a shape, elements of `element_bytes` (4: float, 2: bf16, 1: int8 codes), filled with a
 // deterministic pattern in [lo, hi] with |x| >= 1/16 (no values near zero): every page is touched once
 // here, so page faults stay out of the timings.
 class TensorList {

@@ -20,9 +20,14 @@ inline uint16_t FloatToBf16Rne(float x) {
   return static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
 }
 
+// A byte of state (int8) as a fixed-point value; the bytes, not the code map, are what the probe is about.
+constexpr float kByteScale = 16.0f;
+
 template <class T>
 inline float Load(const T* p, int64_t i) {
-  if constexpr (sizeof(T) == 2) {
+  if constexpr (sizeof(T) == 1) {
+    return static_cast<float>(static_cast<int8_t>(p[i])) * (1.0f / kByteScale);
+  } else if constexpr (sizeof(T) == 2) {
     return Bf16ToFloat(p[i]);
   } else {
     return p[i];
@@ -30,7 +35,9 @@ inline float Load(const T* p, int64_t i) {
 }
 template <class T>
 inline void Store(T* p, int64_t i, float x) {
-  if constexpr (sizeof(T) == 2) {
+  if constexpr (sizeof(T) == 1) {
+    p[i] = static_cast<T>(static_cast<int32_t>(x * kByteScale) & 0xFF);
+  } else if constexpr (sizeof(T) == 2) {
     p[i] = FloatToBf16Rne(x);
   } else {
     p[i] = x;
@@ -111,6 +118,9 @@ ADAMANT_BENCH_PROBE_KERNEL(ProbeBf16S3, uint16_t, float, 3, false)
 ADAMANT_BENCH_PROBE_KERNEL(ProbeF32Bf16StateS1, float, uint16_t, 1, false)
 ADAMANT_BENCH_PROBE_KERNEL(ProbeF32Bf16StateS2, float, uint16_t, 2, false)
 ADAMANT_BENCH_PROBE_KERNEL(ProbeF32Bf16StateS3, float, uint16_t, 3, false)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeF32Int8StateS1, float, uint8_t, 1, false)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeF32Int8StateS2, float, uint8_t, 2, false)
+ADAMANT_BENCH_PROBE_KERNEL(ProbeF32Int8StateS3, float, uint8_t, 3, false)
 ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeF32S0, float, float, 0, true)
 ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeF32S1, float, float, 1, true)
 ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeF32S2, float, float, 2, true)
@@ -122,6 +132,9 @@ ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeBf16S3, uint16_t, float, 3, true)
 ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeF32Bf16StateS1, float, uint16_t, 1, true)
 ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeF32Bf16StateS2, float, uint16_t, 2, true)
 ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeF32Bf16StateS3, float, uint16_t, 3, true)
+ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeF32Int8StateS1, float, uint8_t, 1, true)
+ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeF32Int8StateS2, float, uint8_t, 2, true)
+ADAMANT_BENCH_PROBE_KERNEL(PrefetchingProbeF32Int8StateS3, float, uint8_t, 3, true)
 #undef ADAMANT_BENCH_PROBE_KERNEL
 
 template <class T>
@@ -144,12 +157,19 @@ void Run(Kernel<T> kernel, const std::vector<ProbeTensor>& tensors, const Partit
 
 }  // namespace
 
-void ProbeStep(bool bf16, int states, bool bf16_state, const std::vector<ProbeTensor>& tensors,
+void ProbeStep(bool bf16, int states, int state_bytes, const std::vector<ProbeTensor>& tensors,
                const Partition& partition, int threads, bool prefetch) {
   if (partition.parts() != threads) throw std::invalid_argument("probe: partition has the wrong part count");
   if (states < 0 || states > 3) throw std::invalid_argument("probe: 0 to 3 state arrays");
-  if (bf16_state) {
-    if (bf16 || states == 0) throw std::invalid_argument("probe: bf16 state is for fp32 parameters with state");
+  if (state_bytes != 4 && (bf16 || states == 0)) {
+    throw std::invalid_argument("probe: bf16 and int8 state are for fp32 parameters with state");
+  }
+  if (state_bytes == 1) {
+    static constexpr Kernel<float> kKernels[] = {ProbeF32Int8StateS1, ProbeF32Int8StateS2, ProbeF32Int8StateS3};
+    static constexpr Kernel<float> kPrefetching[] = {PrefetchingProbeF32Int8StateS1, PrefetchingProbeF32Int8StateS2,
+                                                     PrefetchingProbeF32Int8StateS3};
+    Run((prefetch ? kPrefetching : kKernels)[states - 1], tensors, partition, threads, 1);
+  } else if (state_bytes == 2) {
     static constexpr Kernel<float> kKernels[] = {ProbeF32Bf16StateS1, ProbeF32Bf16StateS2, ProbeF32Bf16StateS3};
     static constexpr Kernel<float> kPrefetching[] = {PrefetchingProbeF32Bf16StateS1, PrefetchingProbeF32Bf16StateS2,
                                                      PrefetchingProbeF32Bf16StateS3};

@@ -26,7 +26,7 @@ ProbeData::ProbeData(const Layout& layout, const Shape& shape, int threads)
 }
 
 void ProbeData::Step() {
-  ProbeStep(layout_.storage == Storage::kBFloat16, layout_.states, layout_.state == Storage::kBFloat16, tensors_,
+  ProbeStep(layout_.storage == Storage::kBFloat16, layout_.states, StorageBytes(layout_.state), tensors_,
             partition_, threads_, LibraryPrefetches());
 }
 

@@ -139,6 +139,26 @@ def results_table(rows, markdown):
                        "/triad", "vs peer", "best peer", "note"], body, markdown)
 
 
+def state_memory_table(catalog, rows, markdown):
+    """adamant per variant: the state it holds per parameter (state_nbytes() / elements) and how far one step
+    raised the resident memory (its temporaries), on each shape at the most threads."""
+    adamant = [r for r in rows if r["impl"] == "adamant" and r.get("state_bytes_per_param")]
+    shapes = sorted({r["shape"] for r in adamant}, key=shape_key)
+    most = {s: max(r["threads"] for r in adamant if r["shape"] == s) for s in shapes}
+    cells = {(r["algorithm"], r["dtypes"], r["shape"]): r for r in adamant if r["threads"] == most[r["shape"]]}
+    body = []
+    for v in catalog:
+        line = [v["name"], v["dtypes"]]
+        found = [cells.get((v["name"], v["dtypes"], s)) for s in shapes]
+        if not any(found):
+            continue
+        for r in found:
+            line.append("n/a" if r is None else f"{number(r['state_bytes_per_param']):.3f} B, +"
+                        + ("n/a" if not r.get("step_peak_mib") else f"{number(r['step_peak_mib']):.1f} MiB"))
+        body.append(line)
+    return text_table(["algorithm", "dtypes"] + [f"{s} t={most[s]}" for s in shapes], body, markdown)
+
+
 def summary_table(catalog, rows, markdown):
     """adamant per variant (rows) and shape/threads (columns): ratio to the probe / speedup over best peer."""
     adamant = [r for r in rows if r["impl"] == "adamant"]
@@ -177,7 +197,7 @@ def targets(catalog, rows):
         if cases:
             checks.append((title, alg, dtypes, shape, goal, column, cases))
 
-    fp32, bf16, bf16_state = "fp32/fp32/fp32", "bf16/bf16/fp32", "fp32/fp32/bf16"
+    fp32, bf16, bf16_state, int8_state = "fp32/fp32/fp32", "bf16/bf16/fp32", "fp32/fp32/bf16", "fp32/fp32/int8"
     for shape in ("1x10M", "1x50M"):
         ratio_check("fp32 Adam >= 0.90 of probe", "adam", fp32, shape, "vs_probe", 0.90)
     ratio_check("fp32 Adam >= 0.80 of probe", "adam", fp32, "10000x1k", "vs_probe", 0.80)
@@ -191,6 +211,15 @@ def targets(catalog, rows):
     for v in catalog:
         if v["default"] == "1" and v["dtypes"] == bf16_state:
             ratio_check("bf16 state >= 0.85 of probe", v["name"], bf16_state, "1x10M", "vs_probe", 0.85)
+        if v["default"] == "1" and v["dtypes"] == int8_state:
+            ratio_check("int8 state >= 0.85 of probe", v["name"], int8_state, "1x10M", "vs_probe", 0.85)
+    # ... and the int8 AdamW step at most 0.7 of the float32 AdamW step's time.
+    full = {r["threads"]: number(r["ms"]) for r in find("adamant", "adamw", fp32, "1x50M")}
+    lean = {r["threads"]: number(r["ms"]) for r in find("adamant", "adamw-int8state", int8_state, "1x50M")}
+    cases = [(f"t={t}", lean[t] / full[t], lean[t] / full[t] <= 0.7) for t in sorted(lean) if t in full]
+    if cases:
+        checks.append(("int8 AdamW step <= 0.7 of fp32 AdamW's time", "adamw-int8state", int8_state, "1x50M", 0.7,
+                       "time_ratio", cases))
     # The issue's peers (DeepSpeed, ensmallen, libtorch, torch.optim) are Adam's; the other algorithms'
     # speedups are in the table above, with what their traffic allows (summary: peer / probe).
     ratio_check(">= 5x the best peer", "adam", fp32, "1x10M", "speedup_vs_peer", 5.0)
@@ -256,6 +285,7 @@ def main(argv):
         ("Results (steps = warm-up + timed; median ms/step; /probe = probe time / time, for adamant the probe "
          "stepped alternately with it, for the peers the probe row; vs peer = fastest peer's time / adamant's)",
          None),
+        ("State memory (state_nbytes() per parameter; + how far one step raised the resident memory)", None),
         ("Targets", None),
     ]
     for markdown in (False, True) if args.markdown else (False,):
@@ -268,6 +298,8 @@ def main(argv):
                     lines = results_table(rows, markdown)
                 elif title.startswith("adamant at"):
                     lines = summary_table(catalog, rows, markdown)
+                elif title.startswith("State memory"):
+                    lines = state_memory_table(catalog, rows, markdown)
                 else:
                     lines = targets_table(checks, markdown)
             out += [("### " if markdown else "== ") + title, ""] + lines + [""]

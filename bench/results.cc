@@ -1,5 +1,6 @@
 #include "results.h"
 
+#include <cmath>
 #include <cstdio>
 #include <ostream>
 
@@ -31,7 +32,7 @@ double Row::GigabytesPerSecond() const {
 
 void WriteCsvHeader(std::ostream& out) {
   out << "impl,algorithm,dtypes,shape,tensors,numel,threads,warmup,reps,ms_median,ms_min,ms_max,"
-         "bytes_per_param,gbps,paired_probe_ms,paired_default_ms,note\n";
+         "bytes_per_param,gbps,paired_probe_ms,paired_default_ms,note,state_bytes_per_param,step_peak_mib\n";
 }
 
 void WriteCsvRow(std::ostream& out, const Row& r) {
@@ -45,7 +46,9 @@ void WriteCsvRow(std::ostream& out, const Row& r) {
   }
   out << r.bytes_per_param << ',' << (r.timing.empty() ? "" : Number(r.GigabytesPerSecond(), "%.3f")) << ','
       << (r.paired_probe.empty() ? "" : Number(r.paired_probe.Median())) << ','
-      << (r.paired_default.empty() ? "" : Number(r.paired_default.Median())) << ',' << CsvField(r.note) << '\n';
+      << (r.paired_default.empty() ? "" : Number(r.paired_default.Median())) << ',' << CsvField(r.note) << ','
+      << (std::isnan(r.state_bytes_per_param) ? "" : Number(r.state_bytes_per_param)) << ','
+      << (std::isnan(r.step_peak_mib) ? "" : Number(r.step_peak_mib, "%.2f")) << '\n';
   out.flush();
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -28,6 +29,10 @@ struct Row {
   Timing paired_probe;  // adamant rows: the probe of the same layout, timed alternately with `timing`
   Timing paired_default;  // adamant rows of a non-finite policy: the default policy, timed alternately
   std::string note;     // why n/a, or a caveat
+  // adamant rows: the optimizer's state_nbytes() per parameter, and how far a step raised the process's
+  // resident memory above what it held before the step (its temporaries), in MiB; NaN: not measured.
+  double state_bytes_per_param = std::numeric_limits<double>::quiet_NaN();
+  double step_peak_mib = std::numeric_limits<double>::quiet_NaN();
 
   double GigabytesPerSecond() const;  // bytes_per_param * elements / median time, 1e9 bytes per GB
 };

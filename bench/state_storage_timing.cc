@@ -1,6 +1,6 @@
 // One functional::Step of fp32 Adam on 20M elements with float32, bfloat16 and int8 state, best of 8,
-// for 1 and 2 threads, on the active kernel target (ADAMANT_TARGET=avx2 ... picks another): a first look
-// at int8 state's cost until make bench has its rows (docs/performance.md, "int8 state").
+// for 1 and 2 threads, on the active kernel target (ADAMANT_TARGET=avx2 ... picks another): the functional
+// layer alone, beside make bench's -int8state rows (docs/performance.md, "int8 state").
 //
 //   cmake --build build-bench --target state_storage_timing && build-bench/bench/state_storage_timing
 #include <algorithm>

@@ -18,7 +18,8 @@ import torch
 
 IMPLS = {"torch-forloop": False, "torch-foreach": True}
 COLUMNS = ["impl", "algorithm", "dtypes", "shape", "tensors", "numel", "threads", "warmup", "reps",
-           "ms_median", "ms_min", "ms_max", "bytes_per_param", "gbps", "paired_probe_ms", "paired_default_ms", "note"]
+           "ms_median", "ms_min", "ms_max", "bytes_per_param", "gbps", "paired_probe_ms", "paired_default_ms", "note",
+           "state_bytes_per_param", "step_peak_mib"]
 DEFAULT_SHAPES = ["1x10M", "1x50M", "100x100k", "10000x1k"]
 
 

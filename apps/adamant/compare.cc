@@ -43,7 +43,7 @@ const std::vector<std::pair<std::string, void (*)(Context&)>>& Experiments() {
   static const std::vector<std::pair<std::string, void (*)(Context&)>> kExperiments = {
       {"logreg", LogregExperiment},   {"mlp", MlpExperiment},           {"cnn", CnnExperiment},
       {"bias-correction", BiasCorrectionExperiment}, {"amsgrad", AmsgradExperiment}, {"adamw", AdamWExperiment},
-      {"adamax", AdamaxExperiment}};
+      {"adamax", AdamaxExperiment},   {"state-precision", StatePrecisionExperiment}};
   return kExperiments;
 }
 

@@ -200,6 +200,7 @@ void AdamaxExperiment(Context& ctx);
 void BiasCorrectionExperiment(Context& ctx);
 void AmsgradExperiment(Context& ctx);
 void AdamWExperiment(Context& ctx);
+void StatePrecisionExperiment(Context& ctx);
 
 }  // namespace adamant::app
 

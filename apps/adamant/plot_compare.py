@@ -9,6 +9,10 @@ bias     CSV (beta1,beta2,lr,bias_correction,epochs,train_loss): loss against lo
 amsgrad  CSV (setting,method,t,x,average_regret): x_t and R_t/t against t per setting (Reddi et al., Figure 1).
 heatmap  CSV (method,lr,weight_decay,val_loss,val_error): validation error over (lr, weight decay) per method
          (Loshchilov & Hutter, Figure 2).
+precision CSV (network,optimizer,state_dtype,seed,epoch,...,val_accuracy) and UPDATES_CSV (network,optimizer,
+         state_dtype,step,relative_difference): per network, validation accuracy against epochs (the mean over
+         seeds; a colour per optimizer, a line style per state dtype) and the relative difference of the
+         updates with bfloat16 and int8 state along the float32 run.
 """
 import csv
 import math
@@ -152,8 +156,46 @@ def heatmap(title, path):
     return fig
 
 
+def precision(title, curves_csv, updates_csv):
+    data, diffs = rows(curves_csv), rows(updates_csv)
+    networks = list(dict.fromkeys(r["network"] for r in data))
+    optimizers = list(dict.fromkeys(r["optimizer"] for r in data))
+    colors = dict(zip(optimizers, ("tab:blue", "tab:red", "tab:green", "tab:purple")))
+    styles = {"float32": "-", "bfloat16": "--", "int8": ":"}
+    fig, axes = plt.subplots(len(networks), 2, figsize=(11, 3.8 * len(networks)), squeeze=False)
+    for i, network in enumerate(networks):
+        left, right = axes[i]
+        for optimizer in optimizers:
+            for dtype, style in styles.items():
+                by_epoch = defaultdict(list)
+                for r in data:
+                    if r["network"] == network and r["optimizer"] == optimizer and r["state_dtype"] == dtype:
+                        by_epoch[int(r["epoch"])].append(number(r["val_accuracy"]))
+                if by_epoch:
+                    epochs = sorted(by_epoch)
+                    left.plot(epochs, [sum(by_epoch[e]) / len(by_epoch[e]) for e in epochs], style,
+                              color=colors[optimizer], label=f"{optimizer} {dtype}")
+                pts = [(int(r["step"]), number(r["relative_difference"])) for r in diffs
+                       if r["network"] == network and r["optimizer"] == optimizer and r["state_dtype"] == dtype]
+                if pts:
+                    right.plot([p[0] for p in pts], [max(p[1], 1e-8) for p in pts], style, color=colors[optimizer],
+                               label=f"{optimizer} {dtype}", linewidth=0.8)
+        left.set_xlabel("epoch")
+        left.set_ylabel("validation accuracy (mean over seeds)")
+        right.set_xlabel("step of the float32 run")
+        right.set_ylabel("||u' - u|| / ||u||")
+        right.set_yscale("log")
+        for ax, what in ((left, "accuracy"), (right, "update difference against float32 state")):
+            ax.set_title(f"{network}: {what}", fontsize=9)
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=7)
+    fig.suptitle(title)
+    return fig
+
+
 def main(argv):
-    kinds = {"curves": (curves, 2), "bias": (bias, 1), "amsgrad": (amsgrad, 1), "heatmap": (heatmap, 1)}
+    kinds = {"curves": (curves, 2), "bias": (bias, 1), "amsgrad": (amsgrad, 1), "heatmap": (heatmap, 1),
+             "precision": (precision, 2)}
     if len(argv) < 4 or argv[1] not in kinds or len(argv) != 4 + kinds[argv[1]][1]:
         print(__doc__.strip().splitlines()[0], file=sys.stderr)
         return 2

@@ -445,6 +445,7 @@ class Trainer {
     optimizer_ = MakeOptimizer(o_.impl, o_.optimizer, params_, o_.optimizer_options);
     ours_ = dynamic_cast<adamant::optim::TorchOptimizer*>(optimizer_.get());
     if (ours_ != nullptr) ours_->set_nonfinite(ParseNonFinite(o_.nonfinite));
+    MakeShadows();
     for (auto& group : optimizer_->param_groups()) base_lrs_.push_back(group.options().get_lr());
     lr_ = base_lrs_.empty() ? 0.0 : base_lrs_[0];
     if (!fresh_) pos_ = LoadCheckpoint(resume_from, checkpoint, model_, *optimizer_, fingerprint_);
@@ -545,9 +546,15 @@ class Trainer {
     }
     lr_ = groups[0].options().get_lr();
     if (o_.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(params_, o_.clip_grad_norm);
+    std::vector<torch::Tensor> before;
+    if (!shadows_.empty()) {
+      torch::NoGradGuard no_grad;
+      for (const torch::Tensor& p : params_) before.push_back(p.detach().clone());
+    }
     const auto t0 = Clock::now();
     optimizer_->step();
     const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    StepShadows(before);
     step_seconds_ += dt;
     step_seconds_this_process_ += dt;
     ++steps_this_process_;
@@ -624,6 +631,7 @@ class Trainer {
                                                        : 0.0;
     result.weights_checksum = WeightsChecksum(model_);
     if (ours_ != nullptr) result.optimizer_state_bytes = static_cast<int64_t>(ours_->core().state_nbytes());
+    for (const Shadow& s : shadows_) result.update_differences.push_back(s.differences);
     if (!files_) return result;
     WriteFileAtomically(dir_ / kMetricsFile, pos_.metrics_csv);
     bool plotted = false;
@@ -667,6 +675,56 @@ class Trainer {
   std::string fingerprint_;
   const Data* data_ = nullptr;
   torch::nn::Sequential model_{nullptr};
+  // The shadows of TrainOptions::shadow_state_dtypes: parameters of their own, and an optimizer each.
+  struct Shadow {
+    std::vector<torch::Tensor> params;
+    std::unique_ptr<torch::optim::Optimizer> optimizer;
+    std::vector<float> differences;
+  };
+
+  void MakeShadows() {
+    if (o_.shadow_state_dtypes.empty()) return;
+    if (files_ || ours_ == nullptr || !fresh_) {
+      throw std::invalid_argument("shadow optimizers are for experiments: adamant's optimizer, no files, no resume");
+    }
+    for (const std::string& dtype : o_.shadow_state_dtypes) {
+      Shadow s;
+      for (const torch::Tensor& p : params_) s.params.push_back(p.detach().clone());
+      OptionList options;
+      for (const auto& entry : o_.optimizer_options) {
+        if (entry.first != "state_dtype") options.push_back(entry);
+      }
+      options.emplace_back("state_dtype", dtype);
+      s.optimizer = MakeOptimizer(o_.impl, o_.optimizer, s.params, options);
+      shadows_.push_back(std::move(s));
+    }
+  }
+
+  // Each shadow takes the parameters as they were before the run's step (`before`) and its gradients,
+  // steps, and notes how far its update is from the run's.
+  void StepShadows(const std::vector<torch::Tensor>& before) {
+    torch::NoGradGuard no_grad;
+    for (Shadow& s : shadows_) {
+      for (size_t i = 0; i < params_.size(); ++i) {
+        s.params[i].copy_(before[i]);
+        s.params[i].mutable_grad() = params_[i].grad().defined() ? params_[i].grad().clone() : torch::Tensor();
+      }
+      for (size_t g = 0; g < s.optimizer->param_groups().size(); ++g) {
+        s.optimizer->param_groups()[g].options().set_lr(optimizer_->param_groups()[g].options().get_lr());
+      }
+      s.optimizer->step();
+      double difference = 0, update = 0;
+      for (size_t i = 0; i < params_.size(); ++i) {
+        const torch::Tensor u = params_[i].detach().to(torch::kFloat64) - before[i].to(torch::kFloat64);
+        const torch::Tensor v = s.params[i].to(torch::kFloat64) - before[i].to(torch::kFloat64);
+        difference += (v - u).pow(2).sum().item<double>();
+        update += u.pow(2).sum().item<double>();
+      }
+      s.differences.push_back(static_cast<float>(update > 0 ? std::sqrt(difference / update) : 0.0));
+    }
+  }
+
+  std::vector<Shadow> shadows_;
   std::vector<torch::Tensor> params_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   adamant::optim::TorchOptimizer* ours_ = nullptr;  // adamant's drop-in, or null for libtorch's optimizer

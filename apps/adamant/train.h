@@ -46,6 +46,11 @@ struct TrainOptions {
   std::string progress = "auto";
   bool plot = true;
   bool quiet = false;      // no lines on stdout (not part of config.json)
+  // Experiments only (not part of config.json; a run with files refuses them): for each state dtype here,
+  // a shadow of adamant's optimizer with that state_dtype follows the run. Before each step it takes the
+  // parameters and gradients as they are, steps, and its update is compared with the run's
+  // (TrainResult::update_differences); the run itself is not changed.
+  std::vector<std::string> shadow_state_dtypes;
   bool overwrite = false;  // replace an earlier run in out_dir (not part of config.json)
 };
 
@@ -78,6 +83,9 @@ struct TrainResult {
   std::string weights_checksum;  // FNV-1a 64 of the final parameters' bytes: equal runs, equal checksums
   bool finished = false;         // false when stopped by max_steps or a signal
   int interrupted_by = 0;        // SIGINT or SIGTERM when a signal stopped the run (with a checkpoint)
+  // Per shadow (TrainOptions::shadow_state_dtypes), per step: ||shadow update - update|| / ||update||, the
+  // norms over all parameters.
+  std::vector<std::vector<float>> update_differences;
 };
 
 // Trains and writes, in options.out_dir: config.json (the options), metrics.csv, checkpoint.pt,

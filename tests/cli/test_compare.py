@@ -51,12 +51,37 @@ def test_amsgrad_reproduces_adams_counterexample(tmp_path):
     assert "**Agrees.**" in (out / "amsgrad.md").read_text()
 
 
+def test_state_precision_quick_on_a_tiny_subset(tmp_path):
+    out = tmp_path / "results"
+    run("compare", "--experiment", "state-precision", "--quick", "--limit-train", "200", "--epochs", "1",
+        "--threads", "1", "--out", out)
+    curves = read_csv(out / "state-precision.csv")
+    runs = {(r["network"], r["optimizer"], r["state_dtype"], r["seed"]) for r in curves}
+    assert len(runs) == 2 * 3 * 3 * 2  # networks x optimizers x state dtypes x seeds (2 with --quick)
+    updates = read_csv(out / "state-precision-updates.csv")
+    # The shadows of the first float32 run: bfloat16 and int8, one difference per step, int8's the larger.
+    assert {(r["network"], r["optimizer"], r["state_dtype"]) for r in updates} == {
+        (n, o, d) for n in ("MLP", "CNN") for o in ("Adam", "AdamW", "Lion") for d in ("bfloat16", "int8")}
+    mean = {}
+    for d in ("bfloat16", "int8"):
+        values = [float(r["relative_difference"]) for r in updates if r["state_dtype"] == d and r["optimizer"] == "Adam"]
+        assert values and all(v >= 0 for v in values)
+        mean[d] = sum(values) / len(values)
+    assert 0 < mean["bfloat16"] < mean["int8"]
+    assert (out / "state-precision.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = (out / "state-precision.md").read_text()
+    for text in ["8-bit Optimizers via Block-wise Quantization", "| MLP | Adam | int8 |", "| CNN | Lion | bfloat16 |",
+                 "adamant compare --experiment state-precision --quick"]:
+        assert text in report, text
+    assert any(v in report for v in ["**Agrees.**", "**Partly agrees.**", "**Does not agree.**"])
+
+
 def test_unknown_experiment(tmp_path):
     result = subprocess.run([str(BIN), "compare", "--experiment", "vae", "--out", str(tmp_path)], capture_output=True,
                             text=True)
     assert result.returncode == 1
     assert result.stderr.strip() == ("adamant: error: unknown experiment 'vae' (valid: logreg, mlp, cnn, "
-                                     "bias-correction, amsgrad, adamw, adamax, all)")
+                                     "bias-correction, amsgrad, adamw, adamax, state-precision, all)")
 
 
 @pytest.mark.parametrize("flag", ["--help"])
