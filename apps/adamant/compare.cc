@@ -18,7 +18,7 @@ namespace {
 
 // README.md of the output directory: each experiment's report that exists there, with its verdict line.
 void WriteIndex(const Context& ctx) {
-  std::string md = "# Results: the Adam paper's experiments on Fashion-MNIST\n\n"
+  std::string md = "# Results: the papers' experiments on Fashion-MNIST (Adam, AMSGrad, AdamW, 8-bit optimizers)\n\n"
                    "Written by `adamant compare` (`build/apps/adamant/adamant compare` runs them all; `--experiment "
                    "NAME` one). Each report gives the paper's claim, what we ran, the figure and our verdict.\n\n"
                    "| experiment | verdict |\n|---|---|\n";

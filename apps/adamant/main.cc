@@ -312,7 +312,7 @@ int Main(int argc, char** argv) {
   // A full disk or a file size limit makes a write fail with an error, which is reported; not a signal.
   std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"adamant: Adam-family optimizers. Trains networks on Fashion-MNIST with them and reproduces the "
-               "Adam paper's experiments.",
+               "experiments of the Adam, AMSGrad, AdamW and 8-bit optimizer papers.",
                "adamant"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "adamant 0.1.0");
