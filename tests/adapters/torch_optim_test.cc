@@ -171,6 +171,40 @@ TEST(TorchOptim, BFloat16StateThroughTheOptions) {
   EXPECT_EQ(loaded.core().state(0, 1).at("exp_avg_sq").dtype(), DType::kBFloat16);
 }
 
+// int8 state (every tensor, min_quant_size 0): the same bits as adamant's optimizer, the codes in state() as
+// kByte tensors, and torch::save/load continuing the run bitwise.
+TEST(TorchOptim, Int8StateThroughTheOptions) {
+  auto params = MakeParams(8);
+  auto reference = Clone(params);
+  const adamant::AdamOptions options{.lr = 1e-2, .state_dtype = StateStorage::kInt8, .min_quant_size = 0};
+  Adam opt(params, options);
+  SetGrads(reference, 1);
+  adamant::Adam core(Views(reference), options);
+  for (int t = 1; t <= 3; ++t) {
+    SetGrads(params, t), opt.step();
+    SetGrads(reference, t);
+    for (size_t i = 0; i < reference.size(); ++i) core.params(0)[i].grad = reference[i].grad().data_ptr();
+    core.Step();
+  }
+  ExpectBitwiseEqual(params, reference);
+  EXPECT_EQ(opt.core().state(0, 0).at("exp_avg").dtype(), DType::kUInt8);
+  EXPECT_EQ(opt.core().state_nbytes(), core.state_nbytes());
+  const auto& entry = static_cast<const torch::optim::AdamParamState&>(
+      *opt.state().at(c10::guts::to_string(params[0].unsafeGetTensorImpl())));
+  EXPECT_EQ(entry.exp_avg().scalar_type(), torch::kByte);
+  std::stringstream bytes;
+  torch::save(opt, bytes);
+  auto copy = Clone(params);
+  Adam loaded(copy);
+  torch::load(loaded, bytes);
+  EXPECT_EQ(loaded.core().GetOption(0, "state_dtype"), "int8");
+  for (int t = 4; t <= 5; ++t) {
+    SetGrads(params, t), opt.step();
+    SetGrads(copy, t), loaded.step();
+  }
+  ExpectBitwiseEqual(params, copy);
+}
+
 // state() is libtorch's map, as torch::optim fills it: libtorch's ParamState classes where libtorch has the
 // algorithm, keyed as libtorch keys them, whose tensors are adamant's state (the same memory).
 TEST(TorchOptim, StateMapShowsTheStateAsTorchOptim) {

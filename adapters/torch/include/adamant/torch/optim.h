@@ -18,7 +18,9 @@
 // and SGD (AdamParamState's step, exp_avg, ...), adamant::optim::ParamState for the others. Its tensors
 // share memory with adamant's state: changing their elements in place changes the state; replacing a
 // tensor or an entry in the map does not (the map is refreshed from adamant's state at the next step).
-// The master copies of bf16/fp16 parameters appear in ParamState only. `torch::save`/`torch::load` write and read it as
+// With state_dtype int8 a buffer there is its uint8 codes (kByte), and its block maxima ("exp_avg_absmax")
+// appear in adamant::optim::ParamState only (docs/algorithms.md, "int8 state"). The master copies of
+// bf16/fp16 parameters appear in ParamState only. `torch::save`/`torch::load` write and read it as
 // adamant's own checkpoint bytes (adamant::SerializeState: options, precision, steps taken, every state
 // buffer, CRC-checked; docs/checkpoint-format.md) in one entry of libtorch's archive, so that a damaged
 // state or option is refused by `load` (c10::Error "adamant: checkpoint: ...") and nothing changes, though
