@@ -147,18 +147,25 @@ TEST(TorchOptim, SaveAndLoadContinueTheTrajectoryBitwise) {
 
 // state_dtype through the drop-ins' options: bfloat16 buffers in the core underneath, saved and loaded
 // with it, and the same trajectory as adamant's own optimizer with that option.
+// `steps` steps of the drop-in over `params` and of adamant's own optimizer `core` over `reference` (whose
+// views Views made), with the same gradients.
+void StepBoth(Adam& opt, std::vector<torch::Tensor>& params, adamant::Adam& core, std::vector<torch::Tensor>& reference,
+              int steps) {
+  for (int t = 1; t <= steps; ++t) {
+    SetGrads(params, t), opt.step();
+    SetGrads(reference, t);
+    for (size_t i = 0; i < reference.size(); ++i) core.params(0)[i].grad = reference[i].grad().data_ptr();
+    core.Step();
+  }
+}
+
 TEST(TorchOptim, BFloat16StateThroughTheOptions) {
   auto params = MakeParams(8);
   auto reference = Clone(params);
   Adam opt(params, {.lr = 1e-2, .state_dtype = StateStorage::kBFloat16});
   SetGrads(reference, 1);
   adamant::Adam core(Views(reference), {.lr = 1e-2, .state_dtype = StateStorage::kBFloat16});
-  for (int t = 1; t <= 3; ++t) {
-    SetGrads(params, t), opt.step();
-    SetGrads(reference, t);
-    for (size_t i = 0; i < reference.size(); ++i) core.params(0)[i].grad = reference[i].grad().data_ptr();
-    core.Step();
-  }
+  StepBoth(opt, params, core, reference, 3);
   ExpectBitwiseEqual(params, reference);
   EXPECT_EQ(opt.core().state(0, 0).at("exp_avg").dtype(), DType::kBFloat16);
   EXPECT_EQ(opt.core().state_nbytes(), core.state_nbytes());
@@ -180,12 +187,7 @@ TEST(TorchOptim, Int8StateThroughTheOptions) {
   Adam opt(params, options);
   SetGrads(reference, 1);
   adamant::Adam core(Views(reference), options);
-  for (int t = 1; t <= 3; ++t) {
-    SetGrads(params, t), opt.step();
-    SetGrads(reference, t);
-    for (size_t i = 0; i < reference.size(); ++i) core.params(0)[i].grad = reference[i].grad().data_ptr();
-    core.Step();
-  }
+  StepBoth(opt, params, core, reference, 3);
   ExpectBitwiseEqual(params, reference);
   EXPECT_EQ(opt.core().state(0, 0).at("exp_avg").dtype(), DType::kUInt8);
   EXPECT_EQ(opt.core().state_nbytes(), core.state_nbytes());

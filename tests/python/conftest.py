@@ -373,3 +373,18 @@ def build(cls_or_factory, params, ctor, groups, n_groups=3):
     split = [params[i::n_groups] for i in range(n_groups)]
     param_groups = [{"params": split[0]}] + [{"params": split[i + 1], **groups[i]} for i in range(n_groups - 1)]
     return cls_or_factory(param_groups, **ctor)
+
+
+def steps_from_the_values_held(opt, ref, params, ref_params, grads, held, steps=3):
+    """Takes `steps` steps of `opt` (lean state) and of `ref` (its float32-state twin over `ref_params`), with
+    grads(params, step) for both; before each step the reference takes the values `opt` holds now
+    (held(state) of each parameter's state). Yields each step's number after both have taken it."""
+    for step in range(1, steps + 1):
+        grads(params, step)
+        grads(ref_params, step)
+        for p, q in zip(params, ref_params):
+            if p in opt.state:
+                ref.state[q] = held(opt.state[p])  # the reference steps from the values held now
+        opt.step()
+        ref.step()
+        yield step

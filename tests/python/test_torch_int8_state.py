@@ -9,7 +9,7 @@ import torch
 
 import adamant.torch as at
 from adamant.torch import _base
-from conftest import ALGORITHMS
+from conftest import ALGORITHMS, steps_from_the_values_held
 
 # Options under which each algorithm keeps every buffer int8 state can (centered RMSprop refuses it).
 FULL = {"Adam": {"amsgrad": True, "weight_decay": 0.01}, "AdamW": {}, "Adamax": {}, "NAdam": {}, "RAdam": {},
@@ -52,14 +52,7 @@ def test_int8_state_is_the_float32_step_on_the_dequantized_state_requantized(alg
     params, ref_params = _params(dtype), _params(dtype)
     opt = cls(params, state_dtype="int8", min_quant_size=0, **FULL[algorithm])
     ref = cls(ref_params, **FULL[algorithm])
-    for step in range(1, 4):
-        _grads(params, step)
-        _grads(ref_params, step)
-        for p, q in zip(params, ref_params):
-            if p in opt.state:
-                ref.state[q] = _dequantized(opt.state[p])  # the reference steps from the values held now
-        opt.step()
-        ref.step()
+    for step in steps_from_the_values_held(opt, ref, params, ref_params, _grads, _dequantized):
         for p, q in zip(params, ref_params):
             assert torch.equal(_bits(p), _bits(q))
             for name, value in opt.state[p].items():

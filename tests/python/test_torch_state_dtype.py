@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import adamant.torch as at
-from conftest import ALGORITHMS
+from conftest import ALGORITHMS, steps_from_the_values_held
 
 # Options under which each algorithm keeps every buffer it has.
 FULL = {"Adam": {"amsgrad": True, "weight_decay": 0.01}, "AdamW": {}, "Adamax": {}, "NAdam": {}, "RAdam": {},
@@ -37,14 +37,7 @@ def test_bfloat16_state_is_the_float32_step_rounded(algorithm, dtype):
     params, ref_params = _params(dtype), _params(dtype)
     opt = cls(params, state_dtype="bfloat16", **FULL[algorithm])
     ref = cls(ref_params, **FULL[algorithm])
-    for step in range(1, 4):
-        _grads(params, step)
-        _grads(ref_params, step)
-        for p, q in zip(params, ref_params):
-            if p in opt.state:
-                ref.state[q] = _widened(opt.state[p])  # the reference steps from the values held now
-        opt.step()
-        ref.step()
+    for step in steps_from_the_values_held(opt, ref, params, ref_params, _grads, _widened):
         for p, q in zip(params, ref_params):
             assert torch.equal(p.detach().view(torch.int16 if dtype is not torch.float32 else torch.int32),
                                q.detach().view(torch.int16 if dtype is not torch.float32 else torch.int32))
