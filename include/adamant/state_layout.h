@@ -11,6 +11,7 @@
 
 #include "adamant/dtype.h"
 #include "adamant/option_types.h"
+#include "adamant/state.h"
 
 namespace adamant {
 
@@ -22,6 +23,15 @@ constexpr int64_t AbsmaxNumel(int64_t numel) { return (numel + kStateBlockSize -
 std::string AbsmaxName(std::string_view buffer);
 // "exp_avg" for "exp_avg_absmax"; empty for a name without the suffix.
 std::string_view AbsmaxOf(std::string_view name);
+
+// How a buffer that the options ask to store as `asked` is stored for a parameter of `param` dtype and
+// `param_numel` elements: as asked, except int8 for a parameter of fewer than `min_quant_size` elements (or
+// of none), which keeps float32 (tiny tensors gain little), or for a float64 one: kFull then.
+StateStorage ResolveStorage(StateStorage asked, DType param, int64_t param_numel, int64_t min_quant_size);
+
+// Empty if state buffer `name` of `state` has its int8 partner where it needs one (codes their block
+// maxima, block maxima their codes); else what is missing, for a message.
+std::string UnpairedInt8(const ParamState& state, const std::string& name);
 
 // How buffer `name` of a parameter of `param` dtype and `param_numel` elements is stored: dtypes.Of(name),
 // except int8 for a parameter of fewer than `min_quant_size` elements (or of none), which keeps float32

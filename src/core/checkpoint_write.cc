@@ -84,13 +84,8 @@ Plan BuildPlan(const Optimizer& opt) {
                std::string(DTypeName(expected->dtype)));
         }
         // int8 codes and their block maxima come in pairs: half of one could not be loaded.
-        if (buffer.dtype() == DType::kUInt8 && !s.has(AbsmaxName(name))) {
-          Fail("cannot save " + where + ": state '" + name + "' is int8 but its block maxima '" + AbsmaxName(name) +
-               "' are missing");
-        }
-        if (const std::string_view of = AbsmaxOf(name); !of.empty() && !s.has(of)) {
-          Fail("cannot save " + where + ": state '" + name + "' holds the block maxima of int8 state '" +
-               std::string(of) + "', which is missing");
+        if (const std::string problem = UnpairedInt8(s, name); !problem.empty()) {
+          Fail("cannot save " + where + ": " + problem);
         }
         plan.pieces.push_back({"state." + id + "." + name, TypeOf(expected->dtype),
                                {static_cast<uint64_t>(expected->numel)}, buffer.data(), buffer.nbytes()});

@@ -112,22 +112,13 @@ Buffer& MasterWeights(ParamState& state, const ParamView& p) {
 struct BufferSpec {
   const char* name;
   double init = 0.0;
-  StateStorage storage = StateStorage::kFull;  // as the group's options ask (StorageFor decides per parameter)
+  StateStorage storage = StateStorage::kFull;  // as the group's options ask (ResolveStorage decides per parameter)
   bool is_signed = true;                       // its values may be negative (int8: the signed map)
 };
 
 using StateRefs = Optimizer::StateRefs;
 constexpr int kMasterSlot = StateRefs::kMasterSlot;
 constexpr int kAbsmaxSlot = StateRefs::kAbsmaxSlot;
-
-// How buffer `spec` of a parameter of `dtype` and `whole_numel` elements (the parameter's, not its part in
-// a range: every process of a sharded group decides alike) is stored under the group's min_quant_size.
-StateStorage StorageOf(const BufferSpec& spec, DType dtype, int64_t whole_numel, int64_t min_quant_size) {
-  if (spec.storage == StateStorage::kInt8 && (whole_numel < std::max<int64_t>(min_quant_size, 1) || dtype == DType::kFloat64)) {
-    return StateStorage::kFull;
-  }
-  return spec.storage;
-}
 
 void Note(StateRefs& refs, int slot, const Buffer& b) {
   refs.buffers[slot] = &b;
@@ -137,6 +128,8 @@ void Note(StateRefs& refs, int slot, const Buffer& b) {
 }
 
 // Finds (creating on first use) the buffers `specs` name and the master copy, and notes where they are.
+// `whole_numel`: the parameter's element count, not its part in a range, so that every process of a sharded
+// group stores its buffers alike (ResolveStorage).
 StateRefs NoteState(ParamState& state, const ParamView& p, int64_t whole_numel, int64_t min_quant_size,
                     const Precision& precision, std::span<const BufferSpec> specs, uint32_t key) {
   StateRefs refs;
@@ -144,7 +137,7 @@ StateRefs NoteState(ParamState& state, const ParamView& p, int64_t whole_numel, 
   for (const BufferSpec& spec : specs) {
     if (spec.name != nullptr) {
       Buffer* absmax = nullptr;
-      Buffer& b = StateBuffer(state, spec.name, p, spec.init, StorageOf(spec, p.dtype, whole_numel, min_quant_size),
+      Buffer& b = StateBuffer(state, spec.name, p, spec.init, ResolveStorage(spec.storage, p.dtype, whole_numel, min_quant_size),
                               spec.is_signed, &absmax);
       Note(refs, k, b);
       if (absmax != nullptr) Note(refs, kAbsmaxSlot + k, *absmax);
@@ -223,7 +216,7 @@ void CreateByName(std::span<const size_t> with, std::span<const char> stale, con
       create(
           spec.name, dtype,
           [&](const ParamView& p, int64_t whole_numel) {
-            return StateDType(p.dtype, StorageOf(spec, p.dtype, whole_numel, min_quant_size)) == dtype;
+            return StateDType(p.dtype, ResolveStorage(spec.storage, p.dtype, whole_numel, min_quant_size)) == dtype;
           },
           [&](Buffer& b, const ParamView&) {
             if (spec.init != 0.0) b.Fill(spec.init);
@@ -541,14 +534,7 @@ void Optimizer::CheckParams(size_t group, std::span<const ParamView> params) con
         }
         // int8 codes mean nothing without their maxima, nor maxima without their codes: a step that made
         // the missing half afresh would read garbage.
-        if (buffer.dtype() == DType::kUInt8 && !states[i].has(AbsmaxName(buffer_name))) {
-          fail(i, "state '" + buffer_name + "' is int8 but its block maxima '" + AbsmaxName(buffer_name) +
-                      "' are missing");
-        }
-        if (const std::string_view of = AbsmaxOf(buffer_name); !of.empty() && !states[i].has(of)) {
-          fail(i, "state '" + buffer_name + "' holds the block maxima of int8 state '" + std::string(of) +
-                      "', which is missing");
-        }
+        if (const std::string problem = UnpairedInt8(states[i], buffer_name); !problem.empty()) fail(i, problem);
       }
     }
   });

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <limits>
 
 #include "kernels/code_maps.h"
 
@@ -15,14 +14,28 @@ std::string_view AbsmaxOf(std::string_view name) {
   return name.substr(0, name.size() - kAbsmaxSuffix.size());
 }
 
+StateStorage ResolveStorage(StateStorage asked, DType param, int64_t param_numel, int64_t min_quant_size) {
+  if (asked == StateStorage::kInt8 && (param_numel < std::max<int64_t>(min_quant_size, 1) || param == DType::kFloat64)) {
+    return StateStorage::kFull;
+  }
+  return asked;
+}
+
 StateStorage StorageFor(const StateDTypes& dtypes, int64_t min_quant_size, std::string_view name, DType param,
                         int64_t param_numel) {
   if (name == "master_param") return StateStorage::kFull;
-  const StateStorage storage = dtypes.Of(name);
-  if (storage == StateStorage::kInt8 && (param_numel < std::max<int64_t>(min_quant_size, 1) || param == DType::kFloat64)) {
-    return StateStorage::kFull;
+  return ResolveStorage(dtypes.Of(name), param, param_numel, min_quant_size);
+}
+
+std::string UnpairedInt8(const ParamState& state, const std::string& name) {
+  const auto it = state.buffers.find(name);
+  if (it != state.buffers.end() && it->second.dtype() == DType::kUInt8 && !state.has(AbsmaxName(name))) {
+    return "state '" + name + "' is int8 but its block maxima '" + AbsmaxName(name) + "' are missing";
   }
-  return storage;
+  if (const std::string_view of = AbsmaxOf(name); !of.empty() && !state.has(of)) {
+    return "state '" + name + "' holds the block maxima of int8 state '" + std::string(of) + "', which is missing";
+  }
+  return "";
 }
 
 std::optional<BufferLayout> ExpectedBuffer(std::string_view name, const StateDTypes& dtypes, int64_t min_quant_size,
@@ -42,13 +55,9 @@ void QuantizeBlockwise(const float* values, int64_t numel, bool is_signed, uint8
     const float* x = values + b * kStateBlockSize;
     uint8_t* out = codes + b * kStateBlockSize;
     const int64_t n = std::min(kStateBlockSize, numel - b * kStateBlockSize);
-    // As the kernels do (kernels/loop.h, Quantize): the largest |x| as the largest pattern without the
-    // sign, one NaN for every NaN.
-    uint32_t bits = 0;
-    for (int64_t i = 0; i < n; ++i) bits = std::max(bits, kernels::FloatBits(x[i]) & 0x7FFFFFFFu);
-    const float m = kernels::BitsFloat(bits > 0x7F800000u ? 0x7FC00000u : bits);
+    const float m = kernels::BlockAbsMax(x, n);  // as the kernels' Quantize (kernels/loop.h)
     absmax[b] = m;
-    if (!(m > 0.0f && m <= std::numeric_limits<float>::max())) {
+    if (!kernels::Quantizable(m)) {
       std::memset(out, table.zero_code, static_cast<size_t>(n));
       continue;
     }

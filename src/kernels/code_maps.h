@@ -14,6 +14,7 @@
 #define ADAMANT_KERNELS_CODE_MAPS_H_
 
 #include <cstdint>
+#include <limits>
 
 #include "kernels/storage.h"
 
@@ -61,6 +62,24 @@ ADAMANT_KERNEL_INLINE uint8_t NearestCode(const CodeTable& table, float q) {
   const uint32_t past = (above & ((1u << table.shift) - 1u)) >= (entry >> 8) ? 1u : 0u;
   return static_cast<uint8_t>(negative != 0 ? (entry & 0xFFu) - past : (entry & 0xFFu) + past);
 }
+
+// A block's maximum |x| (NaN if any x is NaN: one quiet NaN for all), as the largest bit pattern without
+// the sign: for non-negative floats the integer order is the float order, and every NaN's pattern lies
+// above inf's. An integer maximum vectorizes (a float one with NaN checks did not) and does not depend on
+// the order of the elements.
+template <class S>
+ADAMANT_KERNEL_INLINE float BlockAbsMax(const S* __restrict in, int64_t n) {
+  uint32_t bits = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t a = FloatBits(static_cast<float>(in[i])) & 0x7FFFFFFFu;
+    bits = a > bits ? a : bits;
+  }
+  return BitsFloat(bits > 0x7F800000u ? 0x7FC00000u : bits);
+}
+
+// Whether a block of maximum m stores codes of x / m; otherwise (m zero or not finite) it stores the zero
+// code everywhere, so that a non-finite block reads back as NaN (0 * inf, 0 * NaN), never as a silent zero.
+ADAMANT_KERNEL_INLINE bool Quantizable(float m) { return m > 0.0f && m <= std::numeric_limits<float>::max(); }
 
 // The same code by counting midpoints, exact in double: the reference the table is built from and
 // tested against.

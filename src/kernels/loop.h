@@ -287,17 +287,9 @@ __attribute__((noinline)) void Stage(StateStorage storage, const void* __restric
 template <class S>
 ADAMANT_KERNEL_INLINE void Quantize(const CodeTable& table, const S* __restrict in, int64_t n, uint8_t* __restrict out,
                                     float* absmax) {
-  // The largest |x| as the largest bit pattern without the sign: for non-negative floats the integer order
-  // is the float order, and every NaN's pattern lies above inf's. An integer maximum vectorizes (a float
-  // one with NaN checks did not) and does not depend on the order of the elements.
-  uint32_t bits = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const uint32_t a = FloatBits(static_cast<float>(in[i])) & 0x7FFFFFFFu;
-    bits = a > bits ? a : bits;
-  }
-  const float m = BitsFloat(bits > 0x7F800000u ? 0x7FC00000u : bits);  // one NaN for every NaN
+  const float m = BlockAbsMax(in, n);
   *absmax = m;
-  if (!(m > 0.0f && m <= std::numeric_limits<float>::max())) {
+  if (!Quantizable(m)) {
     for (int64_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(table.zero_code);
     return;
   }
